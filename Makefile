@@ -1,0 +1,22 @@
+# The two commands: `make up` starts the platform, `make test` runs every check and test.
+.PHONY: up test install protos lint bench clean-data
+
+up: install
+	.venv/bin/python -m deploy.launcher
+
+test:
+	./scripts/test.sh
+
+install:
+	./scripts/bootstrap.sh
+
+protos: install
+
+lint: install
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && (cd protos && ../.venv/bin/buf lint)
+
+bench: install
+	.venv/bin/python -m bench.orders_throughput
+
+clean-data:
+	rm -rf data

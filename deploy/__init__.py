@@ -1,0 +1,1 @@
+"""Running the platform: binaries, the local process supervisor, container and cluster manifests."""

@@ -1,0 +1,299 @@
+"""The whole platform as local processes: Temporal dev server, S3, four services, the worker.
+
+Used by `make up` (deploy/launcher.py) and by the integration tests, so what the tests drive is
+what a developer runs. Temporal and S3 are pluggable: tests may swap in containers.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from deploy.binaries import S3Binary, s3_binary, temporal_cli
+from deploy.processes import Process, free_port, port_open, wait_until
+from workflows.search_attributes import cli_flags
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {
+    "ORDER": "order_svc",
+    "DISPUTE": "dispute_svc",
+    "EVIDENCE": "evidence_svc",
+    "REFUND": "refund_svc",
+}
+
+
+class Infra(Protocol):
+    """A server the platform depends on (Temporal, S3): a process here, a container in some tests."""
+
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def address(self) -> str: ...
+    def describe(self) -> str: ...
+
+
+@dataclass
+class Ports:
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    s3: int = 9000
+    s3_console: int = 9001
+    services: dict[str, int] = field(
+        default_factory=lambda: {
+            "ORDER": 50051,
+            "DISPUTE": 50052,
+            "EVIDENCE": 50053,
+            "REFUND": 50054,
+        }
+    )
+
+    @classmethod
+    def random(cls) -> Ports:
+        return cls(free_port(), free_port(), free_port(), free_port(), {k: free_port() for k in SERVICES})
+
+
+@dataclass
+class Secrets:
+    jwt_secret: str
+    s3_access_key: str
+    s3_secret_key: str
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> Secrets:
+        """Generated once per data directory (mode 0600), so a restart keeps working tokens."""
+        path = data_dir / "secrets.json"
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        made = cls(secrets.token_urlsafe(48), "dp-" + secrets.token_hex(8), secrets.token_urlsafe(32))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(made.__dict__))
+        return made
+
+
+class LocalTemporal:
+    """`temporal server start-dev` on a SQLite file, with the UI and our search attributes."""
+
+    name = "temporal"
+
+    def __init__(self, data_dir: Path, host: str, port: int, ui_port: int) -> None:
+        self.host, self.port, self.ui_port = host, port, ui_port
+        self.db = data_dir / "temporal.db"
+        self.proc = Process(
+            "temporal",
+            [
+                temporal_cli(),
+                "server",
+                "start-dev",
+                "--ip",
+                host,
+                "--port",
+                str(port),
+                "--ui-port",
+                str(ui_port),
+                "--db-filename",
+                str(self.db),
+                "--namespace",
+                "default",
+                "--log-level",
+                "warn",
+                *cli_flags(),
+            ],
+            data_dir / "logs" / "temporal.log",
+        )
+
+    def start(self) -> None:
+        self.proc.start()
+        wait_until(lambda: port_open(self.host, self.port), "Temporal frontend", 60, self.proc)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        return (
+            f"Temporal dev server {self.address()} (SQLite {self.db}); UI http://{self.host}:{self.ui_port}"
+        )
+
+
+class LocalS3:
+    """MinIO (or SeaweedFS where MinIO cannot be had) on a local data directory."""
+
+    name = "s3"
+
+    def __init__(
+        self,
+        binary: S3Binary,
+        data_dir: Path,
+        host: str,
+        port: int,
+        console_port: int,
+        creds: Secrets,
+    ) -> None:
+        self.binary, self.host, self.port, self.console_port = binary, host, port, console_port
+        logs = data_dir / "logs" / f"{binary.kind}.log"
+        if binary.kind == "minio":
+            argv = [
+                binary.path,
+                "server",
+                str(data_dir / "minio"),
+                "--address",
+                f"{host}:{port}",
+                "--console-address",
+                f"{host}:{console_port}",
+                "--quiet",
+            ]
+            env = {
+                "MINIO_ROOT_USER": creds.s3_access_key,
+                "MINIO_ROOT_PASSWORD": creds.s3_secret_key,
+            }
+        else:
+            config = data_dir / "seaweed-s3.json"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(
+                json.dumps(
+                    {
+                        "identities": [
+                            {
+                                "name": "platform",
+                                "credentials": [
+                                    {
+                                        "accessKey": creds.s3_access_key,
+                                        "secretKey": creds.s3_secret_key,
+                                    }
+                                ],
+                                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                            }
+                        ]
+                    }
+                )
+            )
+            (data_dir / "seaweed").mkdir(parents=True, exist_ok=True)
+            argv = [
+                binary.path,
+                "mini",
+                f"-dir={data_dir / 'seaweed'}",
+                f"-ip={host}",
+                f"-ip.bind={host}",
+                f"-s3.port={port}",
+                f"-s3.config={config}",
+                "-admin.ui=false",
+                f"-master.port={free_port()}",
+                f"-volume.port={free_port()}",
+                f"-filer.port={free_port()}",
+                f"-admin.port={free_port()}",
+                "-webdav=false",
+            ]
+            env = {}
+        self.proc = Process(binary.kind, argv, logs, env)
+
+    def start(self) -> None:
+        self.proc.start()
+        wait_until(
+            lambda: port_open(self.host, self.port),
+            f"{self.binary.kind} S3 endpoint",
+            90,
+            self.proc,
+        )
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        extra = f"; console http://{self.host}:{self.console_port}" if self.binary.kind == "minio" else ""
+        return f"{self.binary.kind} S3 http://{self.address()}{extra}"
+
+
+class Stack:
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: Ports | None = None,
+        *,
+        host: str = "127.0.0.1",
+        day_seconds: float | None = None,
+        temporal: Infra | None = None,
+        s3: Infra | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.ports = ports or Ports()
+        self.host = host
+        self.secrets = Secrets.load_or_create(self.data_dir)
+        self.temporal: Infra = temporal or LocalTemporal(
+            self.data_dir, host, self.ports.temporal, self.ports.temporal_ui
+        )
+        self.s3: Infra = s3 or LocalS3(
+            s3_binary(), self.data_dir, host, self.ports.s3, self.ports.s3_console, self.secrets
+        )
+        self.day_seconds = day_seconds
+        self.apps: dict[str, Process] = {}
+
+    def app_env(self) -> dict[str, str]:
+        env = {
+            "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}",
+            "PYTHONUNBUFFERED": "1",
+            "DP_JWT_SECRET": self.secrets.jwt_secret,
+            "DP_TEMPORAL_ADDRESS": self.temporal.address(),
+            "DP_S3_ENDPOINT": self.s3.address(),
+            "DP_S3_ACCESS_KEY": self.secrets.s3_access_key,
+            "DP_S3_SECRET_KEY": self.secrets.s3_secret_key,
+            "DP_ORDER_DB_URL": f"sqlite:///{self.data_dir / 'orders.db'}",
+        }
+        for key, port in self.ports.services.items():
+            env[f"DP_{key}_LISTEN"] = f"{self.host}:{port}"
+            env[f"DP_{key}_TARGET"] = f"{self.host}:{port}"
+        if self.day_seconds is not None:
+            env["DP_DAY_SECONDS"] = str(self.day_seconds)
+        return env
+
+    def service_address(self, key: str) -> str:
+        return f"{self.host}:{self.ports.services[key]}"
+
+    def start(self) -> None:
+        self.temporal.start()
+        self.s3.start()
+        env = self.app_env()
+        logs = self.data_dir / "logs"
+        for module in SERVICES.values():
+            self.apps[module] = Process(
+                module, [sys.executable, "-m", module], logs / f"{module}.log", env, ROOT
+            )
+        self.apps["worker"] = Process(
+            "worker", [sys.executable, "-m", "workflows.worker"], logs / "worker.log", env, ROOT
+        )
+        for proc in self.apps.values():
+            proc.start()
+        for key, module in SERVICES.items():
+            port = self.ports.services[key]
+            wait_until(
+                self._listening(port),
+                f"{module} on port {port}",
+                60,
+                self.apps[module],
+            )
+
+    def _listening(self, port: int) -> Callable[[], bool]:
+        return lambda: port_open(self.host, port)
+
+    def stop(self) -> None:
+        for proc in reversed(self.apps.values()):
+            proc.stop()
+        self.s3.stop()
+        self.temporal.stop()
+
+    def describe(self) -> list[str]:
+        lines = [self.temporal.describe(), self.s3.describe()]
+        lines += [f"{m}: {self.service_address(k)} (gRPC, reflection on)" for k, m in SERVICES.items()]
+        lines.append(f"worker: task queue 'orders'; logs in {self.data_dir / 'logs'}")
+        return lines

@@ -1,0 +1,1 @@
+"""DisputeService: thin gRPC facade over DisputeWorkflow plus a read model for listing."""

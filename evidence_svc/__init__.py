@@ -1,0 +1,1 @@
+"""EvidenceService: photos, videos and documents on S3-compatible storage."""

@@ -1,0 +1,1 @@
+"""OrderService: orders, shipment, delivery, buyer-protection window and escrow state."""

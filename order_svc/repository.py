@@ -1,0 +1,262 @@
+"""Async facade over the SQL store: blocking SQLAlchemy calls run in a dedicated thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from order_svc.domain import NewOrder, Status
+from order_svc.store import OrderEventRow, OrderRow, make_engine, migrate
+from platform_common.auth import Caller
+from platform_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+
+T = TypeVar("T")
+BeforeCommit = Callable[[OrderRow], Awaitable[None]]
+
+
+class OrderRepository:
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+        migrate(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="order-db")
+        # SQLite has one writer; serializing writes here avoids every pool thread blocking on the
+        # file lock while the holder waits for a thread to commit.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+        else:
+            async with self._write_lock:
+                yield
+
+    def close(self) -> None:
+        self._engine.dispose()
+        self._pool.shutdown(wait=False)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def get(self, order_id: str) -> tuple[OrderRow, list[OrderEventRow]]:
+        return await self._run(self._get_sync, order_id)
+
+    def _get_sync(self, order_id: str) -> tuple[OrderRow, list[OrderEventRow]]:
+        with self._sessions() as s:
+            row = s.get(OrderRow, order_id)
+            if row is None:
+                raise NotFound(f"order {order_id} not found")
+            events = s.scalars(
+                select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
+            ).all()
+            return row, list(events)
+
+    async def list_orders(
+        self,
+        *,
+        buyer_id: str,
+        seller_id: str,
+        status: Status | None,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[OrderRow], str]:
+        return await self._run(self._list_sync, buyer_id, seller_id, status, page_size, page_token)
+
+    def _list_sync(
+        self, buyer_id: str, seller_id: str, status: Status | None, page_size: int, page_token: str
+    ) -> tuple[list[OrderRow], str]:
+        q = select(OrderRow)
+        q = q.where(OrderRow.buyer_id == buyer_id) if buyer_id else q.where(OrderRow.seller_id == seller_id)
+        if status is not None:
+            q = q.where(OrderRow.status == status.value)
+        if page_token:
+            created, last_id = _decode_token(page_token)
+            q = q.where(
+                or_(
+                    OrderRow.created_at < created,
+                    and_(OrderRow.created_at == created, OrderRow.id < last_id),
+                )
+            )
+        q = q.order_by(OrderRow.created_at.desc(), OrderRow.id.desc()).limit(page_size + 1)
+        with self._sessions() as s:
+            rows = list(s.scalars(q).all())
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return rows, (_encode_token(rows[-1]) if more else "")
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def create(self, new: NewOrder, now: datetime, actor: Caller) -> OrderRow:
+        async with self._writing():
+            return await self._run(self._create_sync, new, now, actor)
+
+    def _create_sync(self, new: NewOrder, now: datetime, actor: Caller) -> OrderRow:
+        with self._sessions() as s:
+            existing = s.scalar(select(OrderRow).where(OrderRow.request_id == new.request_id))
+            if existing is None:
+                row = OrderRow(
+                    id=str(uuid.uuid4()),
+                    request_id=new.request_id,
+                    request_fingerprint=new.fingerprint,
+                    buyer_id=new.buyer_id,
+                    seller_id=new.seller_id,
+                    total_minor=new.total_minor,
+                    currency=new.currency,
+                    items=new.items,
+                    payment_method_type=new.payment_method_type,
+                    payment_reference=new.payment_reference,
+                    status=Status.PAID.value,
+                    escrow_status="HELD",
+                    handling_days=new.handling_days,
+                    protection_days=new.protection_days,
+                    extended_days=0,
+                    protection_frozen=False,
+                    protection_remaining_s=0,
+                    protection_revision=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                try:
+                    s.add(row)
+                    s.flush()  # the order row first: events reference it
+                    s.add(
+                        _event(
+                            row.id,
+                            now,
+                            actor,
+                            "ORDER_CREATED",
+                            f"paid {new.total_minor} {new.currency} minor units",
+                        )
+                    )
+                    s.commit()
+                    return row
+                except IntegrityError:
+                    s.rollback()  # a concurrent request with the same request_id won the insert
+                    existing = s.scalar(select(OrderRow).where(OrderRow.request_id == new.request_id))
+                    if existing is None:
+                        raise
+            if existing.request_fingerprint != new.fingerprint:
+                raise AlreadyExists(
+                    f"request_id {new.request_id!r} was already used for order {existing.id} "
+                    "with different content"
+                )
+            return existing
+
+    async def transition(
+        self,
+        order_id: str,
+        allowed: Iterable[Status],
+        values: dict[str, Any],
+        event: tuple[datetime, Caller, str, str],
+        refuse: Callable[[OrderRow], Exception],
+        before_commit: BeforeCommit | None = None,
+    ) -> OrderRow:
+        """Apply `values` only if the order is in one of `allowed` statuses, atomically.
+
+        `before_commit` runs inside the transaction (e.g. starting the protection workflow): if it
+        fails, nothing is written.
+        """
+        allowed_values = [s.value for s in allowed]
+        async with self._writing():
+            session = self._sessions()
+            try:
+                row = await self._run(self._apply, session, order_id, allowed_values, values, event, refuse)
+                if before_commit is not None:
+                    await before_commit(row)
+                await self._run(session.commit)
+                return row
+            finally:
+                await self._run(session.close)
+
+    @staticmethod
+    def _apply(
+        s: Session,
+        order_id: str,
+        allowed: list[str],
+        values: dict[str, Any],
+        event: tuple[datetime, Caller, str, str],
+        refuse: Callable[[OrderRow], Exception],
+    ) -> OrderRow:
+        at, actor, action, detail = event
+        result = s.execute(
+            update(OrderRow)
+            .where(OrderRow.id == order_id, OrderRow.status.in_(allowed))
+            .values(**values, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        row = s.get(OrderRow, order_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"order {order_id} not found")
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise refuse(row)
+        s.add(_event(order_id, at, actor, action, detail))
+        s.flush()
+        return row
+
+    async def record_protection(
+        self, order_id: str, revision: int, values: dict[str, Any], at: datetime
+    ) -> OrderRow:
+        """Store the workflow's clock if `revision` is newer; stale or repeated writes are no-ops."""
+        async with self._writing():
+            return await self._run(self._record_protection_sync, order_id, revision, values, at)
+
+    def _record_protection_sync(
+        self, order_id: str, revision: int, values: dict[str, Any], at: datetime
+    ) -> OrderRow:
+        with self._sessions() as s:
+            s.execute(
+                update(OrderRow)
+                .where(OrderRow.id == order_id, OrderRow.protection_revision < revision)
+                .values(**values, protection_revision=revision, updated_at=at)
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+            row = s.get(OrderRow, order_id)
+            if row is None:
+                raise NotFound(f"order {order_id} not found")
+            return row
+
+
+def _event(order_id: str, at: datetime, actor: Caller, action: str, detail: str) -> OrderEventRow:
+    return OrderEventRow(
+        order_id=order_id,
+        at=at,
+        actor_id=actor.id,
+        actor_role=actor.role.value,
+        action=action,
+        detail=detail,
+    )
+
+
+def _encode_token(row: OrderRow) -> str:
+    raw = json.dumps({"c": row.created_at.isoformat(), "i": row.id}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(data["c"]), str(data["i"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument(
+            "page_token is malformed; pass the next_page_token of the previous page"
+        ) from None
+
+
+def precondition(message: str) -> Callable[[OrderRow], Exception]:
+    return lambda row: FailedPrecondition(message.format(status=row.status, id=row.id))

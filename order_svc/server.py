@@ -1,0 +1,249 @@
+"""OrderService gRPC handlers: authorization by ownership, validation, then one atomic change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from orders.v1 import orders_pb2, orders_pb2_grpc
+
+from order_svc import domain
+from order_svc.domain import IN_TRANSIT, Escrow, Status
+from order_svc.protection import ProtectionClock
+from order_svc.repository import OrderRepository, precondition
+from order_svc.store import OrderRow
+from order_svc.views import order_to_proto
+from platform_common.auth import Caller, Role, current_caller
+from platform_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from platform_common.server import MethodRoles, roles
+
+SERVICE_NAME = "orders.v1.OrderService"
+
+B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
+METHOD_ROLES: MethodRoles = {
+    "CreateOrder": roles(SVC),
+    "GetOrder": roles(B, S, A, SVC),
+    "ListOrders": roles(B, S, A, SVC),
+    "MarkShipped": roles(S, SVC),
+    "MarkDelivered": roles(SVC),
+    "ConfirmReceipt": roles(B),
+    "ExtendProtection": roles(S),
+    "CancelOrder": roles(B, SVC),
+    "CompleteOrder": roles(SVC),
+    "RecordProtection": roles(SVC),
+}
+
+_REASONS = {
+    orders_pb2.COMPLETION_REASON_BUYER_CONFIRMED: "BUYER_CONFIRMED",
+    orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED: "PROTECTION_EXPIRED",
+}
+_MAX_PAGE = 100
+_DEFAULT_PAGE = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_party(row: OrderRow, caller: Caller) -> None:
+    """Buyers and sellers act only on their own orders; arbiters and services on any."""
+    if caller.role is Role.BUYER and caller.id != row.buyer_id:
+        raise PermissionDenied(f"order {row.id} belongs to another buyer")
+    if caller.role is Role.SELLER and caller.id != row.seller_id:
+        raise PermissionDenied(f"order {row.id} belongs to another seller")
+
+
+class OrderService(orders_pb2_grpc.OrderServiceServicer):
+    def __init__(self, repo: OrderRepository, clock: ProtectionClock, day: timedelta) -> None:
+        self._repo = repo
+        self._clock = clock
+        self._day = day
+
+    async def _view(self, order_id: str) -> orders_pb2.Order:
+        row, events = await self._repo.get(order_id)
+        return order_to_proto(row, events, self._day, _now())
+
+    async def _owned(self, order_id: str) -> OrderRow:
+        order_id = domain.require_order_id(order_id)
+        row, _ = await self._repo.get(order_id)
+        _check_party(row, current_caller())
+        return row
+
+    async def CreateOrder(
+        self, request: orders_pb2.CreateOrderRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.CreateOrderResponse:
+        new = domain.validate_create(request)
+        row = await self._repo.create(new, _now(), current_caller())
+        return orders_pb2.CreateOrderResponse(order=await self._view(row.id))
+
+    async def GetOrder(
+        self, request: orders_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.GetOrderResponse:
+        row = await self._owned(request.order_id)
+        return orders_pb2.GetOrderResponse(order=await self._view(row.id))
+
+    async def ListOrders(
+        self, request: orders_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.ListOrdersResponse:
+        caller = current_caller()
+        if bool(request.buyer_id) == bool(request.seller_id):
+            raise InvalidArgument("exactly one of buyer_id or seller_id is required")
+        if caller.role is Role.BUYER and request.buyer_id != caller.id:
+            raise PermissionDenied("buyers may only list their own orders (buyer_id = your id)")
+        if caller.role is Role.SELLER and request.seller_id != caller.id:
+            raise PermissionDenied("sellers may only list their own orders (seller_id = your id)")
+        size = request.page.page_size or _DEFAULT_PAGE
+        if not 1 <= size <= _MAX_PAGE:
+            raise InvalidArgument(f"page.page_size must be between 1 and {_MAX_PAGE} (got {size})")
+        status = domain.status_from_proto(request.status)
+        rows, token = await self._repo.list_orders(
+            buyer_id=request.buyer_id,
+            seller_id=request.seller_id,
+            status=status,
+            page_size=size,
+            page_token=request.page.page_token,
+        )
+        now = _now()
+        return orders_pb2.ListOrdersResponse(
+            orders=[order_to_proto(r, [], self._day, now) for r in rows], next_page_token=token
+        )
+
+    async def MarkShipped(
+        self, request: orders_pb2.MarkShippedRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.MarkShippedResponse:
+        row = await self._owned(request.order_id)
+        carrier, tracking = domain.validate_shipment(request)
+        now = _now()
+        expires = now + self._day * row.protection_days
+
+        async def start_clock(updated: OrderRow) -> None:
+            await self._clock.start(updated.id, updated.buyer_id, updated.seller_id, expires)
+
+        await self._repo.transition(
+            row.id,
+            [Status.PAID],
+            {
+                "status": Status.SHIPPED.value,
+                "carrier": carrier,
+                "tracking_number": tracking,
+                "shipped_at": now,
+                "protection_expires_at": expires,
+            },
+            (
+                now,
+                current_caller(),
+                "ORDER_SHIPPED",
+                f"{carrier} {tracking}; protection {row.protection_days} days",
+            ),
+            precondition("order {id} is {status}; only PAID orders can be shipped"),
+            before_commit=start_clock,
+        )
+        return orders_pb2.MarkShippedResponse(order=await self._view(row.id))
+
+    async def MarkDelivered(
+        self, request: orders_pb2.MarkDeliveredRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.MarkDeliveredResponse:
+        row = await self._owned(request.order_id)
+        now = _now()
+        at = request.delivered_at.ToDatetime(tzinfo=UTC) if request.HasField("delivered_at") else now
+        if at > now + timedelta(minutes=5):
+            raise InvalidArgument("delivered_at is in the future")
+        if row.shipped_at is not None and at < row.shipped_at:
+            raise InvalidArgument("delivered_at is before the shipment")
+        await self._repo.transition(
+            row.id,
+            [Status.SHIPPED],
+            {"status": Status.DELIVERED.value, "delivered_at": at},
+            (now, current_caller(), "ORDER_DELIVERED", f"delivered at {at.isoformat()}"),
+            precondition("order {id} is {status}; only SHIPPED orders can be marked delivered"),
+        )
+        return orders_pb2.MarkDeliveredResponse(order=await self._view(row.id))
+
+    async def ConfirmReceipt(
+        self, request: orders_pb2.ConfirmReceiptRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.ConfirmReceiptResponse:
+        row = await self._owned(request.order_id)
+        if row.status == Status.COMPLETED and row.completion_reason == "BUYER_CONFIRMED":
+            return orders_pb2.ConfirmReceiptResponse(order=await self._view(row.id))  # retried call
+        if row.status not in IN_TRANSIT:
+            raise FailedPrecondition(f"order {row.id} is {row.status}; receipt can be confirmed once shipped")
+        await self._clock.confirm_receipt(row.id, row.buyer_id)
+        return orders_pb2.ConfirmReceiptResponse(order=await self._view(row.id))
+
+    async def ExtendProtection(
+        self, request: orders_pb2.ExtendProtectionRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.ExtendProtectionResponse:
+        row = await self._owned(request.order_id)
+        days = domain.validate_extension_days(request.days)
+        if row.status not in IN_TRANSIT:
+            raise FailedPrecondition(
+                f"order {row.id} is {row.status}; protection runs only on shipped orders"
+            )
+        await self._clock.extend(row.id, days, self._day * days)
+        return orders_pb2.ExtendProtectionResponse(order=await self._view(row.id))
+
+    async def CancelOrder(
+        self, request: orders_pb2.CancelOrderRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.CancelOrderResponse:
+        row = await self._owned(request.order_id)
+        reason = domain.require_text(request.reason, "reason", 500, min_len=0)
+        now = _now()
+        await self._repo.transition(
+            row.id,
+            [Status.PAID],
+            {
+                "status": Status.CANCELLED.value,
+                "escrow_status": Escrow.RETURNED.value,
+                "cancelled_at": now,
+                "cancel_reason": reason,
+            },
+            (now, current_caller(), "ORDER_CANCELLED", reason),
+            precondition("order {id} is {status}; only PAID (unshipped) orders can be cancelled"),
+        )
+        return orders_pb2.CancelOrderResponse(order=await self._view(row.id))
+
+    async def CompleteOrder(
+        self, request: orders_pb2.CompleteOrderRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.CompleteOrderResponse:
+        order_id = domain.require_order_id(request.order_id)
+        reason = _REASONS.get(request.reason)
+        if reason is None:
+            raise InvalidArgument("reason must be BUYER_CONFIRMED or PROTECTION_EXPIRED")
+        if not request.HasField("completed_at"):
+            raise InvalidArgument("completed_at is required")
+        at = request.completed_at.ToDatetime(tzinfo=UTC)
+        row, _ = await self._repo.get(order_id)
+        if row.status != Status.COMPLETED:
+            await self._repo.transition(
+                order_id,
+                IN_TRANSIT,
+                {
+                    "status": Status.COMPLETED.value,
+                    "completed_at": at,
+                    "completion_reason": reason,
+                    "escrow_status": Escrow.RELEASED.value,
+                    "escrow_released_at": at,
+                },
+                (at, current_caller(), "ORDER_COMPLETED", f"{reason}; escrow released to seller"),
+                precondition("order {id} is {status}; only shipped orders can complete"),
+            )
+        return orders_pb2.CompleteOrderResponse(order=await self._view(order_id))
+
+    async def RecordProtection(
+        self, request: orders_pb2.RecordProtectionRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.RecordProtectionResponse:
+        order_id = domain.require_order_id(request.order_id)
+        if request.revision <= 0:
+            raise InvalidArgument("revision must be positive")
+        if request.frozen == request.HasField("expires_at"):
+            raise InvalidArgument("exactly one of expires_at (running) or frozen must be set")
+        values = {
+            "protection_expires_at": request.expires_at.ToDatetime(tzinfo=UTC)
+            if request.HasField("expires_at")
+            else None,
+            "protection_frozen": request.frozen,
+            "protection_remaining_s": request.remaining_seconds,
+            "extended_days": request.extended_days,
+        }
+        await self._repo.record_protection(order_id, request.revision, values, _now())
+        return orders_pb2.RecordProtectionResponse(order=await self._view(order_id))

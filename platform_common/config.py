@@ -1,0 +1,79 @@
+"""Configuration from the environment, in one place, so every process reads the same names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from platform_common.errors import DomainError
+
+
+class ConfigError(DomainError):
+    pass
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None or value == "":
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"environment variable {name} must be positive, got {raw!r}")
+    return value
+
+
+# Default ports; every one can be overridden with DP_<NAME>_LISTEN / DP_<NAME>_TARGET.
+DEFAULT_PORTS = {"ORDER": 50051, "DISPUTE": 50052, "EVIDENCE": 50053, "REFUND": 50054}
+
+
+def listen_address(service: str) -> str:
+    """Where a service binds. Loopback unless configured: exposing a port is a deliberate act."""
+    host = os.environ.get("DP_BIND_HOST", "127.0.0.1")
+    return os.environ.get(f"DP_{service}_LISTEN") or f"{host}:{DEFAULT_PORTS[service]}"
+
+
+def target_address(service: str) -> str:
+    """Where clients reach a service (differs from the bind address behind a load balancer)."""
+    return os.environ.get(f"DP_{service}_TARGET") or f"127.0.0.1:{DEFAULT_PORTS[service]}"
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    address: str
+    namespace: str
+
+    @classmethod
+    def from_env(cls) -> TemporalConfig:
+        return cls(
+            address=os.environ.get("DP_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+            namespace=os.environ.get("DP_TEMPORAL_NAMESPACE", "default"),
+        )
+
+
+def day_length_seconds() -> float:
+    """Length of one policy "day" in seconds.
+
+    86400 in production. Local demos and real-time integration tests shrink it so a 60-day
+    protection window can be watched to the end; time-skipping tests keep the real value.
+    """
+    return env_float("DP_DAY_SECONDS", 86400.0)

@@ -1,0 +1,1 @@
+"""RefundService: the refund ledger and the payment-provider adapter."""

@@ -1,0 +1,1 @@
+"""Test harness: real servers for tests, from containers when Docker answers, else local processes."""

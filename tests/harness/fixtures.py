@@ -1,0 +1,63 @@
+"""Fixtures that start real stacks: Temporal, S3, the four services and the worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from deploy.stack import Ports, Secrets, Stack
+from tests.harness.infra import container_infra, infra_mode
+
+# One policy "day" in the real-time stack: a 60-day protection window lasts 6 seconds.
+DAY_SECONDS = 0.1
+
+_MODE: str | None = None
+
+
+def mode() -> str:
+    global _MODE
+    if _MODE is None:
+        _MODE = infra_mode()
+    return _MODE
+
+
+def pytest_report_header() -> str:
+    return f"dispute-platform test infrastructure: {mode()} (set DP_TEST_INFRA=docker|local to force)"
+
+
+def make_stack(data_dir: Path, day_seconds: float) -> Stack:
+    ports = Ports.random()
+    if mode() == "docker":
+        temporal, s3 = container_infra(data_dir, ports, Secrets.load_or_create(data_dir))
+        return Stack(data_dir, ports, day_seconds=day_seconds, temporal=temporal, s3=s3)
+    return Stack(data_dir, ports, day_seconds=day_seconds)
+
+
+async def connect_temporal(address: str, timeout: float = 60.0) -> Client:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await Client.connect(address)
+        except RuntimeError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = make_stack(tmp_path_factory.mktemp("stack"), DAY_SECONDS)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(stack: Stack) -> AsyncIterator[Client]:
+    yield await connect_temporal(stack.temporal.address())

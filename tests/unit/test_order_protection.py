@@ -1,0 +1,189 @@
+"""OrderProtectionWorkflow on the time-skipping server: 60-day windows run in milliseconds.
+
+Activities are in-process fakes that record calls: these tests are about the workflow's clock
+logic; the real OrderService is exercised by the integration suite.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from workflows.activities.orders_api import (
+    COMPLETE_ORDER,
+    RECORD_PROTECTION,
+    CompleteOrderInput,
+    RecordProtectionInput,
+)
+from workflows.order_protection import (
+    ConfirmReceiptInput,
+    ExtendInput,
+    FreezeInput,
+    OrderProtectionWorkflow,
+    ProtectionInput,
+    ProtectionState,
+    iso,
+    parse_iso,
+    workflow_id,
+)
+
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
+
+
+@dataclass
+class FakeOrders:
+    completions: list[CompleteOrderInput] = field(default_factory=list)
+    records: list[RecordProtectionInput] = field(default_factory=list)
+
+    @activity.defn(name=COMPLETE_ORDER)
+    async def complete_order(self, inp: CompleteOrderInput) -> None:
+        self.completions.append(inp)
+
+    @activity.defn(name=RECORD_PROTECTION)
+    async def record_protection(self, inp: RecordProtectionInput) -> None:
+        self.records.append(inp)
+
+
+@dataclass
+class Running:
+    env: WorkflowEnvironment
+    orders: FakeOrders
+    handle: WorkflowHandle[OrderProtectionWorkflow, ProtectionState]
+    expires_at: datetime
+
+    async def state(self) -> ProtectionState:
+        return await self.handle.query(OrderProtectionWorkflow.state)
+
+
+@pytest.fixture
+async def running(time_env: WorkflowEnvironment) -> AsyncIterator[Running]:
+    orders = FakeOrders()
+    queue = f"orders-{uuid.uuid4()}"
+    async with Worker(
+        time_env.client,
+        task_queue=queue,
+        workflows=[OrderProtectionWorkflow],
+        activities=[orders.complete_order, orders.record_protection],
+    ):
+        now = await time_env.get_current_time()
+        expires = now + 60 * DAY
+        order_id = str(uuid.uuid4())
+        handle = await time_env.client.start_workflow(
+            OrderProtectionWorkflow.run,
+            ProtectionInput(order_id=order_id, expires_at=iso(expires)),
+            id=workflow_id(order_id),
+            task_queue=queue,
+        )
+        yield Running(time_env, orders, handle, expires)
+
+
+async def test_expiry_after_60_days_completes_order_and_releases_escrow(running: Running) -> None:
+    await running.env.sleep(59 * DAY)
+    assert running.orders.completions == []
+    assert (await running.state()).completion_reason is None
+
+    result = await running.handle.result()  # the server skips the remaining day
+    assert result.completion_reason == "PROTECTION_EXPIRED"
+    [done] = running.orders.completions
+    assert done.reason == "PROTECTION_EXPIRED"
+    assert abs(parse_iso(done.completed_at) - running.expires_at) < SECOND
+
+
+async def test_confirm_receipt_completes_at_once(running: Running) -> None:
+    await running.env.sleep(3 * DAY)
+    state = await running.handle.execute_update(
+        OrderProtectionWorkflow.confirm_receipt, ConfirmReceiptInput("b1")
+    )
+    assert state.completion_reason == "BUYER_CONFIRMED"
+    [done] = running.orders.completions
+    assert done.reason == "BUYER_CONFIRMED"
+    assert abs(parse_iso(done.completed_at) - (running.expires_at - 57 * DAY)) < SECOND
+    assert (await running.handle.result()).completion_reason == "BUYER_CONFIRMED"
+
+
+async def test_extend_moves_expiry(running: Running) -> None:
+    await running.env.sleep(10 * DAY)
+    state = await running.handle.execute_update(
+        OrderProtectionWorkflow.extend,
+        ExtendInput(days=15, duration_us=int(15 * DAY / timedelta(microseconds=1))),
+    )
+    assert state.expires_at == iso(running.expires_at + 15 * DAY)
+    assert state.extended_days == 15
+    assert running.orders.records[-1].expires_at == iso(running.expires_at + 15 * DAY)
+
+    await running.env.sleep(55 * DAY)  # day 65: the original window has passed
+    assert running.orders.completions == []
+    result = await running.handle.result()
+    assert result.completion_reason == "PROTECTION_EXPIRED"
+    assert (
+        abs(parse_iso(running.orders.completions[0].completed_at) - (running.expires_at + 15 * DAY)) < SECOND
+    )
+
+
+async def test_freeze_ten_days_moves_expiry_by_exactly_ten_days(running: Running) -> None:
+    await running.env.sleep(55 * DAY)
+    frozen = await running.handle.execute_update(OrderProtectionWorkflow.freeze, FreezeInput("d1"))
+    assert frozen.frozen and frozen.expires_at is None
+    assert abs(timedelta(microseconds=frozen.remaining_us) - 5 * DAY) < SECOND
+
+    await running.env.sleep(10 * DAY)  # past the original expiry while frozen
+    assert running.orders.completions == []
+
+    thawed = await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d1"))
+    assert not thawed.frozen
+    assert thawed.expires_at is not None
+    # The remaining time is kept to the microsecond; only the clock reading between the two
+    # updates (the 10 days slept) moves the deadline.
+    assert abs(parse_iso(thawed.expires_at) - (running.expires_at + 10 * DAY)) < SECOND
+    assert thawed.remaining_us == 0
+
+    result = await running.handle.result()
+    assert result.completion_reason == "PROTECTION_EXPIRED"
+    assert abs(parse_iso(running.orders.completions[0].completed_at) - parse_iso(thawed.expires_at)) < SECOND
+
+
+async def test_two_disputes_keep_the_clock_frozen_until_both_end(running: Running) -> None:
+    await running.handle.execute_update(OrderProtectionWorkflow.freeze, FreezeInput("d1"))
+    await running.handle.execute_update(OrderProtectionWorkflow.freeze, FreezeInput("d1"))  # retried
+    await running.handle.execute_update(OrderProtectionWorkflow.freeze, FreezeInput("d2"))
+    await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d1"))
+    state = await running.state()
+    assert state.frozen and state.frozen_by == ["d2"]
+    await running.env.sleep(100 * DAY)
+    assert running.orders.completions == []
+    await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d2"))
+    assert not (await running.state()).frozen
+
+
+async def test_actions_on_a_completed_order_are_refused(running: Running) -> None:
+    await running.handle.execute_update(OrderProtectionWorkflow.confirm_receipt, ConfirmReceiptInput("b1"))
+    await running.handle.result()
+    for update, arg in [
+        (OrderProtectionWorkflow.confirm_receipt, ConfirmReceiptInput("b1")),
+        (OrderProtectionWorkflow.extend, ExtendInput(days=1, duration_us=1)),
+        (OrderProtectionWorkflow.freeze, FreezeInput("d1")),
+    ]:
+        # The run has closed: the server refuses the update (OrderService maps this to
+        # FAILED_PRECONDITION); while it is closing, the validator does.
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+            await running.handle.execute_update(update, arg)  # type: ignore[call-overload]
+    assert len(running.orders.completions) == 1
+
+
+async def test_extend_validator_refuses_non_positive_days(running: Running) -> None:
+    with pytest.raises(WorkflowUpdateFailedError):
+        await running.handle.execute_update(
+            OrderProtectionWorkflow.extend, ExtendInput(days=0, duration_us=0)
+        )
+    history = await running.handle.fetch_history()
+    assert not any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)

@@ -1,0 +1,1 @@
+"""Temporal workflows (deterministic), their activities and the worker entry point."""

@@ -1,0 +1,1 @@
+"""Activities: every side effect of a workflow, each idempotent, each calling the owning service."""

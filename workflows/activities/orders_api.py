@@ -1,0 +1,27 @@
+"""Names and payloads of the order activities, importable by workflows without gRPC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMPLETE_ORDER = "complete_order"
+RECORD_PROTECTION = "record_protection"
+
+
+@dataclass
+class CompleteOrderInput:
+    order_id: str
+    reason: str
+    # ISO-8601 with offset.
+    completed_at: str
+
+
+@dataclass
+class RecordProtectionInput:
+    order_id: str
+    # Monotonic per order: the service ignores a revision it has already stored.
+    revision: int
+    expires_at: str | None
+    frozen: bool
+    remaining_us: int
+    extended_days: int

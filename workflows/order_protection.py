@@ -1,0 +1,274 @@
+"""OrderProtectionWorkflow: the buyer-protection clock of one shipped order.
+
+The deadline is an absolute time kept in workflow state, so it can be extended or frozen and is
+always exact for display. Expiry or a buyer's confirmation completes the order (escrow released)
+through an activity; the workflow never touches the order database itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import search_attributes as sa
+    from workflows.activities.orders_api import (
+        COMPLETE_ORDER,
+        RECORD_PROTECTION,
+        CompleteOrderInput,
+        RecordProtectionInput,
+    )
+
+WORKFLOW_NAME = "OrderProtectionWorkflow"
+BUYER_CONFIRMED = "BUYER_CONFIRMED"
+PROTECTION_EXPIRED = "PROTECTION_EXPIRED"
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Order service outages are waited out (a completion must not be lost), with capped backoff.
+_ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+def workflow_id(order_id: str) -> str:
+    return f"order-protection/{order_id}"
+
+
+# Times cross the payload boundary as ISO-8601 strings: readable in the Temporal UI, and the
+# sandbox's data converter does not decode datetime fields.
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@dataclass
+class ProtectionInput:
+    order_id: str
+    expires_at: str
+    # State carried across continue-as-new; defaults describe a fresh window.
+    frozen_by: list[str] = field(default_factory=list)
+    remaining_us: int = 0
+    extended_days: int = 0
+    revision: int = 0
+
+
+@dataclass
+class ExtendInput:
+    days: int
+    # Length of those days, decided by the caller's policy (a "day" is shorter in demos).
+    duration_us: int
+
+
+@dataclass
+class FreezeInput:
+    dispute_id: str
+
+
+@dataclass
+class ConfirmReceiptInput:
+    buyer_id: str
+
+
+@dataclass
+class ProtectionState:
+    order_id: str
+    # None while frozen.
+    expires_at: str | None
+    frozen: bool
+    frozen_by: list[str]
+    remaining_us: int
+    extended_days: int
+    revision: int
+    completed_at: str | None = None
+    completion_reason: str | None = None
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class OrderProtectionWorkflow:
+    @workflow.init
+    def __init__(self, inp: ProtectionInput) -> None:
+        self._order_id = inp.order_id
+        self._expires_at: datetime | None = None if inp.frozen_by else parse_iso(inp.expires_at)
+        self._frozen_by = list(inp.frozen_by)
+        self._remaining = timedelta(microseconds=inp.remaining_us)
+        self._extended_days = inp.extended_days
+        self._revision = inp.revision
+        self._completed_at: datetime | None = None
+        self._completion_reason: str | None = None
+
+    @workflow.run
+    async def run(self, inp: ProtectionInput) -> ProtectionState:
+        # No publish at start: OrderService recorded this clock (and the search attributes) when
+        # it started us; only changes are published.
+        while self._completion_reason is None:
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry_over())
+            if self._frozen_by:
+                await workflow.wait_condition(lambda: not self._frozen_by or self._done())
+                continue
+            assert self._expires_at is not None
+            seen = self._revision
+            left = self._expires_at - workflow.now()
+            if left > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda seen=seen: self._revision != seen or self._done(),  # type: ignore[misc]
+                        timeout=left,
+                    )
+                    continue
+                except TimeoutError:
+                    pass
+            if self._completion_reason is None and not self._frozen_by and self._revision == seen:
+                await self._complete(PROTECTION_EXPIRED)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state()
+
+    def _done(self) -> bool:
+        return self._completion_reason is not None
+
+    # --- buyer / seller actions -------------------------------------------------------------
+
+    @workflow.update
+    async def confirm_receipt(self, inp: ConfirmReceiptInput) -> ProtectionState:
+        await self._complete(BUYER_CONFIRMED)
+        return self.state()
+
+    @confirm_receipt.validator
+    def _validate_confirm(self, inp: ConfirmReceiptInput) -> None:
+        self._require_open()
+
+    @workflow.update
+    async def extend(self, inp: ExtendInput) -> ProtectionState:
+        added = timedelta(microseconds=inp.duration_us)
+        if self._expires_at is None:
+            self._remaining += added
+        else:
+            self._expires_at += added
+        self._extended_days += inp.days
+        await self._publish()
+        return self.state()
+
+    @extend.validator
+    def _validate_extend(self, inp: ExtendInput) -> None:
+        self._require_open()
+        if inp.days <= 0 or inp.duration_us <= 0:
+            raise ValueError("extension must add a positive number of days")
+
+    # --- dispute hooks: the clock stops while any dispute on the order is open ---------------
+
+    @workflow.update
+    async def freeze(self, inp: FreezeInput) -> ProtectionState:
+        if inp.dispute_id in self._frozen_by:
+            return self.state()  # retried freeze: nothing changes
+        if self._expires_at is not None:
+            self._remaining = max(self._expires_at - workflow.now(), timedelta(0))
+            self._expires_at = None
+        self._frozen_by.append(inp.dispute_id)
+        await self._publish()
+        return self.state()
+
+    @freeze.validator
+    def _validate_freeze(self, inp: FreezeInput) -> None:
+        self._require_open()
+        if not inp.dispute_id:
+            raise ValueError("dispute_id is required")
+
+    @workflow.update
+    async def unfreeze(self, inp: FreezeInput) -> ProtectionState:
+        if inp.dispute_id not in self._frozen_by:
+            return self.state()  # retried or unknown unfreeze: nothing changes
+        self._frozen_by.remove(inp.dispute_id)
+        if not self._frozen_by:
+            self._expires_at = workflow.now() + self._remaining
+            self._remaining = timedelta(0)
+        await self._publish()
+        return self.state()
+
+    @unfreeze.validator
+    def _validate_unfreeze(self, inp: FreezeInput) -> None:
+        if not inp.dispute_id:
+            raise ValueError("dispute_id is required")
+
+    @workflow.query
+    def state(self) -> ProtectionState:
+        return ProtectionState(
+            order_id=self._order_id,
+            expires_at=iso(self._expires_at) if self._expires_at else None,
+            frozen=bool(self._frozen_by),
+            frozen_by=list(self._frozen_by),
+            remaining_us=_us(self._remaining),
+            extended_days=self._extended_days,
+            revision=self._revision,
+            completed_at=iso(self._completed_at) if self._completed_at else None,
+            completion_reason=self._completion_reason,
+        )
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if self._completion_reason is not None:
+            raise ApplicationError(
+                f"order {self._order_id} is already completed ({self._completion_reason})",
+                type="OrderCompleted",
+                non_retryable=True,
+            )
+
+    async def _complete(self, reason: str) -> None:
+        self._completion_reason = reason
+        self._completed_at = workflow.now()
+        self._revision += 1
+        workflow.upsert_search_attributes(
+            [sa.PROTECTION_STATUS.value_set("COMPLETED"), sa.NEXT_DEADLINE.value_unset()]
+        )
+        await workflow.execute_activity(
+            COMPLETE_ORDER,
+            CompleteOrderInput(self._order_id, reason, iso(self._completed_at)),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+
+    async def _publish(self) -> None:
+        """Record the clock on the order (read model) and in search attributes."""
+        self._revision += 1
+        status = "FROZEN" if self._frozen_by else "ACTIVE"
+        deadline = (
+            sa.NEXT_DEADLINE.value_set(self._expires_at)
+            if self._expires_at
+            else sa.NEXT_DEADLINE.value_unset()
+        )
+        workflow.upsert_search_attributes([sa.PROTECTION_STATUS.value_set(status), deadline])
+        await workflow.execute_activity(
+            RECORD_PROTECTION,
+            RecordProtectionInput(
+                order_id=self._order_id,
+                revision=self._revision,
+                expires_at=iso(self._expires_at) if self._expires_at else None,
+                frozen=bool(self._frozen_by),
+                remaining_us=_us(self._remaining),
+                extended_days=self._extended_days,
+            ),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+
+    def _carry_over(self) -> ProtectionInput:
+        return ProtectionInput(
+            order_id=self._order_id,
+            expires_at=iso(self._expires_at or workflow.now()),
+            frozen_by=list(self._frozen_by),
+            remaining_us=_us(self._remaining),
+            extended_days=self._extended_days,
+            revision=self._revision,
+        )
+
+
+def _us(delta: timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds

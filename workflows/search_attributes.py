@@ -1,0 +1,52 @@
+"""Typed search attributes that make orders and disputes findable in the Temporal UI.
+
+Registered by the launcher (dev server flags) and by tests (operator service) before any workflow
+upserts them.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import (
+    SearchAttributeKey,
+)
+
+ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
+BUYER_ID = SearchAttributeKey.for_keyword("BuyerId")
+SELLER_ID = SearchAttributeKey.for_keyword("SellerId")
+DISPUTE_ID = SearchAttributeKey.for_keyword("DisputeId")
+DISPUTE_STATUS = SearchAttributeKey.for_keyword("DisputeStatus")
+PROTECTION_STATUS = SearchAttributeKey.for_keyword("ProtectionStatus")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
+REFUND_OVERDUE = SearchAttributeKey.for_bool("RefundOverdue")
+
+ALL = (
+    ORDER_ID,
+    BUYER_ID,
+    SELLER_ID,
+    DISPUTE_ID,
+    DISPUTE_STATUS,
+    PROTECTION_STATUS,
+    NEXT_DEADLINE,
+    SLA_BREACHED,
+    REFUND_STATUS,
+    REFUND_OVERDUE,
+)
+
+_CLI_TYPES = {
+    "KEYWORD": "Keyword",
+    "DATETIME": "Datetime",
+    "BOOL": "Bool",
+    "INT": "Int",
+    "DOUBLE": "Double",
+    "TEXT": "Text",
+}
+
+
+def cli_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    flags: list[str] = []
+    for key in ALL:
+        flags += ["--search-attribute", f"{key.name}={_CLI_TYPES[key.indexed_value_type.name]}"]
+    return flags
