@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -11,7 +13,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from platform_common.errors import DomainError, FailedPrecondition, Unavailable
@@ -23,6 +25,7 @@ from workflows.order_protection import (
     ProtectionInput,
     ProtectionState,
     iso,
+    parse_iso,
     workflow_id,
 )
 from workflows.task_queues import ORDERS
@@ -31,19 +34,30 @@ from workflows.task_queues import ORDERS
 _UPDATE_TIMEOUT = timedelta(seconds=30)
 
 
+@dataclass(frozen=True)
+class Started:
+    expires_at: datetime
+    created: bool
+
+
 class ProtectionClock:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def start(self, order_id: str, buyer_id: str, seller_id: str, expires_at: datetime) -> None:
-        """Idempotent: a retried start attaches to the running workflow."""
+    async def start(self, order_id: str, buyer_id: str, seller_id: str, expires_at: datetime) -> Started:
+        """Start the clock, or find the one an earlier, interrupted attempt started.
+
+        The workflow is started before the order row changes, so no database transaction is held
+        open across a network call. Whichever attempt started it, the workflow's deadline is the
+        one the order records.
+        """
         try:
             await self._client.start_workflow(
                 OrderProtectionWorkflow.run,
                 ProtectionInput(order_id=order_id, expires_at=iso(expires_at)),
                 id=workflow_id(order_id),
                 task_queue=ORDERS,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(
                     [
@@ -56,8 +70,25 @@ class ProtectionClock:
                 ),
                 rpc_timeout=timedelta(seconds=10),
             )
+            return Started(expires_at, created=True)
+        except WorkflowAlreadyStartedError:
+            pass
         except RPCError as exc:
             raise _unavailable(exc) from exc
+        try:
+            state = await self._client.get_workflow_handle_for(
+                OrderProtectionWorkflow.run, workflow_id(order_id)
+            ).query(OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10))
+        except RPCError as exc:
+            raise _unavailable(exc) from exc
+        if state.expires_at is None or state.completion_reason is not None:
+            raise FailedPrecondition(f"order {order_id} already has a protection window that is not running")
+        return Started(parse_iso(state.expires_at), created=False)
+
+    async def abandon(self, order_id: str, reason: str) -> None:
+        """Stop a clock whose order did not ship after all (best effort; it is harmless if left)."""
+        with contextlib.suppress(RPCError):
+            await self._client.get_workflow_handle(workflow_id(order_id)).terminate(reason=reason)
 
     async def confirm_receipt(self, order_id: str, buyer_id: str) -> ProtectionState:
         # A fixed update id makes a retried confirmation the same update, applied once.

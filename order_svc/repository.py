@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from order_svc.domain import NewOrder, Status
 from order_svc.store import OrderEventRow, OrderRow, make_engine, migrate
@@ -23,7 +23,6 @@ from platform_common.auth import Caller
 from platform_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
 T = TypeVar("T")
-BeforeCommit = Callable[[OrderRow], Awaitable[None]]
 
 
 class OrderRepository:
@@ -164,28 +163,14 @@ class OrderRepository:
         values: dict[str, Any],
         event: tuple[datetime, Caller, str, str],
         refuse: Callable[[OrderRow], Exception],
-        before_commit: BeforeCommit | None = None,
     ) -> OrderRow:
-        """Apply `values` only if the order is in one of `allowed` statuses, atomically.
-
-        `before_commit` runs inside the transaction (e.g. starting the protection workflow): if it
-        fails, nothing is written.
-        """
+        """Apply `values` only if the order is in one of `allowed` statuses, atomically."""
         allowed_values = [s.value for s in allowed]
         async with self._writing():
-            session = self._sessions()
-            try:
-                row = await self._run(self._apply, session, order_id, allowed_values, values, event, refuse)
-                if before_commit is not None:
-                    await before_commit(row)
-                await self._run(session.commit)
-                return row
-            finally:
-                await self._run(session.close)
+            return await self._run(self._apply, order_id, allowed_values, values, event, refuse)
 
-    @staticmethod
     def _apply(
-        s: Session,
+        self,
         order_id: str,
         allowed: list[str],
         values: dict[str, Any],
@@ -193,20 +178,21 @@ class OrderRepository:
         refuse: Callable[[OrderRow], Exception],
     ) -> OrderRow:
         at, actor, action, detail = event
-        result = s.execute(
-            update(OrderRow)
-            .where(OrderRow.id == order_id, OrderRow.status.in_(allowed))
-            .values(**values, updated_at=at)
-            .execution_options(synchronize_session=False)
-        )
-        row = s.get(OrderRow, order_id, populate_existing=True)
-        if row is None:
-            raise NotFound(f"order {order_id} not found")
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise refuse(row)
-        s.add(_event(order_id, at, actor, action, detail))
-        s.flush()
-        return row
+        with self._sessions() as s:
+            result = s.execute(
+                update(OrderRow)
+                .where(OrderRow.id == order_id, OrderRow.status.in_(allowed))
+                .values(**values, updated_at=at)
+                .execution_options(synchronize_session=False)
+            )
+            row = s.get(OrderRow, order_id, populate_existing=True)
+            if row is None:
+                raise NotFound(f"order {order_id} not found")
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise refuse(row)
+            s.add(_event(order_id, at, actor, action, detail))
+            s.commit()
+            return row
 
     async def record_protection(
         self, order_id: str, revision: int, values: dict[str, Any], at: datetime

@@ -113,31 +113,36 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
     ) -> orders_pb2.MarkShippedResponse:
         row = await self._owned(request.order_id)
         carrier, tracking = domain.validate_shipment(request)
+        if row.status != Status.PAID:
+            raise FailedPrecondition(f"order {row.id} is {row.status}; only PAID orders can be shipped")
         now = _now()
-        expires = now + self._day * row.protection_days
-
-        async def start_clock(updated: OrderRow) -> None:
-            await self._clock.start(updated.id, updated.buyer_id, updated.seller_id, expires)
-
-        await self._repo.transition(
-            row.id,
-            [Status.PAID],
-            {
-                "status": Status.SHIPPED.value,
-                "carrier": carrier,
-                "tracking_number": tracking,
-                "shipped_at": now,
-                "protection_expires_at": expires,
-            },
-            (
-                now,
-                current_caller(),
-                "ORDER_SHIPPED",
-                f"{carrier} {tracking}; protection {row.protection_days} days",
-            ),
-            precondition("order {id} is {status}; only PAID orders can be shipped"),
-            before_commit=start_clock,
+        clock = await self._clock.start(
+            row.id, row.buyer_id, row.seller_id, now + self._day * row.protection_days
         )
+        try:
+            await self._repo.transition(
+                row.id,
+                [Status.PAID],
+                {
+                    "status": Status.SHIPPED.value,
+                    "carrier": carrier,
+                    "tracking_number": tracking,
+                    "shipped_at": now,
+                    "protection_expires_at": clock.expires_at,
+                },
+                (
+                    now,
+                    current_caller(),
+                    "ORDER_SHIPPED",
+                    f"{carrier} {tracking}; protection {row.protection_days} days",
+                ),
+                precondition("order {id} is {status}; only PAID orders can be shipped"),
+            )
+        except FailedPrecondition:
+            current, _ = await self._repo.get(row.id)
+            if clock.created and current.status not in {s.value for s in (*IN_TRANSIT, Status.COMPLETED)}:
+                await self._clock.abandon(row.id, f"order became {current.status} while shipping")
+            raise
         return orders_pb2.MarkShippedResponse(order=await self._view(row.id))
 
     async def MarkDelivered(

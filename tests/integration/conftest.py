@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -76,14 +77,20 @@ class Api:
         return resp.order
 
 
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def open_api(stack: Stack) -> AsyncIterator[Api]:
     channels = {k: grpc.aio.insecure_channel(stack.service_address(k)) for k in stack.ports.services}
     try:
         yield Api(stack, orders_pb2_grpc.OrderServiceStub(channels["ORDER"]), channels)
     finally:
         for ch in channels.values():
             await ch.close()
+
+
+@pytest.fixture
+async def api(stack: Stack) -> AsyncIterator[Api]:
+    async with open_api(stack) as opened:
+        yield opened
 
 
 def stable(order: orders_pb2.Order) -> orders_pb2.Order:
