@@ -195,27 +195,50 @@ class OrderRepository:
             return row
 
     async def record_protection(
-        self, order_id: str, revision: int, values: dict[str, Any], at: datetime
+        self, order_id: str, revision: int, values: dict[str, Any], at: datetime, actor: Caller
     ) -> OrderRow:
         """Store the workflow's clock if `revision` is newer; stale or repeated writes are no-ops."""
         async with self._writing():
-            return await self._run(self._record_protection_sync, order_id, revision, values, at)
+            return await self._run(self._record_protection_sync, order_id, revision, values, at, actor)
 
     def _record_protection_sync(
-        self, order_id: str, revision: int, values: dict[str, Any], at: datetime
+        self, order_id: str, revision: int, values: dict[str, Any], at: datetime, actor: Caller
     ) -> OrderRow:
         with self._sessions() as s:
-            s.execute(
+            before = s.get(OrderRow, order_id)
+            if before is None:
+                raise NotFound(f"order {order_id} not found")
+            was_frozen, was_extended = before.protection_frozen, before.extended_days
+            result = s.execute(
                 update(OrderRow)
                 .where(OrderRow.id == order_id, OrderRow.protection_revision < revision)
                 .values(**values, protection_revision=revision, updated_at=at)
                 .execution_options(synchronize_session=False)
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                for action, detail in _clock_changes(was_frozen, was_extended, values):
+                    s.add(_event(order_id, at, actor, action, detail))
             s.commit()
-            row = s.get(OrderRow, order_id)
-            if row is None:
-                raise NotFound(f"order {order_id} not found")
+            row = s.get(OrderRow, order_id, populate_existing=True)
+            assert row is not None
             return row
+
+
+def _clock_changes(was_frozen: bool, was_extended: int, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Timeline entries for what a protection-clock update changed."""
+    changes: list[tuple[str, str]] = []
+    expires = values["protection_expires_at"]
+    if values["extended_days"] > was_extended:
+        added = values["extended_days"] - was_extended
+        until = f"now ends {expires.isoformat()}" if expires else "clock frozen"
+        changes.append(("PROTECTION_EXTENDED", f"+{added} days; {until}"))
+    if values["protection_frozen"] and not was_frozen:
+        changes.append(
+            ("PROTECTION_FROZEN", f"{values['protection_remaining_s']} s left, paused by a dispute")
+        )
+    if was_frozen and not values["protection_frozen"]:
+        changes.append(("PROTECTION_RESUMED", f"now ends {expires.isoformat()}"))
+    return changes
 
 
 def _event(order_id: str, at: datetime, actor: Caller, action: str, detail: str) -> OrderEventRow:

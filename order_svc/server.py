@@ -250,5 +250,5 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
             "protection_remaining_s": request.remaining_seconds,
             "extended_days": request.extended_days,
         }
-        await self._repo.record_protection(order_id, request.revision, values, _now())
+        await self._repo.record_protection(order_id, request.revision, values, _now(), current_caller())
         return orders_pb2.RecordProtectionResponse(order=await self._view(order_id))

@@ -104,6 +104,8 @@ async def test_extend_protection_moves_the_expiry(api: Api) -> None:
     assert (await api.get(order)).status == orders_pb2.ORDER_STATUS_SHIPPED
     done = await wait_for_status(api, order, orders_pb2.ORDER_STATUS_COMPLETED, 30 * DAY_SECONDS + 20)
     assert timedelta(0) <= done.completed_at.ToDatetime(tzinfo=UTC) - after < timedelta(seconds=3)
+    actions = [e.action for e in done.timeline]
+    assert actions == ["ORDER_CREATED", "ORDER_SHIPPED", "PROTECTION_EXTENDED", "ORDER_COMPLETED"]
 
 
 async def test_freeze_pauses_the_clock_and_get_order_shows_it(api: Api, temporal_client: Client) -> None:
@@ -119,6 +121,7 @@ async def test_freeze_pauses_the_clock_and_get_order_shows_it(api: Api, temporal
     state = await handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("dispute-1"))
     thawed = await api.get(order)
     assert not thawed.protection.frozen
+    assert [e.action for e in thawed.timeline][-2:] == ["PROTECTION_FROZEN", "PROTECTION_RESUMED"]
     assert thawed.protection.expires_at.ToDatetime(tzinfo=UTC).isoformat() == state.expires_at
 
 
