@@ -14,7 +14,7 @@ stamp=".venv/.deps-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "installing pinned dependencies into .venv ..."
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python scripts/deps.py dev > .venv/requirements.txt
+  .venv/bin/python scripts/deps.py dev postgres > .venv/requirements.txt
   .venv/bin/python -m pip install -q -r .venv/requirements.txt
   rm -f .venv/.deps-*
   touch "$stamp"

@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
+# The order store is tested on PostgreSQL too: a throwaway cluster from Debian's server package
+# (in docker mode a container is used instead).
+if [ "${DP_TEST_INFRA:-}" != docker ] && ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 \
+    && ! command -v initdb > /dev/null; then
+  echo "== installing the PostgreSQL server package (for the store tests)"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql > /dev/null
+fi
+
 echo "== ruff";  ruff check . && ruff format --check .
 echo "== mypy";  mypy .
 echo "== buf lint"; (cd protos && buf lint)
