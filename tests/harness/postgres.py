@@ -43,7 +43,10 @@ def local_postgres() -> Iterator[str]:
         os.chown(base, pw.pw_uid, pw.pw_gid)
         os.chown(data, pw.pw_uid, pw.pw_gid)
     port = free_port()
-    run = lambda argv: subprocess.run(_as_owner(argv, owner), check=True, capture_output=True)  # noqa: E731
+
+    def run(argv: list[str]) -> None:
+        subprocess.run(_as_owner(argv, owner), check=True, capture_output=True)
+
     run([str(bindir / "initdb"), "-D", str(data), "-U", "dp", "--auth=trust", "-E", "UTF8"])
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off"
     run([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "pg.log"), "-w", "start"])
