@@ -115,6 +115,11 @@ class ProtectionClock:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise FailedPrecondition(f"order {order_id} has no running protection window") from exc
+            if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise Unavailable(
+                    f"the protection window did not answer {name} in time; it may still apply it, "
+                    "and retrying is safe"
+                ) from exc
             raise _unavailable(exc) from exc
 
 

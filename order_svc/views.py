@@ -8,7 +8,7 @@ from common.v1 import common_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
-from order_svc.domain import IN_TRANSIT, Escrow, Status
+from order_svc.domain import COMPLETION_GRACE_DAYS, IN_TRANSIT, Escrow, Status
 from order_svc.store import OrderEventRow, OrderRow
 from platform_common.auth import Role
 
@@ -49,6 +49,12 @@ def deadlines(row: OrderRow, day: timedelta, now: datetime) -> list[common_pb2.D
             due = row.protection_expires_at
             left = max(0, int((due - now).total_seconds()))
             return [common_pb2.Deadline(kind="PROTECTION_EXPIRES", due_at=_ts(due), remaining_seconds=left)]
+    if status is Status.COMPLETED and row.completed_at is not None:
+        # After completion the buyer may still open a dispute for the completion grace.
+        due = row.completed_at + day * COMPLETION_GRACE_DAYS
+        if due > now:
+            left = int((due - now).total_seconds())
+            return [common_pb2.Deadline(kind="DISPUTE_GRACE_ENDS", due_at=_ts(due), remaining_seconds=left)]
     return []
 
 

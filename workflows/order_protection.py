@@ -222,6 +222,8 @@ class OrderProtectionWorkflow:
             )
 
     async def _complete(self, reason: str) -> None:
+        if self._completion_reason is not None:
+            return  # expiry and a confirmation met in one task: the first one decided
         self._completion_reason = reason
         self._completed_at = workflow.now()
         self._revision += 1

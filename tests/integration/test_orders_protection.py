@@ -48,7 +48,9 @@ async def test_expiry_after_60_days_completes_the_order_and_releases_escrow(api:
     completed = done.completed_at.ToDatetime(tzinfo=UTC)
     assert timedelta(0) <= completed - expires < timedelta(seconds=3)
     assert done.escrow_released_at == done.completed_at
-    assert list(done.deadlines) == []
+    [grace] = done.deadlines
+    assert grace.kind == "DISPUTE_GRACE_ENDS"
+    assert grace.due_at.ToDatetime(tzinfo=UTC) - completed == 15 * DAY
     assert [e.action for e in done.timeline] == [
         "ORDER_CREATED",
         "ORDER_SHIPPED",
