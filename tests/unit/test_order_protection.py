@@ -6,6 +6,7 @@ logic; the real OrderService is exercised by the integration suite.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ async def running(time_env: WorkflowEnvironment) -> AsyncIterator[Running]:
             task_queue=queue,
         )
         yield Running(time_env, orders, handle, expires)
+        with contextlib.suppress(RPCError):  # already closed
+            await handle.terminate("test finished")  # would hold the shared test server's clock
 
 
 async def test_expiry_after_60_days_completes_order_and_releases_escrow(running: Running) -> None:

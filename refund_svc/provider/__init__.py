@@ -1,0 +1,1 @@
+"""Payment-provider adapter (interface + HTTP client) and a simulated card/wallet processor."""

@@ -1,0 +1,46 @@
+"""Names and payloads of the refund activities, importable by workflows without gRPC or HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUBMIT_REFUND = "submit_refund"
+POLL_REFUND = "poll_refund"
+RECORD_REFUND_STATUS = "record_refund_status"
+
+# ApplicationError types raised by the activities.
+PROVIDER_REJECTED = "ProviderRejected"
+
+
+@dataclass
+class SubmitRefundInput:
+    refund_id: str
+    # Sent to the provider: "<ledger idempotency key>:<attempt>", so activity retries of one attempt
+    # can never create a second provider refund.
+    provider_key: str
+    payment_reference: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass
+class ProviderState:
+    reference: str
+    # "processing", "succeeded" or "declined"
+    status: str
+    decline_reason: str = ""
+    settled_at: str = ""
+
+
+@dataclass
+class RecordRefundStatusInput:
+    refund_id: str
+    revision: int
+    # PENDING, PROCESSING, REFUNDED or FAILED
+    status: str
+    at: str
+    provider_reference: str
+    failure_reason: str
+    overdue: bool
+    attempts: int
+    detail: str

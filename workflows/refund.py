@@ -1,0 +1,275 @@
+"""RefundWorkflow: one refund from the ledger to the buyer's original payment method.
+
+PENDING -> PROCESSING (provider accepted) -> REFUNDED, or FAILED (declined). The provider call
+is idempotent per attempt, settlement arrives by webhook (a signal) with polling as a backstop,
+and a refund still unsettled at `overdue_after` is flagged (search attribute + history) while
+tracking continues. A FAILED refund waits for an operator's retry: the same ledger refund goes
+to the provider again under the next attempt number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import search_attributes as sa
+    from workflows.activities.refunds_api import (
+        POLL_REFUND,
+        PROVIDER_REJECTED,
+        RECORD_REFUND_STATUS,
+        SUBMIT_REFUND,
+        ProviderState,
+        RecordRefundStatusInput,
+        SubmitRefundInput,
+    )
+
+WORKFLOW_NAME = "RefundWorkflow"
+PENDING, PROCESSING, REFUNDED, FAILED = "PENDING", "PROCESSING", "REFUNDED", "FAILED"
+
+# Provider outages are waited out with capped exponential backoff; a 4xx is final.
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    non_retryable_error_types=[PROVIDER_REJECTED],
+)
+LEDGER_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+def workflow_id(idempotency_key: str) -> str:
+    return f"refund/{idempotency_key}"
+
+
+@dataclass
+class RefundPolicy:
+    """Durations in microseconds (a policy "day" may be shortened for demos and tests)."""
+
+    overdue_after_us: int
+    poll_every_us: int
+    retry_window_us: int
+
+
+@dataclass
+class RefundInput:
+    refund_id: str
+    idempotency_key: str
+    payment_reference: str
+    amount_minor: int
+    currency: str
+    # ISO-8601 times, decided by RefundService when the refund entered the ledger.
+    created_at: str
+    expected_by: str
+    policy: RefundPolicy
+    # Carried over on continue-as-new.
+    attempt: int = 1
+    revision: int = 0
+    overdue: bool = False
+    settlements: dict[str, ProviderState] = field(default_factory=dict)
+
+
+@dataclass
+class RetryInput:
+    operator: str
+    note: str
+
+
+@dataclass
+class RefundView:
+    refund_id: str
+    status: str
+    attempt: int
+    provider_reference: str
+    expected_by: str
+    overdue: bool
+    failure_reason: str
+
+
+def _us(value: int) -> timedelta:
+    return timedelta(microseconds=value)
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class RefundWorkflow:
+    @workflow.init
+    def __init__(self, inp: RefundInput) -> None:
+        self._inp = inp
+        self._status = PENDING
+        self._attempt = inp.attempt
+        self._revision = inp.revision
+        self._overdue = inp.overdue
+        self._provider_ref = ""
+        self._failure = ""
+        self._settlements: dict[str, ProviderState] = dict(inp.settlements)
+        self._retry: RetryInput | None = None
+
+    @workflow.run
+    async def run(self, inp: RefundInput) -> RefundView:
+        created = datetime.fromisoformat(inp.created_at)
+        while True:
+            try:
+                accepted = await self._submit()
+            except ActivityError as err:
+                if not (isinstance(err.cause, ApplicationError) and err.cause.type == PROVIDER_REJECTED):
+                    raise
+                await self._set(
+                    FAILED, f"provider rejected the refund: {err.cause.message}", failure=err.cause.message
+                )
+            else:
+                self._provider_ref = accepted.reference
+                await self._set(PROCESSING, f"accepted by the provider as {accepted.reference}")
+                outcome = await self._settlement(created)
+                if outcome.status == "succeeded":
+                    await self._set(
+                        REFUNDED, f"settled to the original payment method at {outcome.settled_at}"
+                    )
+                    return self.view()
+                await self._set(FAILED, f"declined: {outcome.decline_reason}", failure=outcome.decline_reason)
+            if not await self._wait_for_retry():
+                return self.view()  # nobody retried within the window: FAILED stays final
+            assert self._retry is not None
+            self._attempt += 1
+            self._failure = ""
+            detail = f"retry #{self._attempt - 1} by {self._retry.operator}: {self._retry.note}"
+            self._retry = None
+            await self._set(PENDING, detail)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry_over())
+
+    # --- messages -------------------------------------------------------------------------------
+
+    @workflow.signal
+    def settlement(self, state: ProviderState) -> None:
+        """Provider webhook, relayed by RefundService. Duplicates and stale attempts are harmless."""
+        self._settlements.setdefault(state.reference, state)
+
+    @workflow.update
+    def retry(self, inp: RetryInput) -> RefundView:
+        self._retry = inp
+        return self.view()
+
+    @retry.validator
+    def _validate_retry(self, inp: RetryInput) -> None:
+        if self._status != FAILED or self._retry is not None:
+            raise ApplicationError(
+                f"only a FAILED refund can be retried (it is {self._status})", type="NotFailed"
+            )
+        if not inp.operator:
+            raise ValueError("operator is required")
+
+    @workflow.query
+    def view(self) -> RefundView:
+        return RefundView(
+            refund_id=self._inp.refund_id,
+            status=self._status,
+            attempt=self._attempt,
+            provider_reference=self._provider_ref,
+            expected_by=self._inp.expected_by,
+            overdue=self._overdue,
+            failure_reason=self._failure,
+        )
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    async def _submit(self) -> ProviderState:
+        inp = self._inp
+        state: ProviderState = await workflow.execute_activity(
+            SUBMIT_REFUND,
+            SubmitRefundInput(
+                refund_id=inp.refund_id,
+                provider_key=f"{inp.idempotency_key}:{self._attempt}",
+                payment_reference=inp.payment_reference,
+                amount_minor=inp.amount_minor,
+                currency=inp.currency,
+            ),
+            result_type=ProviderState,
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=PROVIDER_RETRY,
+        )
+        return state
+
+    async def _settlement(self, created: datetime) -> ProviderState:
+        """Wait for the webhook; poll as a backstop; flag the refund overdue, never give up."""
+        policy = self._inp.policy
+        overdue_at = created + _us(policy.overdue_after_us)
+        while self._provider_ref not in self._settlements:
+            now = workflow.now()
+            wake = now + _us(policy.poll_every_us)
+            if not self._overdue:
+                wake = min(wake, overdue_at)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._provider_ref in self._settlements,
+                    timeout=max(wake - now, timedelta(milliseconds=1)),
+                )
+            except TimeoutError:
+                if not self._overdue and workflow.now() >= overdue_at:
+                    self._overdue = True
+                    workflow.upsert_search_attributes([sa.REFUND_OVERDUE.value_set(True)])
+                    await self._set(
+                        PROCESSING, "overdue: not settled within the maximum refund time; still tracking"
+                    )
+                    continue
+                polled: ProviderState = await workflow.execute_activity(
+                    POLL_REFUND,
+                    self._provider_ref,
+                    result_type=ProviderState,
+                    start_to_close_timeout=timedelta(seconds=15),
+                    retry_policy=PROVIDER_RETRY,
+                )
+                if polled.status != "processing":
+                    self._settlements.setdefault(polled.reference, polled)
+        return self._settlements[self._provider_ref]
+
+    async def _wait_for_retry(self) -> bool:
+        try:
+            await workflow.wait_condition(
+                lambda: self._retry is not None, timeout=_us(self._inp.policy.retry_window_us)
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    async def _set(self, status: str, detail: str, failure: str = "") -> None:
+        self._status = status
+        self._failure = failure
+        self._revision += 1
+        workflow.upsert_search_attributes([sa.REFUND_STATUS.value_set(status)])
+        await workflow.execute_activity(
+            RECORD_REFUND_STATUS,
+            RecordRefundStatusInput(
+                refund_id=self._inp.refund_id,
+                revision=self._revision,
+                status=status,
+                at=workflow.now().isoformat(),
+                provider_reference=self._provider_ref,
+                failure_reason=failure,
+                overdue=self._overdue,
+                attempts=self._attempt,
+                detail=detail,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=LEDGER_RETRY,
+        )
+
+    def _carry_over(self) -> RefundInput:
+        inp = self._inp
+        return RefundInput(
+            refund_id=inp.refund_id,
+            idempotency_key=inp.idempotency_key,
+            payment_reference=inp.payment_reference,
+            amount_minor=inp.amount_minor,
+            currency=inp.currency,
+            created_at=inp.created_at,
+            expected_by=inp.expected_by,
+            policy=inp.policy,
+            attempt=self._attempt,
+            revision=self._revision,
+            overdue=self._overdue,
+            settlements=dict(self._settlements),
+        )
