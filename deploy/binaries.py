@@ -83,7 +83,11 @@ def s3_binary(build: bool = True) -> S3Binary:
     if minio_cached().exists():
         return S3Binary("minio", str(minio_cached()))
     if build and shutil.which("go"):
-        return S3Binary("minio", str(build_minio()))
+        try:
+            return S3Binary("minio", str(build_minio()))
+        except subprocess.CalledProcessError as exc:
+            print(f"building MinIO failed ({exc}): using SeaweedFS instead", file=sys.stderr)
+            return _seaweed()
     print(
         "MinIO is neither installed nor buildable (no Go toolchain): using SeaweedFS instead",
         file=sys.stderr,

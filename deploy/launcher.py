@@ -27,6 +27,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)  # the terminal closed
     print("starting the dispute platform...", flush=True)
     try:
         stack.start()

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def require_free(host: str, port: int, what: str) -> None:
+    if port_open(host, port):
+        raise RuntimeError(f"port {port} for {what} is already in use: is another platform running?")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -29,12 +34,13 @@ def port_open(host: str, port: int) -> bool:
 def wait_until(check: Callable[[], bool], what: str, timeout: float, proc: Process | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():
-            return
+        # Liveness first: another program on the same port must not pass for our process.
         if proc is not None and not proc.alive():
             raise RuntimeError(
                 f"{proc.name} exited with code {proc.returncode()} before {what}; log:\n{proc.log_tail()}"
             )
+        if check():
+            return
         time.sleep(0.1)
     tail = f"; log:\n{proc.log_tail()}" if proc else ""
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{tail}")

@@ -7,6 +7,7 @@ what a developer runs. Temporal and S3 are pluggable: tests may swap in containe
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from deploy.binaries import S3Binary, s3_binary, temporal_cli
-from deploy.processes import Process, free_port, port_open, wait_until
+from deploy.processes import Process, free_port, port_open, require_free, wait_until
 from workflows.search_attributes import cli_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,8 @@ class Ports:
     temporal_ui: int = 8233
     s3: int = 9000
     s3_console: int = 9001
+    provider: int = 8650
+    refund_webhook: int = 50064
     services: dict[str, int] = field(
         default_factory=lambda: {
             "ORDER": 50051,
@@ -55,7 +58,15 @@ class Ports:
 
     @classmethod
     def random(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), {k: free_port() for k in SERVICES})
+        return cls(
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            {k: free_port() for k in SERVICES},
+        )
 
 
 @dataclass
@@ -63,18 +74,28 @@ class Secrets:
     jwt_secret: str
     s3_access_key: str
     s3_secret_key: str
+    provider_api_key: str
+    provider_webhook_secret: str
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> Secrets:
-        """Generated once per data directory (mode 0600), so a restart keeps working tokens."""
+        """Generated once per data directory (mode 0600), so a restart keeps working tokens;
+        a secret added by a newer version is generated into an existing file."""
         path = data_dir / "secrets.json"
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls(secrets.token_urlsafe(48), "dp-" + secrets.token_hex(8), secrets.token_urlsafe(32))
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(made.__dict__))
-        return made
+        fresh = {
+            "jwt_secret": secrets.token_urlsafe(48),
+            "s3_access_key": "dp-" + secrets.token_hex(8),
+            "s3_secret_key": secrets.token_urlsafe(32),
+            "provider_api_key": "sk_sim_" + secrets.token_hex(16),
+            "provider_webhook_secret": secrets.token_urlsafe(32),
+        }
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        merged = {**fresh, **{k: v for k, v in stored.items() if k in fresh}}
+        if merged != stored:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(merged))
+        return cls(**merged)
 
 
 class LocalTemporal:
@@ -109,6 +130,7 @@ class LocalTemporal:
         )
 
     def start(self) -> None:
+        require_free(self.host, self.port, self.name)
         self.proc.start()
         wait_until(lambda: port_open(self.host, self.port), "Temporal frontend", 60, self.proc)
 
@@ -196,6 +218,7 @@ class LocalS3:
         self.proc = Process(binary.kind, argv, logs, env)
 
     def start(self) -> None:
+        require_free(self.host, self.port, self.name)
         self.proc.start()
         wait_until(
             lambda: port_open(self.host, self.port),
@@ -249,6 +272,11 @@ class Stack:
             "DP_S3_ACCESS_KEY": self.secrets.s3_access_key,
             "DP_S3_SECRET_KEY": self.secrets.s3_secret_key,
             "DP_ORDER_DB_URL": f"sqlite:///{self.data_dir / 'orders.db'}",
+            "DP_REFUND_DB_URL": f"sqlite:///{self.data_dir / 'refunds.db'}",
+            "DP_REFUND_WEBHOOK_LISTEN": f"{self.host}:{self.ports.refund_webhook}",
+            "DP_PROVIDER_URL": f"http://{self.host}:{self.ports.provider}",
+            "DP_PROVIDER_API_KEY": self.secrets.provider_api_key,
+            "DP_PROVIDER_WEBHOOK_SECRET": self.secrets.provider_webhook_secret,
         }
         for key, port in self.ports.services.items():
             env[f"DP_{key}_LISTEN"] = f"{self.host}:{port}"
@@ -265,13 +293,34 @@ class Stack:
         self.s3.start()
         env = self.app_env()
         logs = self.data_dir / "logs"
+        # The simulated payment processor: an external system with its own data and settings.
+        day = self.day_seconds or 86400.0
+        provider_env = {
+            **env,
+            "DP_PROVIDER_LISTEN": f"{self.host}:{self.ports.provider}",
+            "DP_PROVIDER_DB": str(self.data_dir / "paysim.db"),
+            "DP_PROVIDER_WEBHOOK_URL": f"http://{self.host}:{self.ports.refund_webhook}/webhooks/provider",
+            "DP_PROVIDER_SETTLE_SECONDS": os.environ.get("DP_PROVIDER_SETTLE_SECONDS") or str(5 * day),
+        }
+        self.apps["paysim"] = Process(
+            "paysim",
+            [sys.executable, "-m", "refund_svc.provider.simulator"],
+            logs / "paysim.log",
+            provider_env,
+            ROOT,
+        )
         for module in SERVICES.values():
             self.apps[module] = Process(
                 module, [sys.executable, "-m", module], logs / f"{module}.log", env, ROOT
             )
-        self.apps["worker"] = Process(
-            "worker", [sys.executable, "-m", "workflows.worker"], logs / "worker.log", env, ROOT
-        )
+        for domain in ("orders", "refunds"):
+            self.apps[f"worker-{domain}"] = Process(
+                f"worker-{domain}",
+                [sys.executable, "-m", "workflows.worker", domain],
+                logs / f"worker-{domain}.log",
+                env,
+                ROOT,
+            )
         for proc in self.apps.values():
             proc.start()
         for key, module in SERVICES.items():
@@ -295,5 +344,8 @@ class Stack:
     def describe(self) -> list[str]:
         lines = [self.temporal.describe(), self.s3.describe()]
         lines += [f"{m}: {self.service_address(k)} (gRPC, reflection on)" for k, m in SERVICES.items()]
-        lines.append(f"worker: task queue 'orders'; logs in {self.data_dir / 'logs'}")
+        lines.append(
+            f"payment simulator: http://{self.host}:{self.ports.provider} (refund webhooks to :{self.ports.refund_webhook})"
+        )
+        lines.append(f"workers: task queues 'orders' and 'refunds'; logs in {self.data_dir / 'logs'}")
         return lines

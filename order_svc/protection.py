@@ -6,7 +6,13 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -51,39 +57,47 @@ class ProtectionClock:
         open across a network call. Whichever attempt started it, the workflow's deadline is the
         one the order records.
         """
-        try:
-            await self._client.start_workflow(
-                OrderProtectionWorkflow.run,
-                ProtectionInput(order_id=order_id, expires_at=iso(expires_at)),
-                id=workflow_id(order_id),
-                task_queue=ORDERS,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.ORDER_ID, order_id),
-                        SearchAttributePair(sa.BUYER_ID, buyer_id),
-                        SearchAttributePair(sa.SELLER_ID, seller_id),
-                        SearchAttributePair(sa.PROTECTION_STATUS, "ACTIVE"),
-                        SearchAttributePair(sa.NEXT_DEADLINE, expires_at),
-                    ]
-                ),
-                rpc_timeout=timedelta(seconds=10),
-            )
-            return Started(expires_at, created=True)
-        except WorkflowAlreadyStartedError:
-            pass
-        except RPCError as exc:
-            raise _unavailable(exc) from exc
-        try:
-            state = await self._client.get_workflow_handle_for(
-                OrderProtectionWorkflow.run, workflow_id(order_id)
-            ).query(OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10))
-        except RPCError as exc:
-            raise _unavailable(exc) from exc
-        if state.expires_at is None or state.completion_reason is not None:
-            raise FailedPrecondition(f"order {order_id} already has a protection window that is not running")
-        return Started(parse_iso(state.expires_at), created=False)
+        attrs = TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.ORDER_ID, order_id),
+                SearchAttributePair(sa.BUYER_ID, buyer_id),
+                SearchAttributePair(sa.SELLER_ID, seller_id),
+                SearchAttributePair(sa.PROTECTION_STATUS, "ACTIVE"),
+                SearchAttributePair(sa.NEXT_DEADLINE, expires_at),
+            ]
+        )
+        reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
+        for _ in range(2):
+            try:
+                await self._client.start_workflow(
+                    OrderProtectionWorkflow.run,
+                    ProtectionInput(order_id=order_id, expires_at=iso(expires_at)),
+                    id=workflow_id(order_id),
+                    task_queue=ORDERS,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=reuse,
+                    search_attributes=attrs,
+                    rpc_timeout=timedelta(seconds=10),
+                )
+                return Started(expires_at, created=True)
+            except WorkflowAlreadyStartedError:
+                pass
+            except (RPCError, RuntimeError) as exc:
+                raise _unavailable(exc) from exc
+            handle = self._client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order_id))
+            try:
+                if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                    state = await handle.query(
+                        OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10)
+                    )
+                    if state.expires_at is not None and state.completion_reason is None:
+                        return Started(parse_iso(state.expires_at), created=False)
+                    raise FailedPrecondition(f"order {order_id} has a protection window that is not running")
+            except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
+                raise _unavailable(exc) from exc
+            # A clock from an attempt whose order never shipped has ended: replace it.
+            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        raise FailedPrecondition(f"order {order_id}: could not start its protection window")
 
     async def abandon(self, order_id: str, reason: str) -> None:
         """Stop a clock whose order did not ship after all (best effort; it is harmless if left)."""
@@ -96,9 +110,11 @@ class ProtectionClock:
             order_id, "confirm_receipt", ConfirmReceiptInput(buyer_id), "confirm-receipt"
         )
 
-    async def extend(self, order_id: str, days: int, duration: timedelta) -> ProtectionState:
+    async def extend(self, order_id: str, days: int, duration: timedelta, request_id: str) -> ProtectionState:
         micros = int(duration / timedelta(microseconds=1))
-        return await self._update(order_id, "extend", ExtendInput(days=days, duration_us=micros), None)
+        # Temporal dedupes updates by id within a run: a retried request extends once.
+        update_id = f"extend-{request_id}" if request_id else None
+        return await self._update(order_id, "extend", ExtendInput(days=days, duration_us=micros), update_id)
 
     async def _update(self, order_id: str, name: str, arg: object, update_id: str | None) -> ProtectionState:
         handle = self._client.get_workflow_handle(workflow_id(order_id))
@@ -107,6 +123,11 @@ class ProtectionClock:
                 name, arg, id=update_id, result_type=ProtectionState, rpc_timeout=_UPDATE_TIMEOUT
             )
             return state
+        except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+            raise Unavailable(
+                f"the protection window did not answer {name} in time; it may still apply it, "
+                "and retrying with the same request_id is safe"
+            ) from exc
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
@@ -115,15 +136,11 @@ class ProtectionClock:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise FailedPrecondition(f"order {order_id} has no running protection window") from exc
-            if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-                raise Unavailable(
-                    f"the protection window did not answer {name} in time; it may still apply it, "
-                    "and retrying is safe"
-                ) from exc
+            raise _unavailable(exc) from exc
+        except RuntimeError as exc:  # the lazy client's first connect failed
             raise _unavailable(exc) from exc
 
 
-def _unavailable(exc: RPCError) -> DomainError:
-    return Unavailable(
-        f"workflow engine unavailable ({exc.status.name}: {exc.message}); nothing was changed, retry later"
-    )
+def _unavailable(exc: Exception) -> DomainError:
+    kind = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__
+    return Unavailable(f"workflow engine unavailable ({kind}); nothing was changed, retry later")

@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
-import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
 
 from order_svc.domain import NewOrder, Status
-from order_svc.store import OrderEventRow, OrderRow, make_engine, migrate
+from order_svc.store import MIGRATIONS, OrderEventRow, OrderRow
 from platform_common.auth import Caller
-from platform_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-
-T = TypeVar("T")
+from platform_common.errors import AlreadyExists, FailedPrecondition, NotFound
+from platform_common.paging import decode_token, encode_token
+from platform_common.sql import SqlStore
 
 
 class OrderRepository:
     def __init__(self, url: str) -> None:
-        self._engine = make_engine(url)
-        migrate(self._engine)
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="order-db")
-        # SQLite has one writer; serializing writes here avoids every pool thread blocking on the
-        # file lock while the holder waits for a thread to commit.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
-
-    @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
-        if self._write_lock is None:
-            yield
-        else:
-            async with self._write_lock:
-                yield
+        self._sql = SqlStore(url, MIGRATIONS, "order-db")
+        self._sessions = self._sql.sessions
+        self._run = self._sql.run
+        self._writing = self._sql.writing
 
     def close(self) -> None:
-        self._engine.dispose()
-        self._pool.shutdown(wait=False)
+        self._sql.close()
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -84,7 +62,7 @@ class OrderRepository:
         if status is not None:
             q = q.where(OrderRow.status == status.value)
         if page_token:
-            created, last_id = _decode_token(page_token)
+            created, last_id = decode_token(page_token)
             q = q.where(
                 or_(
                     OrderRow.created_at < created,
@@ -96,7 +74,7 @@ class OrderRepository:
             rows = list(s.scalars(q).all())
         more = len(rows) > page_size
         rows = rows[:page_size]
-        return rows, (_encode_token(rows[-1]) if more else "")
+        return rows, (encode_token(rows[-1].created_at, rows[-1].id) if more else "")
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -205,7 +183,7 @@ class OrderRepository:
         self, order_id: str, revision: int, values: dict[str, Any], at: datetime, actor: Caller
     ) -> OrderRow:
         with self._sessions() as s:
-            before = s.get(OrderRow, order_id)
+            before = s.get(OrderRow, order_id, with_for_update=True)  # serializes timeline events
             if before is None:
                 raise NotFound(f"order {order_id} not found")
             was_frozen, was_extended = before.protection_frozen, before.extended_days
@@ -250,21 +228,6 @@ def _event(order_id: str, at: datetime, actor: Caller, action: str, detail: str)
         action=action,
         detail=detail,
     )
-
-
-def _encode_token(row: OrderRow) -> str:
-    raw = json.dumps({"c": row.created_at.isoformat(), "i": row.id}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_token(token: str) -> tuple[datetime, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(data["c"]), str(data["i"])
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument(
-            "page_token is malformed; pass the next_page_token of the previous page"
-        ) from None
 
 
 def precondition(message: str) -> Callable[[OrderRow], Exception]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -13,11 +14,14 @@ from order_svc.protection import ProtectionClock
 from order_svc.repository import OrderRepository, precondition
 from order_svc.store import OrderRow
 from order_svc.views import order_to_proto
-from platform_common.auth import Caller, Role, current_caller
+from platform_common.auth import Caller, Role, current_caller, require_internal
 from platform_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
 
 SERVICE_NAME = "orders.v1.OrderService"
+# The token subject of the orders worker (workflows/worker.py), the only caller of internal RPCs.
+ORDERS_WORKER = "worker-orders"
 
 B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
 METHOD_ROLES: MethodRoles = {
@@ -37,8 +41,6 @@ _REASONS = {
     orders_pb2.COMPLETION_REASON_BUYER_CONFIRMED: "BUYER_CONFIRMED",
     orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED: "PROTECTION_EXPIRED",
 }
-_MAX_PAGE = 100
-_DEFAULT_PAGE = 20
 
 
 def _now() -> datetime:
@@ -92,9 +94,7 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
             raise PermissionDenied("buyers may only list their own orders (buyer_id = your id)")
         if caller.role is Role.SELLER and request.seller_id != caller.id:
             raise PermissionDenied("sellers may only list their own orders (seller_id = your id)")
-        size = request.page.page_size or _DEFAULT_PAGE
-        if not 1 <= size <= _MAX_PAGE:
-            raise InvalidArgument(f"page.page_size must be between 1 and {_MAX_PAGE} (got {size})")
+        size = page_size(request.page.page_size)
         status = domain.status_from_proto(request.status)
         rows, token = await self._repo.list_orders(
             buyer_id=request.buyer_id,
@@ -184,7 +184,8 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
             raise FailedPrecondition(
                 f"order {row.id} is {row.status}; protection runs only on shipped orders"
             )
-        await self._clock.extend(row.id, days, self._day * days)
+        request_id = domain.require_text(request.request_id, "request_id", 128, min_len=0)
+        await self._clock.extend(row.id, days, self._day * days, request_id)
         return orders_pb2.ExtendProtectionResponse(order=await self._view(row.id))
 
     async def CancelOrder(
@@ -210,6 +211,7 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
     async def CompleteOrder(
         self, request: orders_pb2.CompleteOrderRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.CompleteOrderResponse:
+        require_internal(ORDERS_WORKER)
         order_id = domain.require_order_id(request.order_id)
         reason = _REASONS.get(request.reason)
         if reason is None:
@@ -219,24 +221,31 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         at = request.completed_at.ToDatetime(tzinfo=UTC)
         row, _ = await self._repo.get(order_id)
         if row.status != Status.COMPLETED:
-            await self._repo.transition(
-                order_id,
-                IN_TRANSIT,
-                {
-                    "status": Status.COMPLETED.value,
-                    "completed_at": at,
-                    "completion_reason": reason,
-                    "escrow_status": Escrow.RELEASED.value,
-                    "escrow_released_at": at,
-                },
-                (at, current_caller(), "ORDER_COMPLETED", f"{reason}; escrow released to seller"),
-                precondition("order {id} is {status}; only shipped orders can complete"),
-            )
+            with contextlib.suppress(FailedPrecondition):
+                await self._repo.transition(
+                    order_id,
+                    IN_TRANSIT,
+                    {
+                        "status": Status.COMPLETED.value,
+                        "completed_at": at,
+                        "completion_reason": reason,
+                        "escrow_status": Escrow.RELEASED.value,
+                        "escrow_released_at": at,
+                    },
+                    (at, current_caller(), "ORDER_COMPLETED", f"{reason}; escrow released to seller"),
+                    precondition("order {id} is {status}; only shipped orders can complete"),
+                )
+            row, _ = await self._repo.get(order_id)
+            if row.status != Status.COMPLETED:  # a concurrent completion is success, not an error
+                raise FailedPrecondition(
+                    f"order {order_id} is {row.status}; only shipped orders can complete"
+                )
         return orders_pb2.CompleteOrderResponse(order=await self._view(order_id))
 
     async def RecordProtection(
         self, request: orders_pb2.RecordProtectionRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.RecordProtectionResponse:
+        require_internal(ORDERS_WORKER)
         order_id = domain.require_order_id(request.order_id)
         if request.revision <= 0:
             raise InvalidArgument("revision must be positive")

@@ -6,44 +6,16 @@ both win a transition; the loser re-reads and gets a precise error.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    TypeDecorator,
-    create_engine,
-    event,
-)
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from platform_common.sql import UTCDateTime
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, returns aware UTC datetimes on every backend (SQLite drops offsets)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class Base(DeclarativeBase):
@@ -102,38 +74,3 @@ class OrderEventRow(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(48))
     detail: Mapped[str] = mapped_column(Text, default="")
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration; safe to run at every start."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-def items_to_json(items: list[dict[str, Any]]) -> str:
-    return json.dumps(items, sort_keys=True, separators=(",", ":"))

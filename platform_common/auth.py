@@ -55,6 +55,15 @@ def set_current_caller(caller: Caller) -> contextvars.Token[Caller]:
     return _current.set(caller)
 
 
+def require_internal(*subjects: str) -> Caller:
+    """Internal RPCs (workflow activities) accept only the named service subjects, not every
+    platform service: checkout may create orders, but only the orders worker completes them."""
+    caller = current_caller()
+    if caller.role is not Role.SERVICE or caller.id not in subjects:
+        raise PermissionDenied(f"only {', '.join(subjects)} may call this internal method")
+    return caller
+
+
 def jwt_secret() -> str:
     secret = os.environ.get("DP_JWT_SECRET", "")
     if len(secret.encode()) < MIN_SECRET_BYTES:

@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from platform_common.auth import Caller, Role, caller_from_metadata, set_current_caller
 from platform_common.errors import DomainError, PermissionDenied
@@ -37,6 +38,10 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
         raise exc
     if isinstance(exc, DomainError):
         await context.abort(exc.code, exc.message)
+    if isinstance(exc, OperationalError | InterfaceError):
+        ref = uuid.uuid4().hex[:12]
+        log.warning("database unavailable (ref %s): %s", ref, exc)
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"database unavailable (ref {ref}); retry later")
     if isinstance(exc, NotImplementedError):
         # Generated servicer bases raise this for RPCs that a later milestone implements.
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")

@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+if [ ! -x .venv/bin/pip ]; then
   "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
-  "$PY" -m venv .venv
+  rm -rf .venv
+  "$PY" -m venv .venv || { rm -rf .venv; echo "python3 -m venv failed (on Debian: apt-get install python3-venv)"; exit 1; }
 fi
 stamp=".venv/.deps-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

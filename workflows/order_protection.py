@@ -110,6 +110,8 @@ class OrderProtectionWorkflow:
         while self._completion_reason is None:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._done():
+                    break  # a confirmation finished while draining: this run ends here
                 workflow.continue_as_new(self._carry_over())
             if self._frozen_by:
                 await workflow.wait_condition(lambda: not self._frozen_by or self._done())

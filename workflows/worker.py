@@ -1,28 +1,34 @@
-"""`python -m workflows.worker`: the worker process for the orders domain.
+"""`python -m workflows.worker <domain>`: one worker process per domain (orders, refunds).
 
-One task queue per domain (reference-app-orders-go style); later domains add their own worker
-here or in their own process without touching this one.
+Each domain polls its own task queue (reference-app-orders-go style), so domains scale and
+deploy independently; `all` runs every domain in one process for small installations.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 
 from orders.v1 import orders_pb2_grpc
+from refunds.v1 import refunds_pb2_grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from platform_common.auth import jwt_secret
-from platform_common.config import TemporalConfig, target_address
+from platform_common.config import TemporalConfig, env, target_address
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging
+from refund_svc.provider.adapter import HttpPaymentProvider
 from workflows.activities.orders import OrderActivities
+from workflows.activities.refunds import RefundActivities
 from workflows.order_protection import OrderProtectionWorkflow
-from workflows.task_queues import ORDERS
+from workflows.refund import RefundWorkflow
+from workflows.task_queues import ORDERS, REFUNDS
 
 log = logging.getLogger("worker")
+DOMAINS = ("orders", "refunds")
 
 
 async def _connect(cfg: TemporalConfig) -> Client:
@@ -37,27 +43,46 @@ async def _connect(cfg: TemporalConfig) -> Client:
             delay = min(delay * 2, 5.0)
 
 
+def _worker(client: Client, domain: str, secret: str) -> Worker:
+    if domain == "orders":
+        channel = service_channel(target_address("ORDER"), "worker-orders", secret)
+        orders = OrderActivities(orders_pb2_grpc.OrderServiceStub(channel))
+        return Worker(
+            client,
+            task_queue=ORDERS,
+            workflows=[OrderProtectionWorkflow],
+            activities=[orders.complete_order, orders.record_protection],
+        )
+    channel = service_channel(target_address("REFUND"), "worker-refunds", secret)
+    provider = HttpPaymentProvider(env("DP_PROVIDER_URL"), env("DP_PROVIDER_API_KEY"))
+    refunds = RefundActivities(provider, refunds_pb2_grpc.RefundServiceStub(channel))
+    return Worker(
+        client,
+        task_queue=REFUNDS,
+        workflows=[RefundWorkflow],
+        activities=[refunds.submit_refund, refunds.poll_refund, refunds.record_refund_status],
+    )
+
+
 async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("domain", nargs="?", default="all", choices=[*DOMAINS, "all"])
+    domains = DOMAINS if (d := parser.parse_args().domain) == "all" else (d,)
     configure_logging()
     cfg = TemporalConfig.from_env()
+    secret = jwt_secret()
     client = await _connect(cfg)
-    channel = service_channel(target_address("ORDER"), "worker-orders", jwt_secret())
-    activities = OrderActivities(orders_pb2_grpc.OrderServiceStub(channel))
-    worker = Worker(
-        client,
-        task_queue=ORDERS,
-        workflows=[OrderProtectionWorkflow],
-        activities=[activities.complete_order, activities.record_protection],
-    )
+    workers = [_worker(client, domain, secret) for domain in domains]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling task queue %r on %s", ORDERS, cfg.address)
-    async with worker:
-        await stop.wait()
-        log.info("worker draining")
-    await channel.close()
+    log.info("worker for %s polling %s", ", ".join(domains), cfg.address)
+    for w in workers:
+        await w.__aenter__()
+    await stop.wait()
+    log.info("worker draining")
+    await asyncio.gather(*(w.__aexit__(None, None, None) for w in workers))
 
 
 if __name__ == "__main__":

@@ -409,17 +409,15 @@ async def test_confirm_receipt_and_extend_in_wrong_states(api: Api) -> None:
             ),
         )
     assert stable(await api.get(paid)) == snap
-    await expect(
-        C.FAILED_PRECONDITION,
-        api.orders.CompleteOrder(
-            orders_pb2.CompleteOrderRequest(
-                order_id=paid.order_id,
-                reason=orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED,
-                completed_at=Timestamp(seconds=int(time.time())),
-            ),
-            metadata=api.service(),
-        ),
+    complete = orders_pb2.CompleteOrderRequest(
+        order_id=paid.order_id,
+        reason=orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED,
+        completed_at=Timestamp(seconds=int(time.time())),
     )
+    # Internal RPCs: only the orders worker, not every platform service, may release escrow.
+    await expect(C.PERMISSION_DENIED, api.orders.CompleteOrder(complete, metadata=api.service()))
+    worker = api.auth("worker-orders", Role.SERVICE)
+    await expect(C.FAILED_PRECONDITION, api.orders.CompleteOrder(complete, metadata=worker))
     assert stable(await api.get(paid)) == snap
 
 

@@ -56,7 +56,6 @@ async def test_later_milestones_authenticate_then_answer_unimplemented(api: Api)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     for call in (
         disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=buyer),
-        refunds.GetRefund(refunds_pb2.GetRefundRequest(), metadata=buyer),
         evidence.GetEvidence(evidence_pb2.GetEvidenceRequest(), metadata=buyer),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:

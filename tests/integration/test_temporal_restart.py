@@ -17,13 +17,13 @@ from tests.harness.fixtures import make_stack
 from tests.integration.conftest import open_api
 from tests.integration.test_orders_protection import wait_for_status
 
-DAY_SECONDS = 0.25  # a 60-day window lasts 15 s
+DAY_SECONDS = 0.5  # a 60-day window lasts 30 s: room for a slow stop and restart
 
 
 async def test_protection_window_survives_a_temporal_restart(tmp_path: Path) -> None:
     stack = make_stack(tmp_path, DAY_SECONDS)
-    await asyncio.to_thread(stack.start)
     try:
+        await asyncio.to_thread(stack.start)
         async with open_api(stack) as api:
             order = await api.ship(await api.create_order(protection_days=60))
             expires = order.protection.expires_at.ToDatetime(tzinfo=UTC)

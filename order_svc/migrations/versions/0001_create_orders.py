@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from order_svc.store import UTCDateTime
+from platform_common.sql import UTCDateTime
 
 revision = "0001"
 down_revision = None

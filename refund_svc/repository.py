@@ -1,0 +1,243 @@
+"""Refund ledger operations. Creation reserves the amount on the order's balance row in the same
+transaction as the refund row, so concurrent refunds can never sum above what was paid."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from platform_common.errors import FailedPrecondition, NotFound
+from platform_common.money import Money
+from platform_common.paging import decode_token, encode_token
+from platform_common.sql import SqlStore
+from refund_svc.store import MIGRATIONS, OrderBalanceRow, RefundEventRow, RefundRow
+
+PENDING, REFUNDED = "PENDING", "REFUNDED"
+
+
+@dataclass(frozen=True)
+class NewRefund:
+    idempotency_key: str
+    fingerprint: str
+    order_id: str
+    dispute_id: str
+    amount: Money
+    reason: str
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What RefundService needs to know about the order, from OrderService."""
+
+    order_id: str
+    buyer_id: str
+    seller_id: str
+    paid: Money
+    payment_reference: str
+
+
+class RefundRepository:
+    def __init__(self, url: str) -> None:
+        self._sql = SqlStore(url, MIGRATIONS, "refund-db")
+
+    def close(self) -> None:
+        self._sql.close()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def by_key(self, key: str) -> RefundRow | None:
+        return await self._sql.run(self._by_key, key)
+
+    def _by_key(self, key: str) -> RefundRow | None:
+        with self._sql.sessions() as s:
+            return s.scalar(select(RefundRow).where(RefundRow.idempotency_key == key))
+
+    async def get(self, refund_id: str) -> tuple[RefundRow, list[RefundEventRow]]:
+        return await self._sql.run(self._get, refund_id)
+
+    def _get(self, refund_id: str) -> tuple[RefundRow, list[RefundEventRow]]:
+        with self._sql.sessions() as s:
+            row = s.get(RefundRow, refund_id)
+            if row is None:
+                raise NotFound(f"refund {refund_id} not found")
+            events = s.scalars(
+                select(RefundEventRow)
+                .where(RefundEventRow.refund_id == refund_id)
+                .order_by(RefundEventRow.id)
+            ).all()
+            return row, list(events)
+
+    async def balance(self, order_id: str) -> OrderBalanceRow | None:
+        return await self._sql.run(self._balance, order_id)
+
+    def _balance(self, order_id: str) -> OrderBalanceRow | None:
+        with self._sql.sessions() as s:
+            return s.get(OrderBalanceRow, order_id)
+
+    async def refunded_total(self, order_id: str) -> int:
+        return await self._sql.run(self._refunded_total, order_id)
+
+    def _refunded_total(self, order_id: str) -> int:
+        with self._sql.sessions() as s:
+            total = s.scalar(
+                select(func.coalesce(func.sum(RefundRow.amount_minor), 0)).where(
+                    RefundRow.order_id == order_id, RefundRow.status == REFUNDED
+                )
+            )
+            return int(total or 0)
+
+    async def list_refunds(
+        self, *, order_id: str, dispute_id: str, page_size: int, page_token: str
+    ) -> tuple[list[tuple[RefundRow, list[RefundEventRow]]], str]:
+        return await self._sql.run(self._list, order_id, dispute_id, page_size, page_token)
+
+    def _list(
+        self, order_id: str, dispute_id: str, page_size: int, page_token: str
+    ) -> tuple[list[tuple[RefundRow, list[RefundEventRow]]], str]:
+        q = select(RefundRow)
+        q = (
+            q.where(RefundRow.order_id == order_id)
+            if order_id
+            else q.where(RefundRow.dispute_id == dispute_id)
+        )
+        if page_token:
+            created, last_id = decode_token(page_token)
+            q = q.where(
+                or_(
+                    RefundRow.created_at < created,
+                    and_(RefundRow.created_at == created, RefundRow.id < last_id),
+                )
+            )
+        q = q.order_by(RefundRow.created_at.desc(), RefundRow.id.desc()).limit(page_size + 1)
+        with self._sql.sessions() as s:
+            rows = list(s.scalars(q).all())
+            more = len(rows) > page_size
+            rows = rows[:page_size]
+            ids = [r.id for r in rows]
+            events: dict[str, list[RefundEventRow]] = {i: [] for i in ids}
+            for e in s.scalars(
+                select(RefundEventRow).where(RefundEventRow.refund_id.in_(ids)).order_by(RefundEventRow.id)
+            ):
+                events[e.refund_id].append(e)
+        token = encode_token(rows[-1].created_at, rows[-1].id) if more else ""
+        return [(r, events[r.id]) for r in rows], token
+
+    async def unstarted(self) -> list[RefundRow]:
+        """Refunds no workflow has touched yet (a crash between ledger and workflow start)."""
+        return await self._sql.run(self._unstarted)
+
+    def _unstarted(self) -> list[RefundRow]:
+        with self._sql.sessions() as s:
+            return list(
+                s.scalars(select(RefundRow).where(RefundRow.status == PENDING, RefundRow.revision == 0))
+            )
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def create(
+        self, new: NewRefund, order: OrderFacts, now: datetime, expected_by: datetime
+    ) -> tuple[RefundRow, bool]:
+        """The new refund (True) or the one already stored under its key (False)."""
+        async with self._sql.writing():
+            for _ in range(5):
+                try:
+                    return await self._sql.run(self._create, new, order, now, expected_by)
+                except IntegrityError:
+                    continue  # a concurrent request inserted the key or the balance row first
+            raise FailedPrecondition("the ledger is too busy for this order; retry")  # pragma: no cover
+
+    def _create(
+        self, new: NewRefund, order: OrderFacts, now: datetime, expected_by: datetime
+    ) -> tuple[RefundRow, bool]:
+        with self._sql.sessions() as s, s.begin():
+            existing = s.scalar(select(RefundRow).where(RefundRow.idempotency_key == new.idempotency_key))
+            if existing is not None:
+                return existing, False
+            balance = s.get(OrderBalanceRow, new.order_id, with_for_update=True)
+            if balance is None:
+                balance = OrderBalanceRow(
+                    order_id=order.order_id,
+                    buyer_id=order.buyer_id,
+                    seller_id=order.seller_id,
+                    paid_minor=order.paid.minor_units,
+                    currency=order.paid.currency,
+                    reserved_minor=0,
+                    updated_at=now,
+                )
+                s.add(balance)
+                s.flush()
+            left = balance.paid_minor - balance.reserved_minor
+            if new.amount.minor_units > left:
+                raise FailedPrecondition(
+                    f"refund of {new.amount} exceeds what is left to refund on order {new.order_id}: "
+                    f"paid {Money(balance.paid_minor, balance.currency)}, "
+                    f"already refunded or in progress {Money(balance.reserved_minor, balance.currency)}"
+                )
+            balance.reserved_minor += new.amount.minor_units
+            balance.updated_at = now
+            row = RefundRow(
+                id=str(uuid.uuid4()),
+                idempotency_key=new.idempotency_key,
+                fingerprint=new.fingerprint,
+                order_id=new.order_id,
+                dispute_id=new.dispute_id,
+                buyer_id=order.buyer_id,
+                seller_id=order.seller_id,
+                amount_minor=new.amount.minor_units,
+                currency=new.amount.currency,
+                reason=new.reason,
+                payment_reference=order.payment_reference,
+                status=PENDING,
+                provider_reference="",
+                expected_by=expected_by,
+                overdue=False,
+                failure_reason="",
+                attempts=0,
+                revision=0,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            s.add(RefundEventRow(refund_id=row.id, at=now, status=PENDING, detail=f"issued: {new.reason}"))
+            return row, True
+
+    async def discard_unstarted(self, refund_id: str) -> None:
+        """Undo a refund whose workflow could not be started, releasing its reservation."""
+        await self._sql.write(self._discard, refund_id)
+
+    def _discard(self, refund_id: str) -> None:
+        with self._sql.sessions() as s, s.begin():
+            row = s.get(RefundRow, refund_id)
+            if row is None or row.revision != 0:
+                return
+            balance = s.get(OrderBalanceRow, row.order_id, with_for_update=True)
+            assert balance is not None
+            balance.reserved_minor -= row.amount_minor
+            s.execute(delete(RefundEventRow).where(RefundEventRow.refund_id == refund_id))
+            s.delete(row)
+
+    async def record_status(
+        self, refund_id: str, revision: int, values: dict[str, Any], at: datetime, detail: str
+    ) -> None:
+        await self._sql.write(self._record, refund_id, revision, values, at, detail)
+
+    def _record(
+        self, refund_id: str, revision: int, values: dict[str, Any], at: datetime, detail: str
+    ) -> None:
+        with self._sql.sessions() as s, s.begin():
+            if s.get(RefundRow, refund_id) is None:
+                raise NotFound(f"refund {refund_id} not found")
+            result = s.execute(
+                update(RefundRow)
+                .where(RefundRow.id == refund_id, RefundRow.revision < revision)
+                .values(**values, revision=revision, updated_at=at)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                s.add(RefundEventRow(refund_id=refund_id, at=at, status=values["status"], detail=detail))

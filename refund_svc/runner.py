@@ -1,0 +1,118 @@
+"""RefundService's side of RefundWorkflow: start it, relay provider webhooks, operator retries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from platform_common.errors import FailedPrecondition, Unavailable
+from refund_svc.store import RefundRow
+from workflows import search_attributes as sa
+from workflows.activities.refunds_api import ProviderState
+from workflows.refund import RefundInput, RefundPolicy, RefundView, RefundWorkflow, RetryInput, workflow_id
+from workflows.task_queues import REFUNDS
+
+# DESIGN §4 Refunds: settlement normally 7 business days; past 20 days the refund is overdue.
+EXPECTED_BUSINESS_DAYS = 7
+REFUND_MAX_DAYS = 20
+POLL_EVERY_DAYS = 2
+RETRY_WINDOW_DAYS = 30
+
+
+def calendar_days_for_business_days(start: datetime, business_days: int) -> int:
+    """How many calendar days `business_days` weekdays take from `start` (weekends skipped)."""
+    days, counted, weekday = 0, 0, start.weekday()
+    while counted < business_days:
+        days += 1
+        weekday = (weekday + 1) % 7
+        if weekday < 5:
+            counted += 1
+    return days
+
+
+def expected_by(created: datetime, day: timedelta) -> datetime:
+    return created + day * calendar_days_for_business_days(created, EXPECTED_BUSINESS_DAYS)
+
+
+def policy(day: timedelta) -> RefundPolicy:
+    us = timedelta(microseconds=1)
+    return RefundPolicy(
+        overdue_after_us=(day * REFUND_MAX_DAYS) // us,
+        poll_every_us=(day * POLL_EVERY_DAYS) // us,
+        retry_window_us=(day * RETRY_WINDOW_DAYS) // us,
+    )
+
+
+class RefundRunner:
+    def __init__(self, client: Client, day: timedelta) -> None:
+        self._client = client
+        self._day = day
+
+    async def start(self, row: RefundRow) -> None:
+        """Idempotent: attaches to the refund's workflow if it already runs or ran."""
+        try:
+            await self._client.start_workflow(
+                RefundWorkflow.run,
+                RefundInput(
+                    refund_id=row.id,
+                    idempotency_key=row.idempotency_key,
+                    payment_reference=row.payment_reference,
+                    amount_minor=row.amount_minor,
+                    currency=row.currency,
+                    created_at=row.created_at.isoformat(),
+                    expected_by=row.expected_by.isoformat(),
+                    policy=policy(self._day),
+                ),
+                id=workflow_id(row.idempotency_key),
+                task_queue=REFUNDS,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.ORDER_ID, row.order_id),
+                        SearchAttributePair(sa.BUYER_ID, row.buyer_id),
+                        SearchAttributePair(sa.SELLER_ID, row.seller_id),
+                        SearchAttributePair(sa.DISPUTE_ID, row.dispute_id),
+                        SearchAttributePair(sa.REFUND_STATUS, "PENDING"),
+                        SearchAttributePair(sa.REFUND_OVERDUE, False),
+                        SearchAttributePair(sa.NEXT_DEADLINE, row.expected_by),
+                    ]
+                ),
+                rpc_timeout=timedelta(seconds=10),
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # it ran to completion already
+        except RPCError as exc:
+            raise Unavailable(f"workflow engine unavailable ({exc.status.name}); retry later") from exc
+
+    async def retry(self, row: RefundRow, operator: str, note: str) -> RefundView:
+        handle = self._client.get_workflow_handle_for(RefundWorkflow.run, workflow_id(row.idempotency_key))
+        try:
+            view: RefundView = await handle.execute_update(
+                RefundWorkflow.retry, RetryInput(operator, note), rpc_timeout=timedelta(seconds=30)
+            )
+            return view
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise FailedPrecondition(
+                cause.message if isinstance(cause, ApplicationError) else str(cause)
+            ) from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise FailedPrecondition(f"refund {row.id} is closed; it can no longer be retried") from exc
+            raise Unavailable(f"workflow engine unavailable ({exc.status.name}); retry later") from exc
+
+    async def settlement(self, provider_key: str, state: ProviderState) -> None:
+        """Relay a provider webhook. The provider key is '<ledger key>:<attempt>'."""
+        ledger_key = provider_key.rpartition(":")[0]
+        handle = self._client.get_workflow_handle_for(RefundWorkflow.run, workflow_id(ledger_key))
+        await handle.signal(RefundWorkflow.settlement, state, rpc_timeout=timedelta(seconds=10))

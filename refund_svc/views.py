@@ -1,0 +1,50 @@
+"""Rendering ledger rows as the buyer-visible refund tracker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from common.v1 import common_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from refunds.v1 import refunds_pb2
+
+from refund_svc.store import RefundEventRow, RefundRow
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def status(value: str) -> refunds_pb2.RefundStatus.ValueType:
+    return refunds_pb2.RefundStatus.Value(f"REFUND_STATUS_{value}")
+
+
+def refund_to_proto(row: RefundRow, events: list[RefundEventRow]) -> refunds_pb2.Refund:
+    refund = refunds_pb2.Refund(
+        refund_id=row.id,
+        idempotency_key=row.idempotency_key,
+        order_id=row.order_id,
+        dispute_id=row.dispute_id,
+        buyer_id=row.buyer_id,
+        seller_id=row.seller_id,
+        amount=common_pb2.Money(minor_units=row.amount_minor, currency=row.currency),
+        status=status(row.status),
+        reason=row.reason,
+        payment_method_reference=row.payment_reference,
+        provider_reference=row.provider_reference,
+        expected_by=_ts(row.expected_by),
+        overdue=row.overdue,
+        failure_reason=row.failure_reason,
+        attempts=row.attempts,
+        status_history=[
+            refunds_pb2.RefundStatusChange(status=status(e.status), at=_ts(e.at), detail=e.detail)
+            for e in events
+        ],
+        created_at=_ts(row.created_at),
+        updated_at=_ts(row.updated_at),
+    )
+    if row.refunded_at is not None:
+        refund.refunded_at.CopyFrom(_ts(row.refunded_at))
+    return refund
