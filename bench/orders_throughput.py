@@ -1,53 +1,22 @@
 """CreateOrder + MarkShipped over gRPC vs bare `start_workflow`, on the same Temporal server.
 
-Starts its own local stack in a temp folder (real day length), drives N order pairs at a fixed
-concurrency, then N bare workflow starts, and prints throughput, p50/p99 and the ratio.
+    .venv/bin/python -m bench.orders_throughput [--n 400] [--concurrency 16]
 
-    .venv/bin/python -m bench.orders_throughput [--orders 400] [--concurrency 16]
+Starts its own local stack (real day length), prints throughput, p50/p99 and the ratio.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import grpc
 from common.v1 import common_pb2
 from orders.v1 import orders_pb2, orders_pb2_grpc
-from temporalio.client import Client
 
-from deploy.stack import Ports, Stack
+from bench.common import bare_starts, drive, row, run_with_stack
+from deploy.stack import Stack
 from platform_common.auth import Role, mint_token
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    queue = iter(range(n))
-
-    async def lane() -> None:
-        for i in queue:
-            await one(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
-    return time.perf_counter() - started
-
-
-def row(name: str, n: int, wall: float, lat: list[float]) -> str:
-    ms = [x * 1000 for x in lat]
-    return (
-        f"{name:<28} {n / wall:>9.1f}/s   p50 {statistics.median(ms):>7.1f} ms   p99 {pct(ms, 0.99):>7.1f} ms"
-    )
 
 
 async def bench(stack: Stack, n: int, concurrency: int) -> None:
@@ -61,6 +30,7 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
     ship_lat: list[float] = []
     pair_lat: list[float] = []
     price = common_pb2.Money(minor_units=4_990, currency="EUR")
+    card = orders_pb2.PaymentMethod(type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok")
 
     async def order_pair(i: int) -> None:
         t0 = time.perf_counter()
@@ -70,9 +40,7 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
                 buyer_id=f"bench-buyer-{i % 50}",
                 seller_id=seller_id,
                 total=price,
-                payment_method=orders_pb2.PaymentMethod(
-                    type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok"
-                ),
+                payment_method=card,
             ),
             metadata=service,
         )
@@ -93,22 +61,8 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
         lst.clear()
     orders_wall = await drive(n, concurrency, order_pair)
     await channel.close()
+    starts_wall, start_lat = await bare_starts(stack, n, concurrency)
 
-    client = await Client.connect(stack.temporal.address())
-    start_lat: list[float] = []
-    run = uuid.uuid4().hex[:8]
-
-    async def bare_start(i: int) -> None:
-        t0 = time.perf_counter()
-        await client.start_workflow("BenchNoop", id=f"bench-{run}-{i}", task_queue="bench-nobody-polls")
-        start_lat.append(time.perf_counter() - t0)
-
-    await drive(20, 4, lambda i: bare_start(10_000_000 + i))
-    start_lat.clear()
-    starts_wall = await drive(n, concurrency, bare_start)
-
-    pairs_per_s = n / orders_wall
-    starts_per_s = n / starts_wall
     print(
         f"\n{n} operations each, concurrency {concurrency}, Temporal dev server on SQLite, SQLite order store"
     )
@@ -116,22 +70,8 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
     print(row("MarkShipped (gRPC)", n, orders_wall, ship_lat))
     print(row("CreateOrder+MarkShipped", n, orders_wall, pair_lat))
     print(row("bare start_workflow", n, starts_wall, start_lat))
-    print(f"ratio (order pairs/s ÷ bare starts/s): {pairs_per_s / starts_per_s:.2f}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dp-bench-") as tmp:
-        stack = Stack(Path(tmp), Ports.random())
-        stack.start()
-        try:
-            asyncio.run(bench(stack, args.orders, args.concurrency))
-        finally:
-            stack.stop()
+    print(f"ratio (order pairs/s / bare starts/s): {starts_wall / orders_wall:.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    run_with_stack(bench, __doc__ or "")

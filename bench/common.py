@@ -1,0 +1,73 @@
+"""Shared benchmark plumbing: a fixed-concurrency driver, percentiles, and the baseline (bare
+`start_workflow` on the same Temporal server) every figure is compared against."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from deploy.stack import Ports, Stack
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Run `one(0..n-1)` on `concurrency` lanes; returns the wall time."""
+    queue = iter(range(n))
+
+    async def lane() -> None:
+        for i in queue:
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def row(name: str, n: int, wall: float, lat: list[float]) -> str:
+    ms = [x * 1000 for x in lat]
+    return (
+        f"{name:<28} {n / wall:>9.1f}/s   p50 {statistics.median(ms):>7.1f} ms   p99 {pct(ms, 0.99):>7.1f} ms"
+    )
+
+
+async def bare_starts(stack: Stack, n: int, concurrency: int) -> tuple[float, list[float]]:
+    """Baseline: `start_workflow` of a type nobody polls, so only the server's work is measured."""
+    client = await Client.connect(stack.temporal.address())
+    lat: list[float] = []
+    run = uuid.uuid4().hex[:8]
+
+    async def one(i: int) -> None:
+        t0 = time.perf_counter()
+        await client.start_workflow("BenchNoop", id=f"bench-{run}-{i}", task_queue="bench-nobody-polls")
+        lat.append(time.perf_counter() - t0)
+
+    await drive(20, 4, lambda i: one(10_000_000 + i))  # warm-up
+    lat.clear()
+    return await drive(n, concurrency, one), lat
+
+
+def run_with_stack(main: Callable[[Stack, int, int], Coroutine[Any, Any, None]], description: str) -> None:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=int, default=400, help="operations per measurement")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dp-bench-") as tmp:
+        stack = Stack(Path(tmp), Ports.random())
+        stack.start()
+        try:
+            asyncio.run(main(stack, args.n, args.concurrency))
+        finally:
+            stack.stop()
