@@ -5,6 +5,12 @@ from alembic import context
 from order_svc.store import Base
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+# Own version table: services may share one PostgreSQL database and must not share history.
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,
+    version_table="order_svc_alembic_version",
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from deploy.stack import Ports, Secrets, Stack
 from tests.harness.infra import container_infra, infra_mode
+from tests.harness.postgres import container_postgres, local_postgres
 
 # One policy "day" in the real-time stack: a 60-day protection window lasts 6 seconds.
 DAY_SECONDS = 0.1
@@ -61,3 +62,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 async def temporal_client(stack: Stack) -> AsyncIterator[Client]:
     yield await connect_temporal(stack.temporal.address())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the stores' second backend."""
+    if mode() == "docker":
+        with container_postgres() as url:
+            yield url
+    else:
+        with local_postgres() as url:
+            yield url

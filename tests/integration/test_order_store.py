@@ -17,20 +17,8 @@ from order_svc.domain import NewOrder, Status
 from order_svc.repository import OrderRepository, precondition
 from platform_common.auth import Caller, Role
 from platform_common.errors import AlreadyExists, FailedPrecondition
-from tests.harness.fixtures import mode
-from tests.harness.postgres import container_postgres, local_postgres
 
 ACTOR = Caller("checkout", Role.SERVICE)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if mode() == "docker":
-        with container_postgres() as url:
-            yield url
-    else:
-        with local_postgres() as url:
-            yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -19,6 +20,8 @@ from temporalio.worker import Worker
 from deploy.binaries import temporal_test_server
 from tests.conftest import register_search_attributes
 from tests.unit.test_order_protection import FakeOrders
+from tests.unit.test_refund_workflow import POLICY, FakeProvider
+from workflows.activities.refunds_api import ProviderState
 from workflows.order_protection import (
     ConfirmReceiptInput,
     ExtendInput,
@@ -28,6 +31,8 @@ from workflows.order_protection import (
     ProtectionState,
     iso,
 )
+from workflows.refund import RefundInput, RefundView, RefundWorkflow, RetryInput
+from workflows.refund import workflow_id as refund_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 DAY = timedelta(days=1)
@@ -59,12 +64,55 @@ async def _freeze(env: WorkflowEnvironment, h: Handle) -> None:
     await h.result()
 
 
+RefundHandle = WorkflowHandle[RefundWorkflow, RefundView]
+
+
+async def _refund_webhook(env: WorkflowEnvironment, h: RefundHandle) -> None:
+    await env.sleep(timedelta(hours=1))
+    ref = (await h.query(RefundWorkflow.view)).provider_reference
+    await h.signal(RefundWorkflow.settlement, ProviderState(ref, "succeeded", settled_at="t"))
+    await h.result()
+
+
+async def _refund_decline_retry(env: WorkflowEnvironment, h: RefundHandle) -> None:
+    await env.sleep(timedelta(hours=1))
+    ref = (await h.query(RefundWorkflow.view)).provider_reference
+    await h.signal(RefundWorkflow.settlement, ProviderState(ref, "declined", "card closed"))
+    await env.sleep(timedelta(hours=1))
+    await h.execute_update(RefundWorkflow.retry, RetryInput("ops", "card re-issued"))
+    await env.sleep(timedelta(hours=1))
+    ref = (await h.query(RefundWorkflow.view)).provider_reference
+    await h.signal(RefundWorkflow.settlement, ProviderState(ref, "succeeded", settled_at="t"))
+    await h.result()
+
+
+async def _refund_overdue_polled(env: WorkflowEnvironment, h: RefundHandle) -> None:
+    await h.result()  # the fake provider settles on the 12th poll, after the overdue flag
+
+
+REFUND_PATHS: dict[str, Callable[[WorkflowEnvironment, RefundHandle], Awaitable[None]]] = {
+    "refund_webhook": _refund_webhook,
+    "refund_decline_retry": _refund_decline_retry,
+    "refund_overdue_polled": _refund_overdue_polled,
+}
+
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle], Awaitable[None]]] = {
     "order_protection_expiry": _expiry,
     "order_protection_confirm_receipt": _confirm,
     "order_protection_extend": _extend,
     "order_protection_freeze_unfreeze": _freeze,
 }
+
+
+async def _save(name: str, handle: WorkflowHandle[Any, Any]) -> None:
+    """Writes only new histories: committed ones were made by older code and must stay as they are."""
+    path = HISTORIES / f"{name}.json"
+    if path.exists():
+        print(f"kept {path} (committed history)")
+        return
+    history = await handle.fetch_history()
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+    print(f"wrote {path} ({len(history.events)} events)")
 
 
 async def main() -> None:
@@ -87,10 +135,41 @@ async def main() -> None:
                     task_queue="record",
                 )
                 await drive(env, handle)
-                history = await handle.fetch_history()
-                path = HISTORIES / f"{name}.json"
-                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                print(f"wrote {path} ({len(history.events)} events)")
+                await _save(name, handle)
+        polls: list[str] = []
+        provider = FakeProvider()
+
+        def settle_on_12th_poll(ref: str) -> ProviderState | None:
+            polls.append(ref)
+            return ProviderState(ref, "succeeded", settled_at="t") if len(polls) >= 12 else None
+
+        provider.settle = settle_on_12th_poll
+        async with Worker(
+            env.client,
+            task_queue="record-refunds",
+            workflows=[RefundWorkflow],
+            activities=[provider.submit, provider.poll, provider.record],
+        ):
+            for name, drive_refund in REFUND_PATHS.items():
+                now = await env.get_current_time()
+                key = f"record:{name}"
+                refund = await env.client.start_workflow(
+                    RefundWorkflow.run,
+                    RefundInput(
+                        refund_id=f"refund-{name}",
+                        idempotency_key=key,
+                        payment_reference="card_tok_1",
+                        amount_minor=4_999,
+                        currency="EUR",
+                        created_at=now.isoformat(),
+                        expected_by=(now + 9 * DAY).isoformat(),
+                        policy=POLICY,
+                    ),
+                    id=refund_workflow_id(key),
+                    task_queue="record-refunds",
+                )
+                await drive_refund(env, refund)
+                await _save(name, refund)
     finally:
         await env.shutdown()
 

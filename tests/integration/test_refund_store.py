@@ -1,0 +1,76 @@
+"""The refund ledger on SQLite and PostgreSQL: the paid-amount limit holds under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from platform_common.errors import FailedPrecondition
+from platform_common.money import Money
+from refund_svc.repository import NewRefund, OrderFacts, RefundRepository
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RefundRepository]:
+    url = (
+        f"sqlite:///{tmp_path / 'refunds.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    repo = RefundRepository(url)
+    yield repo
+    repo.close()
+
+
+def facts(order_id: str, paid: int = 10_000) -> OrderFacts:
+    return OrderFacts(order_id, "buyer-1", "seller-1", Money(paid, "EUR"), "card_tok_1")
+
+
+def refund(order_id: str, minor: int, key: str | None = None) -> NewRefund:
+    return NewRefund(key or f"k-{uuid.uuid4()}", "fp", order_id, "d-1", Money(minor, "EUR"), "reason")
+
+
+async def test_concurrent_partial_refunds_never_exceed_the_paid_amount(ledger: RefundRepository) -> None:
+    order_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+
+    async def attempt(i: int) -> str:
+        try:
+            await ledger.create(refund(order_id, 1_500), facts(order_id), now, now + timedelta(days=9))
+            return "ok"
+        except FailedPrecondition:
+            return "refused"
+
+    results = await asyncio.gather(*(attempt(i) for i in range(12)))
+    assert results.count("ok") == 6  # 6 x 1500 = 9000 <= 10000 < 7 x 1500
+    balance = await ledger.balance(order_id)
+    assert balance is not None and balance.reserved_minor == 9_000
+    rows, _ = await ledger.list_refunds(order_id=order_id, dispute_id="", page_size=100, page_token="")
+    assert len(rows) == 6
+
+
+async def test_same_key_concurrently_creates_one_refund(ledger: RefundRepository) -> None:
+    order_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    new = refund(order_id, 2_000, key="dispute-9:round-1")
+    results = await asyncio.gather(*(ledger.create(new, facts(order_id), now, now) for _ in range(15)))
+    assert len({row.id for row, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    balance = await ledger.balance(order_id)
+    assert balance is not None and balance.reserved_minor == 2_000
+
+
+async def test_discarding_an_unstarted_refund_releases_its_reservation(ledger: RefundRepository) -> None:
+    order_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    row, _ = await ledger.create(refund(order_id, 10_000), facts(order_id), now, now)
+    with pytest.raises(FailedPrecondition):
+        await ledger.create(refund(order_id, 1), facts(order_id), now, now)
+    await ledger.discard_unstarted(row.id)
+    again, created = await ledger.create(refund(order_id, 10_000), facts(order_id), now, now)
+    assert created and again.id != row.id
