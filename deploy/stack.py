@@ -273,6 +273,7 @@ class Stack:
             "DP_S3_SECRET_KEY": self.secrets.s3_secret_key,
             "DP_ORDER_DB_URL": f"sqlite:///{self.data_dir / 'orders.db'}",
             "DP_REFUND_DB_URL": f"sqlite:///{self.data_dir / 'refunds.db'}",
+            "DP_EVIDENCE_DB_URL": f"sqlite:///{self.data_dir / 'evidence.db'}",
             "DP_REFUND_WEBHOOK_LISTEN": f"{self.host}:{self.ports.refund_webhook}",
             "DP_PROVIDER_URL": f"http://{self.host}:{self.ports.provider}",
             "DP_PROVIDER_API_KEY": self.secrets.provider_api_key,

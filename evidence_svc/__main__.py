@@ -1,21 +1,60 @@
-"""`python -m evidence_svc`: run EvidenceService."""
+"""`python -m evidence_svc`: run EvidenceService (creates its object-lock bucket if missing)."""
+
+from __future__ import annotations
 
 import asyncio
+import logging
+import os
 
 from evidence.v1 import evidence_pb2_grpc
+from orders.v1 import orders_pb2_grpc
 
+from evidence_svc.objects import ObjectStore
+from evidence_svc.repository import EvidenceRepository
 from evidence_svc.server import METHOD_ROLES, SERVICE_NAME, EvidenceService
+from platform_common.auth import jwt_secret
+from platform_common.config import env, target_address
+from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
 
-if __name__ == "__main__":
+log = logging.getLogger("evidence_svc")
+
+
+async def main() -> None:
     configure_logging()
-    # Generated servicer bases mark every RPC abstract; unimplemented ones answer UNIMPLEMENTED.
-    service = EvidenceService()  # type: ignore[abstract]
-    asyncio.run(
-        run_service(
+    secret = jwt_secret()
+    objects = ObjectStore(
+        env("DP_S3_ENDPOINT"),
+        env("DP_S3_ACCESS_KEY"),
+        env("DP_S3_SECRET_KEY"),
+        os.environ.get("DP_EVIDENCE_BUCKET", "dispute-evidence"),
+        secure=os.environ.get("DP_S3_SECURE", "false").lower() == "true",
+    )
+    for attempt in range(60):  # S3 may still be starting
+        try:
+            await asyncio.to_thread(objects.ensure_bucket)
+            break
+        except RuntimeError:
+            raise
+        except Exception as exc:
+            if attempt == 59:
+                raise
+            log.info("waiting for S3 at %s: %s", env("DP_S3_ENDPOINT"), exc)
+            await asyncio.sleep(1)
+    repo = EvidenceRepository(os.environ.get("DP_EVIDENCE_DB_URL", "sqlite:///data/evidence.db"))
+    orders = service_channel(target_address("ORDER"), "evidence-svc", secret)
+    service = EvidenceService(repo, objects, orders_pb2_grpc.OrderServiceStub(orders))
+    try:
+        await run_service(
             key="EVIDENCE",
             service_name=SERVICE_NAME,
             method_roles=METHOD_ROLES,
             register=lambda s: evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(service, s),
         )
-    )
+    finally:
+        await orders.close()
+        repo.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

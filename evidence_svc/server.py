@@ -1,13 +1,42 @@
-"""EvidenceService: the API contract and who may call what; handlers arrive with the evidence milestone.
-
-Until then every RPC authenticates the caller, checks the role and answers UNIMPLEMENTED.
-"""
+"""EvidenceService: streaming uploads with limits enforced as bytes arrive, type detection from
+the bytes, SHA-256 while streaming, party-only access, and legal hold for escalated disputes."""
 
 from __future__ import annotations
 
-from evidence.v1 import evidence_pb2_grpc
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
-from platform_common.auth import Role
+import grpc
+from common.v1 import common_pb2
+from evidence.v1 import evidence_pb2, evidence_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from orders.v1 import orders_pb2, orders_pb2_grpc
+
+from evidence_svc.objects import ObjectStore, unavailable
+from evidence_svc.policy import (
+    DISPUTE_MAX_BYTES,
+    DISPUTE_MAX_FILES,
+    MAX_BYTES,
+    SNIFF_BYTES,
+    FileType,
+    declared,
+    human,
+    sniff,
+)
+from evidence_svc.repository import EvidenceRepository
+from evidence_svc.store import DisputeRow, EvidenceRow
+from platform_common.auth import Caller, Role, current_caller
+from platform_common.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unavailable,
+)
+from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
 
 SERVICE_NAME = "evidence.v1.EvidenceService"
@@ -22,6 +51,314 @@ METHOD_ROLES: MethodRoles = {
     "SetLegalHold": roles(SVC),
 }
 
+MAX_CHUNK = 4 * 1024 * 1024
+DEFAULT_URL_TTL = 300
+MAX_URL_TTL = 3600
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_KINDS = {
+    "IMAGE": evidence_pb2.EVIDENCE_KIND_IMAGE,
+    "VIDEO": evidence_pb2.EVIDENCE_KIND_VIDEO,
+    "DOCUMENT": evidence_pb2.EVIDENCE_KIND_DOCUMENT,
+}
+_ROLES = {r.value: common_pb2.Role.Value(f"ROLE_{r.name}") for r in Role}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _uuid(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(f"{field} {value[:64]!r} is not a valid id (UUID)") from None
+
+
+def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> None:
+    """Only the order's buyer and seller, arbiters and services see a case's evidence."""
+    if caller.role is Role.BUYER and caller.id != buyer_id:
+        raise PermissionDenied(f"{what} belongs to another buyer's case")
+    if caller.role is Role.SELLER and caller.id != seller_id:
+        raise PermissionDenied(f"{what} belongs to another seller's case")
+
+
+def to_proto(row: EvidenceRow) -> evidence_pb2.Evidence:
+    return evidence_pb2.Evidence(
+        evidence_id=row.id,
+        dispute_id=row.dispute_id or "",
+        order_id=row.order_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        kind=_KINDS[row.kind],
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        uploader=common_pb2.Actor(
+            id=row.uploader_id, role=_ROLES.get(row.uploader_role, common_pb2.ROLE_UNSPECIFIED)
+        ),
+        uploaded_at=_ts(row.created_at),
+        legal_hold=row.legal_hold,
+        declared_content_type=row.declared_type,
+    )
+
+
+class _Receipt:
+    """What the stream turned out to be: filled in while the bytes pass through."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.detected: FileType | None = None
+
 
 class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
-    pass
+    def __init__(
+        self, repo: EvidenceRepository, objects: ObjectStore, orders: orders_pb2_grpc.OrderServiceStub
+    ) -> None:
+        self._repo = repo
+        self._objects = objects
+        self._orders = orders
+
+    async def _parties(self, order_id: str) -> tuple[str, str]:
+        try:
+            resp = await self._orders.GetOrder(orders_pb2.GetOrderRequest(order_id=order_id), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"order {order_id} not found") from exc
+            raise Unavailable(
+                f"OrderService unavailable ({exc.code().name}); nothing was stored, retry"
+            ) from exc
+        return resp.order.buyer_id, resp.order.seller_id
+
+    # --- upload -------------------------------------------------------------------------------
+
+    async def UploadEvidence(
+        self,
+        request_iterator: AsyncIterator[evidence_pb2.UploadEvidenceRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> evidence_pb2.UploadEvidenceResponse:
+        caller = current_caller()
+        first = await anext(aiter(request_iterator), None)
+        if first is None or not first.HasField("metadata"):
+            raise InvalidArgument("the first message must carry the upload metadata")
+        meta = first.metadata
+        if bool(meta.dispute_id) == bool(meta.order_id):
+            raise InvalidArgument("exactly one of metadata.dispute_id or metadata.order_id is required")
+        filename = meta.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not filename or len(filename) > 255 or any(ord(c) < 32 for c in filename):
+            raise InvalidArgument("metadata.filename must be 1..255 printable characters")
+        claimed = declared(meta.content_type)
+        if claimed is None:
+            raise InvalidArgument(
+                f"content type {meta.content_type!r} is not accepted (JPEG, PNG, WebP, HEIC, MP4, QuickTime, WebM, PDF)"
+            )
+        if meta.sha256 and not _SHA256.match(meta.sha256):
+            raise InvalidArgument("metadata.sha256 must be 64 lower-case hex characters")
+        if meta.size_bytes < 0:
+            raise InvalidArgument("metadata.size_bytes must not be negative")
+        limit = MAX_BYTES[claimed.kind]
+        limit_reason = f"{claimed.kind.value.lower()} files are limited to {human(limit)}"
+        if meta.size_bytes > limit:
+            raise ResourceExhausted(limit_reason)
+
+        dispute: DisputeRow | None = None
+        if meta.dispute_id:
+            dispute = await self._repo.dispute(meta.dispute_id)
+            order_id, buyer_id, seller_id = dispute.order_id, dispute.buyer_id, dispute.seller_id
+        else:
+            order_id = _uuid(meta.order_id, "metadata.order_id")
+            buyer_id, seller_id = await self._parties(order_id)
+        _check_party(buyer_id, seller_id, caller, f"order {order_id}")
+        if dispute is not None:
+            files, used = await self._repo.usage(dispute.dispute_id)
+            if files + 1 > DISPUTE_MAX_FILES:
+                raise ResourceExhausted(f"a dispute holds at most {DISPUTE_MAX_FILES} evidence files")
+            if DISPUTE_MAX_BYTES - used < limit:
+                limit = DISPUTE_MAX_BYTES - used
+                limit_reason = f"a dispute holds at most {human(DISPUTE_MAX_BYTES)} of evidence"
+            if meta.size_bytes > limit:
+                raise ResourceExhausted(limit_reason)
+
+        evidence_id = str(uuid.uuid4())
+        key = f"evidence/{order_id}/{evidence_id}"  # never the client's filename
+        receipt = _Receipt()
+
+        async def checked_chunks() -> AsyncIterator[bytes]:
+            head = b""
+            async for req in request_iterator:
+                if not req.HasField("chunk"):
+                    raise InvalidArgument("only the first message may carry metadata")
+                data = req.chunk
+                if len(data) > MAX_CHUNK:
+                    raise InvalidArgument(f"chunks are limited to {human(MAX_CHUNK)}")
+                receipt.size += len(data)
+                if receipt.size > limit:
+                    raise ResourceExhausted(f"{limit_reason}; upload aborted at {receipt.size} bytes")
+                receipt.sha256.update(data)
+                if receipt.detected is None:
+                    head += data
+                    if len(head) < SNIFF_BYTES:
+                        continue
+                    receipt.detected = _matching(head, claimed)
+                    data, head = head, b""
+                yield data
+            if receipt.detected is None:
+                if not head:
+                    raise InvalidArgument("the file is empty")
+                receipt.detected = _matching(head, claimed)
+                yield head
+            if meta.size_bytes and receipt.size != meta.size_bytes:
+                raise InvalidArgument(
+                    f"received {receipt.size} bytes but metadata.size_bytes said {meta.size_bytes}"
+                )
+            if meta.sha256 and receipt.sha256.hexdigest() != meta.sha256:
+                raise InvalidArgument("the received bytes do not match metadata.sha256")
+
+        version = await self._objects.upload(key, checked_chunks(), claimed.content_type)
+        row = EvidenceRow(
+            id=evidence_id,
+            order_id=order_id,
+            dispute_id=dispute.dispute_id if dispute else None,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            uploader_id=caller.id,
+            uploader_role=caller.role.value,
+            filename=filename,
+            declared_type=meta.content_type,
+            content_type=claimed.content_type,
+            kind=claimed.kind.value,
+            size_bytes=receipt.size,
+            sha256=receipt.sha256.hexdigest(),
+            object_key=key,
+            version_id=version,
+            legal_hold=False,
+            created_at=_now(),
+        )
+        try:
+            await self._repo.insert(row)
+            if dispute is not None and dispute.legal_hold:  # evidence added to a sealed case is sealed too
+                await self._objects.set_legal_hold(key, version, True)
+                await self._repo.set_hold(dispute.dispute_id, row.id, True, _now())
+                row.legal_hold = True
+        except BaseException:
+            await self._repo.delete(row.id)
+            await self._objects.remove(key, version)
+            raise
+        return evidence_pb2.UploadEvidenceResponse(evidence=to_proto(row))
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def _readable(self, evidence_id: str) -> EvidenceRow:
+        row = await self._repo.get(_uuid(evidence_id, "evidence_id"))
+        _check_party(row.buyer_id, row.seller_id, current_caller(), f"evidence {row.id}")
+        return row
+
+    async def GetEvidence(
+        self, request: evidence_pb2.GetEvidenceRequest, context: grpc.aio.ServicerContext
+    ) -> evidence_pb2.GetEvidenceResponse:
+        ttl = request.url_ttl_seconds or DEFAULT_URL_TTL
+        if not 1 <= ttl <= MAX_URL_TTL:
+            raise InvalidArgument(f"url_ttl_seconds must be between 1 and {MAX_URL_TTL}")
+        row = await self._readable(request.evidence_id)
+        url = self._objects.presign(row.object_key, row.version_id, timedelta(seconds=ttl))
+        return evidence_pb2.GetEvidenceResponse(
+            evidence=to_proto(row), download_url=url, url_expires_at=_ts(_now() + timedelta(seconds=ttl))
+        )
+
+    async def ListEvidence(
+        self, request: evidence_pb2.ListEvidenceRequest, context: grpc.aio.ServicerContext
+    ) -> evidence_pb2.ListEvidenceResponse:
+        if bool(request.dispute_id) == bool(request.order_id):
+            raise InvalidArgument("exactly one of dispute_id or order_id is required")
+        size = page_size(request.page.page_size)
+        if request.dispute_id:
+            dispute = await self._repo.dispute(request.dispute_id)
+            buyer_id, seller_id, what = dispute.buyer_id, dispute.seller_id, f"dispute {dispute.dispute_id}"
+            order_id = ""
+        else:
+            order_id = _uuid(request.order_id, "order_id")
+            buyer_id, seller_id = await self._parties(order_id)
+            what = f"order {order_id}"
+        _check_party(buyer_id, seller_id, current_caller(), what)
+        rows, token = await self._repo.list_evidence(
+            order_id=order_id,
+            dispute_id=request.dispute_id,
+            page_size=size,
+            page_token=request.page.page_token,
+        )
+        return evidence_pb2.ListEvidenceResponse(evidence=[to_proto(r) for r in rows], next_page_token=token)
+
+    async def DownloadEvidence(
+        self, request: evidence_pb2.DownloadEvidenceRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[evidence_pb2.DownloadEvidenceResponse]:
+        row = await self._readable(request.evidence_id)
+        yield evidence_pb2.DownloadEvidenceResponse(metadata=to_proto(row))
+        try:
+            async for chunk in self._objects.download(row.object_key, row.version_id):
+                yield evidence_pb2.DownloadEvidenceResponse(chunk=chunk)
+        except OSError as exc:
+            raise unavailable(exc) from exc
+
+    # --- disputes -----------------------------------------------------------------------------
+
+    async def AttachEvidence(
+        self, request: evidence_pb2.AttachEvidenceRequest, context: grpc.aio.ServicerContext
+    ) -> evidence_pb2.AttachEvidenceResponse:
+        if not request.dispute_id or len(request.dispute_id) > 128:
+            raise InvalidArgument("dispute_id is required (at most 128 characters)")
+        order_id = _uuid(request.order_id, "order_id")
+        if len(request.evidence_ids) > DISPUTE_MAX_FILES:
+            raise ResourceExhausted(f"a dispute holds at most {DISPUTE_MAX_FILES} evidence files")
+        ids = [_uuid(i, "evidence_ids[]") for i in dict.fromkeys(request.evidence_ids)]
+        buyer_id, seller_id = await self._parties(order_id)
+        dispute = DisputeRow(
+            dispute_id=request.dispute_id,
+            order_id=order_id,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            legal_hold=False,
+            created_at=_now(),
+        )
+        rows = await self._repo.attach(dispute, ids, request.at_opening)
+        stored = await self._repo.dispute(request.dispute_id)
+        if stored.legal_hold:
+            await self._hold(stored.dispute_id, True)
+            rows = [await self._repo.get(r.id) for r in rows]
+        return evidence_pb2.AttachEvidenceResponse(evidence=[to_proto(r) for r in rows])
+
+    async def SetLegalHold(
+        self, request: evidence_pb2.SetLegalHoldRequest, context: grpc.aio.ServicerContext
+    ) -> evidence_pb2.SetLegalHoldResponse:
+        dispute = await self._repo.dispute(request.dispute_id)
+        changed = await self._hold(dispute.dispute_id, request.legal_hold)
+        return evidence_pb2.SetLegalHoldResponse(changed_count=changed)
+
+    async def _hold(self, dispute_id: str, on: bool) -> int:
+        """Idempotent: seal (or release) every file of the dispute on S3, then record it."""
+        changed = 0
+        await self._repo.set_hold(dispute_id, None, on, _now())  # new uploads follow the dispute's state
+        for row in await self._repo.held_files(dispute_id):
+            try:
+                await self._objects.set_legal_hold(row.object_key, row.version_id, on)
+            except OSError as exc:
+                raise unavailable(exc) from exc
+            if row.legal_hold != on:
+                await self._repo.set_hold(dispute_id, row.id, on, _now())
+                changed += 1
+        return changed
+
+
+def _matching(head: bytes, claimed: FileType) -> FileType:
+    detected = sniff(head)
+    if detected is None:
+        raise InvalidArgument(f"the bytes are not a {claimed.content_type} file (nor any accepted type)")
+    if detected != claimed:
+        raise InvalidArgument(f"declared {claimed.content_type} but the bytes are {detected.content_type}")
+    return detected

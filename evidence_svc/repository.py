@@ -1,0 +1,173 @@
+"""Evidence metadata operations. Per-dispute totals are checked again inside the transaction
+that records a file, under a lock on the dispute row, so concurrent uploads cannot pass them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from evidence_svc.policy import DISPUTE_MAX_BYTES, DISPUTE_MAX_FILES, OPENING_MAX, Kind, human
+from evidence_svc.store import MIGRATIONS, DisputeRow, EvidenceRow
+from platform_common.errors import FailedPrecondition, NotFound, ResourceExhausted
+from platform_common.paging import decode_token, encode_token
+from platform_common.sql import SqlStore
+
+
+def _usage(s: Session, dispute_id: str) -> tuple[int, int]:
+    files, size = s.execute(
+        select(func.count(EvidenceRow.id), func.coalesce(func.sum(EvidenceRow.size_bytes), 0)).where(
+            EvidenceRow.dispute_id == dispute_id
+        )
+    ).one()
+    return int(files), int(size)
+
+
+def check_totals(files: int, size: int) -> None:
+    if files > DISPUTE_MAX_FILES:
+        raise ResourceExhausted(f"a dispute holds at most {DISPUTE_MAX_FILES} evidence files")
+    if size > DISPUTE_MAX_BYTES:
+        raise ResourceExhausted(f"a dispute holds at most {human(DISPUTE_MAX_BYTES)} of evidence")
+
+
+class EvidenceRepository:
+    def __init__(self, url: str) -> None:
+        self._sql = SqlStore(url, MIGRATIONS, "evidence-db")
+
+    def close(self) -> None:
+        self._sql.close()
+
+    async def get(self, evidence_id: str) -> EvidenceRow:
+        return await self._sql.run(self._get, evidence_id)
+
+    def _get(self, evidence_id: str) -> EvidenceRow:
+        with self._sql.sessions() as s:
+            row = s.get(EvidenceRow, evidence_id)
+            if row is None:
+                raise NotFound(f"evidence {evidence_id} not found")
+            return row
+
+    async def dispute(self, dispute_id: str) -> DisputeRow:
+        return await self._sql.run(self._dispute, dispute_id)
+
+    def _dispute(self, dispute_id: str) -> DisputeRow:
+        with self._sql.sessions() as s:
+            row = s.get(DisputeRow, dispute_id)
+            if row is None:
+                raise NotFound(f"dispute {dispute_id} has no evidence file yet (unknown to EvidenceService)")
+            return row
+
+    async def usage(self, dispute_id: str) -> tuple[int, int]:
+        return await self._sql.run(self._usage_sync, dispute_id)
+
+    def _usage_sync(self, dispute_id: str) -> tuple[int, int]:
+        with self._sql.sessions() as s:
+            return _usage(s, dispute_id)
+
+    async def list_evidence(
+        self, *, order_id: str, dispute_id: str, page_size: int, page_token: str
+    ) -> tuple[list[EvidenceRow], str]:
+        return await self._sql.run(self._list, order_id, dispute_id, page_size, page_token)
+
+    def _list(
+        self, order_id: str, dispute_id: str, page_size: int, page_token: str
+    ) -> tuple[list[EvidenceRow], str]:
+        q = select(EvidenceRow)
+        q = (
+            q.where(EvidenceRow.dispute_id == dispute_id)
+            if dispute_id
+            else q.where(EvidenceRow.order_id == order_id)
+        )
+        if page_token:
+            created, last_id = decode_token(page_token)
+            q = q.where(
+                or_(
+                    EvidenceRow.created_at < created,
+                    and_(EvidenceRow.created_at == created, EvidenceRow.id < last_id),
+                )
+            )
+        q = q.order_by(EvidenceRow.created_at.desc(), EvidenceRow.id.desc()).limit(page_size + 1)
+        with self._sql.sessions() as s:
+            rows = list(s.scalars(q).all())
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return rows, (encode_token(rows[-1].created_at, rows[-1].id) if more else "")
+
+    async def insert(self, row: EvidenceRow) -> None:
+        await self._sql.write(self._insert, row)
+
+    def _insert(self, row: EvidenceRow) -> None:
+        with self._sql.sessions() as s, s.begin():
+            if row.dispute_id:
+                s.get(DisputeRow, row.dispute_id, with_for_update=True)  # serializes this dispute's uploads
+                files, size = _usage(s, row.dispute_id)
+                check_totals(files + 1, size + row.size_bytes)
+            s.add(row)
+
+    async def delete(self, evidence_id: str) -> None:
+        await self._sql.write(self._delete, evidence_id)
+
+    def _delete(self, evidence_id: str) -> None:
+        with self._sql.sessions() as s, s.begin():
+            row = s.get(EvidenceRow, evidence_id)
+            if row is not None:
+                s.delete(row)
+
+    async def attach(
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
+    ) -> list[EvidenceRow]:
+        return await self._sql.write(self._attach, dispute, evidence_ids, at_opening)
+
+    def _attach(self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool) -> list[EvidenceRow]:
+        with self._sql.sessions() as s, s.begin():
+            stored = s.get(DisputeRow, dispute.dispute_id, with_for_update=True)
+            if stored is None:
+                s.add(dispute)
+                s.flush()
+                stored = dispute
+            elif stored.order_id != dispute.order_id:
+                raise FailedPrecondition(f"dispute {dispute.dispute_id} is about order {stored.order_id}")
+            rows = [s.get(EvidenceRow, i) for i in evidence_ids]
+            missing = [i for i, r in zip(evidence_ids, rows, strict=True) if r is None]
+            if missing:
+                raise NotFound(f"evidence not found: {', '.join(missing)}")
+            found = [r for r in rows if r is not None]
+            for r in found:
+                if r.order_id != stored.order_id:
+                    raise FailedPrecondition(f"evidence {r.id} belongs to another order")
+                if r.dispute_id not in (None, stored.dispute_id):
+                    raise FailedPrecondition(f"evidence {r.id} is attached to another dispute")
+            new = [r for r in found if r.dispute_id is None]
+            if at_opening:
+                counts = Counter(Kind(r.kind) for r in found)
+                for kind, limit in OPENING_MAX.items():
+                    if counts[kind] > limit:
+                        raise ResourceExhausted(
+                            f"at most {limit} {kind.value.lower()}{'s' if limit > 1 else ''} when opening a dispute "
+                            f"(got {counts[kind]})"
+                        )
+            files, size = _usage(s, stored.dispute_id)
+            check_totals(files + len(new), size + sum(r.size_bytes for r in new))
+            for r in new:
+                r.dispute_id = stored.dispute_id
+                r.legal_hold = r.legal_hold or stored.legal_hold
+            return found
+
+    async def held_files(self, dispute_id: str) -> list[EvidenceRow]:
+        return await self._sql.run(self._held_files, dispute_id)
+
+    def _held_files(self, dispute_id: str) -> list[EvidenceRow]:
+        with self._sql.sessions() as s:
+            return list(s.scalars(select(EvidenceRow).where(EvidenceRow.dispute_id == dispute_id)))
+
+    async def set_hold(self, dispute_id: str, evidence_id: str | None, on: bool, at: datetime) -> None:
+        await self._sql.write(self._set_hold, dispute_id, evidence_id, on, at)
+
+    def _set_hold(self, dispute_id: str, evidence_id: str | None, on: bool, at: datetime) -> None:
+        with self._sql.sessions() as s, s.begin():
+            if evidence_id is None:
+                s.execute(update(DisputeRow).where(DisputeRow.dispute_id == dispute_id).values(legal_hold=on))
+            else:
+                s.execute(update(EvidenceRow).where(EvidenceRow.id == evidence_id).values(legal_hold=on))
