@@ -3,6 +3,7 @@ the bytes, SHA-256 while streaming, party-only access, and legal hold for escala
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -30,6 +31,7 @@ from evidence_svc.repository import EvidenceRepository
 from evidence_svc.store import DisputeRow, EvidenceRow
 from platform_common.auth import Caller, Role, current_caller
 from platform_common.errors import (
+    DomainError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -52,6 +54,8 @@ METHOD_ROLES: MethodRoles = {
 }
 
 MAX_CHUNK = 4 * 1024 * 1024
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_MAX_SECONDS = 10.0
 DEFAULT_URL_TTL = 300
 MAX_URL_TTL = 3600
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -143,6 +147,15 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         self,
         request_iterator: AsyncIterator[evidence_pb2.UploadEvidenceRequest],
         context: grpc.aio.ServicerContext,
+    ) -> evidence_pb2.UploadEvidenceResponse:
+        try:
+            return await self._upload(request_iterator)
+        except DomainError:
+            await _drain(request_iterator)  # nothing is stored any more; see _drain
+            raise
+
+    async def _upload(
+        self, request_iterator: AsyncIterator[evidence_pb2.UploadEvidenceRequest]
     ) -> evidence_pb2.UploadEvidenceResponse:
         caller = current_caller()
         first = await anext(aiter(request_iterator), None)
@@ -353,6 +366,24 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
                 await self._repo.set_hold(dispute_id, row.id, on, _now())
                 changed += 1
         return changed
+
+
+async def _drain(requests: AsyncIterator[evidence_pb2.UploadEvidenceRequest]) -> None:
+    """Read (and drop) what the client is still sending, within bounds, before answering.
+
+    gRPC clients that are still writing when the server answers often see a local INTERNAL error
+    instead of the server's status; reading the rest of a slightly-too-big file lets them see the
+    real reason. Nothing is stored, and a client that keeps sending past the bounds is cut off.
+    """
+    budget = DRAIN_MAX_BYTES
+    try:
+        async with asyncio.timeout(DRAIN_MAX_SECONDS):
+            async for req in requests:
+                budget -= len(req.chunk)
+                if budget < 0:
+                    return
+    except (TimeoutError, grpc.RpcError):
+        return
 
 
 def _matching(head: bytes, claimed: FileType) -> FileType:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import grpc
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 
 MB = 1024 * 1024
@@ -60,14 +62,23 @@ async def upload(
     declared: str | None = None,
     **meta: object,
 ) -> evidence_pb2.Evidence:
-    async def messages() -> AsyncIterator[evidence_pb2.UploadEvidenceRequest]:
-        yield metadata_message(
-            filename=meta.pop("filename", "unboxing.bin"), content_type=declared or file.content_type, **meta
+    # Writes one message at a time: when the server ends the call early (a limit passed), the
+    # next write fails and awaiting the call yields the server's own status, never a local one.
+    call = stub.UploadEvidence(metadata=auth)
+    try:
+        await call.write(
+            metadata_message(
+                filename=meta.pop("filename", "unboxing.bin"),
+                content_type=declared or file.content_type,
+                **meta,
+            )
         )
         for chunk in file.chunks():
-            yield evidence_pb2.UploadEvidenceRequest(chunk=chunk)
-
-    resp = await stub.UploadEvidence(messages(), metadata=auth)
+            await call.write(evidence_pb2.UploadEvidenceRequest(chunk=chunk))
+        await call.done_writing()
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        pass  # the call has ended; its status follows
+    resp = await call
     return resp.evidence
 
 

@@ -9,7 +9,6 @@ import uuid
 import grpc
 import pytest
 from disputes.v1 import disputes_pb2, disputes_pb2_grpc
-from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from minio import Minio
@@ -46,7 +45,6 @@ async def test_health_and_reflection_without_a_token(api: Api, key: str) -> None
 async def test_later_milestones_authenticate_then_answer_unimplemented(api: Api) -> None:
     disputes = disputes_pb2_grpc.DisputeServiceStub(api.channels["DISPUTE"])
     refunds = refunds_pb2_grpc.RefundServiceStub(api.channels["REFUND"])
-    evidence = evidence_pb2_grpc.EvidenceServiceStub(api.channels["EVIDENCE"])
     buyer = api.auth("b-1", Role.BUYER)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=[])
@@ -54,10 +52,7 @@ async def test_later_milestones_authenticate_then_answer_unimplemented(api: Api)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await refunds.IssueRefund(refunds_pb2.IssueRefundRequest(), metadata=buyer)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    for call in (
-        disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=buyer),
-        evidence.GetEvidence(evidence_pb2.GetEvidenceRequest(), metadata=buyer),
-    ):
+    for call in (disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=buyer),):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call
         assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
