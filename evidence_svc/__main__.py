@@ -59,6 +59,15 @@ async def main() -> None:
     repo = EvidenceRepository(os.environ.get("DP_EVIDENCE_DB_URL", "sqlite:///data/evidence.db"))
     orders = service_channel(target_address("ORDER"), "evidence-svc", secret)
     service = EvidenceService(repo, objects, orders_pb2_grpc.OrderServiceStub(orders))
+
+    janitor_every = float(os.environ.get("DP_EVIDENCE_JANITOR_SECONDS", "30"))
+
+    async def janitor() -> None:
+        while True:
+            await asyncio.sleep(janitor_every)
+            await objects.retry_aborts()
+
+    cleaning = asyncio.create_task(janitor())
     try:
         await run_service(
             key="EVIDENCE",
@@ -67,6 +76,7 @@ async def main() -> None:
             register=lambda s: evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(service, s),
         )
     finally:
+        cleaning.cancel()
         await orders.close()
         repo.close()
 

@@ -1,60 +1,29 @@
 """Evidence bytes on S3 (MinIO, SeaweedFS, any S3 with object lock) through the minio SDK.
 
-minio-py is synchronous: uploads run in a thread that reads from a small bounded queue fed by
-the gRPC stream, so memory stays flat whatever the file size; multipart parts are 5 MiB.
+Uploads are multipart with 5 MiB parts, driven here rather than by `put_object`: the service
+holds at most the part being filled plus the one being sent, whatever the file size, and it
+knows each upload id, so a failed or refused upload is always aborted (retried later if S3 is
+down at that moment).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import queue
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from functools import partial
-from typing import Any
 
 import urllib3
 from minio import Minio
+from minio.datatypes import Part
 from minio.error import S3Error
 
-from platform_common.errors import Unavailable
+from platform_common.errors import DomainError, Unavailable
 
+log = logging.getLogger(__name__)
 PART_SIZE = 5 * 1024 * 1024
-_QUEUE_CHUNKS = 8
-_DONE = object()
-
-
-class UploadAborted(Exception):
-    """Raised inside the uploading thread to make minio-py abort the multipart upload."""
-
-
-class _QueueReader(io.RawIOBase):
-    """A file-like view of chunks pushed from asyncio; blocking reads happen in the upload thread."""
-
-    def __init__(self) -> None:
-        self.chunks: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_CHUNKS)
-        self._buffer = b""
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._eof and (size < 0 or len(self._buffer) < size):
-            item = self.chunks.get()
-            if item is _DONE:
-                self._eof = True
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                self._buffer += item
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
+_S3_FAILURES = (S3Error, urllib3.exceptions.HTTPError, OSError)
 
 
 def unavailable(exc: Exception) -> Unavailable:
@@ -76,6 +45,7 @@ class ObjectStore:
             endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http
         )
         self.bucket = bucket
+        self.pending_aborts: list[tuple[str, str]] = []
 
     def ensure_bucket(self) -> None:
         """Idempotent start-up: the bucket exists and has object lock (legal holds need it)."""
@@ -89,49 +59,76 @@ class ObjectStore:
             raise RuntimeError(f"bucket {self.bucket} exists without object lock; evidence cannot be sealed")
 
     async def upload(self, key: str, chunks: AsyncIterator[bytes], content_type: str) -> str:
-        """Stream `chunks` to `key`; returns the version id. Any exception raised by the iterator
-        (a passed limit, a disconnect) aborts the multipart upload: nothing is left behind."""
-        reader = _QueueReader()
-        loop = asyncio.get_running_loop()
-
-        def put() -> str:
-            result = self.client.put_object(
-                bucket_name=self.bucket,
-                object_name=key,
-                data=reader,  # type: ignore[arg-type]  # any object with read() works
-                length=-1,
-                part_size=PART_SIZE,
-                content_type=content_type,
-            )
-            return str(result.version_id or "")
-
-        task = loop.run_in_executor(None, put)
-
-        async def feed(item: object) -> bool:
-            """Hand one chunk to the upload thread; False if that thread has stopped (S3 down)."""
-            while True:
-                try:
-                    await loop.run_in_executor(None, partial(reader.chunks.put, item, timeout=0.5))
-                    return True
-                except queue.Full:
-                    if task.done():
-                        return False
-
+        """Stream `chunks` to `key`; returns the version id. An exception raised by the iterator
+        (a passed limit, a disconnect) or by S3 aborts the upload: nothing is left behind."""
+        bucket = self.bucket
+        headers: dict[str, str | list[str] | tuple[str]] = {"Content-Type": content_type}
+        buf = bytearray()
+        upload_id = ""
+        parts: list[Part] = []
+        inflight: asyncio.Future[str] | None = None
         try:
             async for chunk in chunks:
-                if not await feed(chunk):
-                    break  # the upload thread failed: surface its error below
-            else:
-                await feed(_DONE)
+                buf += chunk
+                while len(buf) >= PART_SIZE:
+                    if not upload_id:
+                        upload_id = await asyncio.to_thread(
+                            self.client._create_multipart_upload, bucket, key, headers
+                        )
+                    data = bytes(buf[:PART_SIZE])
+                    del buf[:PART_SIZE]
+                    if inflight is not None:
+                        parts.append(Part(len(parts) + 1, await inflight))
+                    number = len(parts) + 1
+                    inflight = asyncio.ensure_future(
+                        asyncio.to_thread(
+                            self.client._upload_part, bucket, key, data, None, upload_id, number
+                        )
+                    )
+            if not upload_id:  # small file: a single PUT
+                result = await asyncio.to_thread(self.client._put_object, bucket, key, bytes(buf), headers)
+                return str(result.version_id or "")
+            if inflight is not None:
+                parts.append(Part(len(parts) + 1, await inflight))
+                inflight = None
+            if buf:
+                etag = await asyncio.to_thread(
+                    self.client._upload_part, bucket, key, bytes(buf), None, upload_id, len(parts) + 1
+                )
+                parts.append(Part(len(parts) + 1, etag))
+            done = await asyncio.to_thread(
+                self.client._complete_multipart_upload, bucket, key, upload_id, parts
+            )
+            return str(done.version_id or "")
         except BaseException as exc:
-            _offer(reader, UploadAborted(str(exc)))
-            with contextlib.suppress(Exception):
-                await task
+            if inflight is not None:
+                with contextlib.suppress(BaseException):
+                    await inflight
+            if upload_id:
+                await self._abort(key, upload_id)
+            if isinstance(exc, _S3_FAILURES) and not isinstance(exc, DomainError):
+                raise unavailable(exc) from exc
             raise
+
+    async def _abort(self, key: str, upload_id: str) -> None:
         try:
-            return await task
-        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise unavailable(exc) from exc
+            await asyncio.to_thread(self.client._abort_multipart_upload, self.bucket, key, upload_id)
+        except _S3_FAILURES as exc:
+            log.warning("could not abort upload %s of %s (%s); will retry", upload_id, key, exc)
+            self.pending_aborts.append((key, upload_id))
+
+    async def retry_aborts(self) -> None:
+        """Abort uploads that failed while S3 was unreachable, once it answers again."""
+        pending, self.pending_aborts = self.pending_aborts, []
+        for key, upload_id in pending:
+            try:
+                await asyncio.to_thread(self.client._abort_multipart_upload, self.bucket, key, upload_id)
+                log.info("aborted leftover upload %s of %s", upload_id, key)
+            except S3Error as exc:
+                if exc.code != "NoSuchUpload":
+                    self.pending_aborts.append((key, upload_id))
+            except _S3_FAILURES:
+                self.pending_aborts.append((key, upload_id))
 
     async def remove(self, key: str, version_id: str) -> None:
         await asyncio.to_thread(
@@ -162,14 +159,3 @@ class ObjectStore:
     async def set_legal_hold(self, key: str, version_id: str, on: bool) -> None:
         fn = self.client.enable_object_legal_hold if on else self.client.disable_object_legal_hold
         await asyncio.to_thread(fn, bucket_name=self.bucket, object_name=key, version_id=version_id or None)
-
-
-def _offer(reader: _QueueReader, item: BaseException) -> None:
-    """Wake the upload thread with an error even if the queue is full."""
-    while True:
-        try:
-            reader.chunks.put_nowait(item)
-            return
-        except queue.Full:
-            with contextlib.suppress(queue.Empty):
-                reader.chunks.get_nowait()
