@@ -6,6 +6,7 @@ Files are generated while streaming; nothing large is stored in the repository."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -107,22 +108,21 @@ async def test_s3_stopped_mid_upload_gives_unavailable_and_leaves_nothing(
         buyer = api.auth(order.buyer_id, Role.BUYER)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = evidence_pb2_grpc.EvidenceServiceStub(channel)
-            video = Generated("video/mp4", 300 * MB)
-            sent = 0
-
-            async def messages() -> AsyncIterator[evidence_pb2.UploadEvidenceRequest]:
-                nonlocal sent
-                yield metadata_message(
-                    order_id=order.order_id, filename="unboxing.mp4", content_type="video/mp4"
+            video = Generated("video/mp4", 96 * MB)
+            call = stub.UploadEvidence(metadata=buyer, timeout=120)
+            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                await call.write(
+                    metadata_message(
+                        order_id=order.order_id, filename="unboxing.mp4", content_type="video/mp4"
+                    )
                 )
-                for chunk in video.chunks():
-                    if sent == 40 * MB:
+                for sent, chunk in enumerate(video.chunks()):
+                    if sent == 40:
                         await asyncio.to_thread(s3.stop)  # the S3 server goes away mid-upload
-                    sent += len(chunk)
-                    yield evidence_pb2.UploadEvidenceRequest(chunk=chunk)
-
+                    await call.write(evidence_pb2.UploadEvidenceRequest(chunk=chunk))
+                await call.done_writing()
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await stub.UploadEvidence(messages(), metadata=buyer, timeout=120)
+                await call
             assert err.value.code() == C.UNAVAILABLE, err.value.details()
             assert "S3" in (err.value.details() or "")
 
