@@ -23,7 +23,6 @@ class OrderRepository:
         self._sql = SqlStore(url, MIGRATIONS, "order-db")
         self._sessions = self._sql.sessions
         self._run = self._sql.run
-        self._writing = self._sql.writing
 
     def close(self) -> None:
         self._sql.close()
@@ -79,8 +78,7 @@ class OrderRepository:
     # --- writes -------------------------------------------------------------------------------
 
     async def create(self, new: NewOrder, now: datetime, actor: Caller) -> OrderRow:
-        async with self._writing():
-            return await self._run(self._create_sync, new, now, actor)
+        return await self._sql.write(self._create_sync, new, now, actor)
 
     def _create_sync(self, new: NewOrder, now: datetime, actor: Caller) -> OrderRow:
         with self._sessions() as s:
@@ -144,8 +142,7 @@ class OrderRepository:
     ) -> OrderRow:
         """Apply `values` only if the order is in one of `allowed` statuses, atomically."""
         allowed_values = [s.value for s in allowed]
-        async with self._writing():
-            return await self._run(self._apply, order_id, allowed_values, values, event, refuse)
+        return await self._sql.write(self._apply, order_id, allowed_values, values, event, refuse)
 
     def _apply(
         self,
@@ -176,8 +173,7 @@ class OrderRepository:
         self, order_id: str, revision: int, values: dict[str, Any], at: datetime, actor: Caller
     ) -> OrderRow:
         """Store the workflow's clock if `revision` is newer; stale or repeated writes are no-ops."""
-        async with self._writing():
-            return await self._run(self._record_protection_sync, order_id, revision, values, at, actor)
+        return await self._sql.write(self._record_protection_sync, order_id, revision, values, at, actor)
 
     def _record_protection_sync(
         self, order_id: str, revision: int, values: dict[str, Any], at: datetime, actor: Caller

@@ -86,7 +86,7 @@ class SqlStore:
         return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
 
     @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[None]:
+    async def _writing(self) -> AsyncIterator[None]:
         if self._write_lock is None:
             yield
         else:
@@ -94,8 +94,17 @@ class SqlStore:
                 yield
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        async with self.writing():
-            return await self.run(fn, *args)
+        """Run a write transaction. A cancelled caller (client deadline) does not cut it short:
+        the thread finishes and the SQLite lock is held until it has, so no other writer can
+        read state that a still-running transaction is about to change."""
+        async with self._writing():
+            future = asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args))
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await future
+                raise
 
     def close(self) -> None:
         self.engine.dispose()

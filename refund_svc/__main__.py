@@ -23,16 +23,16 @@ from refund_svc.webhook import serve_webhooks
 log = logging.getLogger("refund_svc")
 
 
-async def heal_unstarted(repo: RefundRepository, runner: RefundRunner) -> None:
-    """Start workflows for refunds left without one by a crash between ledger write and start."""
-    for _ in range(60):
+async def heal_unstarted(repo: RefundRepository, runner: RefundRunner, every_s: float) -> None:
+    """Keep starting workflows for refunds recorded without one (Temporal was down, or the
+    process died between the ledger write and the start). Starting is idempotent."""
+    while True:
         try:
             for row in await repo.unstarted():
                 await runner.start(row)
-            return
-        except Exception as exc:  # Temporal may still be booting; keep trying for a while
+        except Exception as exc:
             log.info("recovery of unstarted refunds deferred: %s", exc)
-            await asyncio.sleep(5)
+        await asyncio.sleep(every_s)
 
 
 async def main() -> None:
@@ -50,7 +50,9 @@ async def main() -> None:
         webhook_address, env("DP_PROVIDER_WEBHOOK_SECRET"), runner.settlement, asyncio.get_running_loop()
     )
     log.info("provider webhooks on http://%s/webhooks/provider", webhook_address)
-    healing = asyncio.create_task(heal_unstarted(repo, runner))
+    healing = asyncio.create_task(
+        heal_unstarted(repo, runner, float(os.environ.get("DP_REFUND_RECOVERY_SECONDS", "30")))
+    )
     try:
         await run_service(
             key="REFUND",
@@ -61,6 +63,7 @@ async def main() -> None:
     finally:
         healing.cancel()
         webhooks.shutdown()
+        webhooks.server_close()
         await orders.close()
         repo.close()
 

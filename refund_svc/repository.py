@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from platform_common.errors import FailedPrecondition, NotFound
+from platform_common.errors import FailedPrecondition, NotFound, Unavailable
 from platform_common.money import Money
 from platform_common.paging import decode_token, encode_token
 from platform_common.sql import SqlStore
@@ -143,13 +143,12 @@ class RefundRepository:
         self, new: NewRefund, order: OrderFacts, now: datetime, expected_by: datetime
     ) -> tuple[RefundRow, bool]:
         """The new refund (True) or the one already stored under its key (False)."""
-        async with self._sql.writing():
-            for _ in range(5):
-                try:
-                    return await self._sql.run(self._create, new, order, now, expected_by)
-                except IntegrityError:
-                    continue  # a concurrent request inserted the key or the balance row first
-            raise FailedPrecondition("the ledger is too busy for this order; retry")  # pragma: no cover
+        for _ in range(5):
+            try:
+                return await self._sql.write(self._create, new, order, now, expected_by)
+            except IntegrityError:
+                continue  # a concurrent request inserted the key or the balance row first
+        raise Unavailable("the ledger is too busy for this order; retry")
 
     def _create(
         self, new: NewRefund, order: OrderFacts, now: datetime, expected_by: datetime
@@ -159,6 +158,12 @@ class RefundRepository:
             if existing is not None:
                 return existing, False
             balance = s.get(OrderBalanceRow, new.order_id, with_for_update=True)
+            if balance is not None:
+                # Under the order's lock, look again: a concurrent duplicate may have won meanwhile,
+                # and its caller must get that refund, not an over-refund error.
+                existing = s.scalar(select(RefundRow).where(RefundRow.idempotency_key == new.idempotency_key))
+                if existing is not None:
+                    return existing, False
             if balance is None:
                 balance = OrderBalanceRow(
                     order_id=order.order_id,
@@ -178,8 +183,22 @@ class RefundRepository:
                     f"paid {Money(balance.paid_minor, balance.currency)}, "
                     f"already refunded or in progress {Money(balance.reserved_minor, balance.currency)}"
                 )
-            balance.reserved_minor += new.amount.minor_units
-            balance.updated_at = now
+            # Conditional, so the database itself refuses an over-reservation whatever the caller read.
+            reserved = s.execute(
+                update(OrderBalanceRow)
+                .where(
+                    OrderBalanceRow.order_id == new.order_id,
+                    OrderBalanceRow.reserved_minor + new.amount.minor_units <= OrderBalanceRow.paid_minor,
+                )
+                .values(
+                    reserved_minor=OrderBalanceRow.reserved_minor + new.amount.minor_units, updated_at=now
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if reserved.rowcount != 1:  # type: ignore[attr-defined]
+                raise FailedPrecondition(
+                    f"refund of {new.amount} exceeds what is left to refund on order {new.order_id}"
+                )
             row = RefundRow(
                 id=str(uuid.uuid4()),
                 idempotency_key=new.idempotency_key,
@@ -207,31 +226,18 @@ class RefundRepository:
             s.add(RefundEventRow(refund_id=row.id, at=now, status=PENDING, detail=f"issued: {new.reason}"))
             return row, True
 
-    async def discard_unstarted(self, refund_id: str) -> None:
-        """Undo a refund whose workflow could not be started, releasing its reservation."""
-        await self._sql.write(self._discard, refund_id)
-
-    def _discard(self, refund_id: str) -> None:
-        with self._sql.sessions() as s, s.begin():
-            row = s.get(RefundRow, refund_id)
-            if row is None or row.revision != 0:
-                return
-            balance = s.get(OrderBalanceRow, row.order_id, with_for_update=True)
-            assert balance is not None
-            balance.reserved_minor -= row.amount_minor
-            s.execute(delete(RefundEventRow).where(RefundEventRow.refund_id == refund_id))
-            s.delete(row)
-
     async def record_status(
-        self, refund_id: str, revision: int, values: dict[str, Any], at: datetime, detail: str
+        self, refund_id: str, revision: int, values: dict[str, Any], at: datetime, detail: str, release: bool
     ) -> None:
-        await self._sql.write(self._record, refund_id, revision, values, at, detail)
+        await self._sql.write(self._record, refund_id, revision, values, at, detail, release)
 
     def _record(
-        self, refund_id: str, revision: int, values: dict[str, Any], at: datetime, detail: str
+        self, refund_id: str, revision: int, values: dict[str, Any], at: datetime, detail: str, release: bool
     ) -> None:
+        """`release`: the refund failed for good; its amount goes back to what may be refunded."""
         with self._sql.sessions() as s, s.begin():
-            if s.get(RefundRow, refund_id) is None:
+            row = s.get(RefundRow, refund_id)
+            if row is None:
                 raise NotFound(f"refund {refund_id} not found")
             result = s.execute(
                 update(RefundRow)
@@ -241,3 +247,11 @@ class RefundRepository:
             )
             if result.rowcount:  # type: ignore[attr-defined]
                 s.add(RefundEventRow(refund_id=refund_id, at=at, status=values["status"], detail=detail))
+                if release:
+                    s.execute(
+                        update(OrderBalanceRow)
+                        .where(OrderBalanceRow.order_id == row.order_id)
+                        .values(
+                            reserved_minor=OrderBalanceRow.reserved_minor - row.amount_minor, updated_at=at
+                        )
+                    )

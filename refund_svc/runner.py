@@ -114,5 +114,12 @@ class RefundRunner:
     async def settlement(self, provider_key: str, state: ProviderState) -> None:
         """Relay a provider webhook. The provider key is '<ledger key>:<attempt>'."""
         ledger_key = provider_key.rpartition(":")[0]
+        if not ledger_key:
+            return  # not one of ours: acknowledge, so the provider stops resending it
         handle = self._client.get_workflow_handle_for(RefundWorkflow.run, workflow_id(ledger_key))
-        await handle.signal(RefundWorkflow.settlement, state, rpc_timeout=timedelta(seconds=10))
+        try:
+            await handle.signal(RefundWorkflow.settlement, state, rpc_timeout=timedelta(seconds=10))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # The refund's workflow has finished (polling saw the outcome first): nothing to do.

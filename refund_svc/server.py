@@ -139,12 +139,16 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
             raise AlreadyExists(
                 f"idempotency_key {key!r} was already used for refund {row.id} with different content"
             )
-        try:
-            await self._runner.start(row)  # also heals a refund whose earlier start was interrupted
-        except Unavailable:
-            if created:
-                await self._repo.discard_unstarted(row.id)
-            raise
+        if row.revision == 0:  # no workflow has reported yet: (re)start it; idempotent
+            try:
+                await self._runner.start(row)
+            except Unavailable as exc:
+                # Kept, never discarded: the engine may have started it anyway. The recovery loop
+                # starts it otherwise, and a retry with the same key returns this same refund.
+                raise Unavailable(
+                    f"refund {row.id} is recorded but its processing could not be started yet; "
+                    "it will start automatically, and retrying with the same idempotency_key is safe"
+                ) from exc
         return refunds_pb2.IssueRefundResponse(refund=await self._view(row.id))
 
     async def _view(self, refund_id: str) -> refunds_pb2.Refund:
@@ -224,5 +228,6 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
             values["provider_reference"] = request.provider_reference
         if status == "REFUNDED":
             values["refunded_at"] = at
-        await self._repo.record_status(refund_id, request.revision, values, at, request.detail[:500])
+        release = status == "FAILED" and request.final
+        await self._repo.record_status(refund_id, request.revision, values, at, request.detail[:500], release)
         return refunds_pb2.RecordRefundStatusResponse(refund=await self._view(refund_id))

@@ -24,6 +24,8 @@ def serve_webhooks(
     address: str, secret: str, relay: Relay, loop: asyncio.AbstractEventLoop
 ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
+        timeout = 10  # seconds per socket operation: slow clients cannot hold threads forever
+
         def _reply(self, code: int, message: str) -> None:
             body = json.dumps({"message": message}).encode()
             self.send_response(code)
@@ -36,12 +38,17 @@ def serve_webhooks(
             if self.path != "/webhooks/provider":
                 self._reply(404, "not found")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            raw_length = self.headers.get("Content-Length") or ""
+            if not raw_length.isdigit():
+                self._reply(411, "Content-Length required")
+                return
+            length = int(raw_length)
             if length > MAX_BODY:
                 self._reply(413, "body too large")
                 return
             body = self.rfile.read(length)
-            if not signature_ok(body, self.headers.get(SIGNATURE_HEADER, ""), secret):
+            signature = self.headers.get(SIGNATURE_HEADER, "")
+            if not signature.isascii() or not signature_ok(body, signature, secret):
                 self._reply(401, "bad signature")
                 return
             try:

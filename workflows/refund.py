@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_NAME = "RefundWorkflow"
 PENDING, PROCESSING, REFUNDED, FAILED = "PENDING", "PROCESSING", "REFUNDED", "FAILED"
+SUCCEEDED, DECLINED = "succeeded", "declined"  # the provider's final outcomes
 
 # Provider outages are waited out with capped exponential backoff; a 4xx is final.
 PROVIDER_RETRY = RetryPolicy(
@@ -123,13 +124,21 @@ class RefundWorkflow:
                 self._provider_ref = accepted.reference
                 await self._set(PROCESSING, f"accepted by the provider as {accepted.reference}")
                 outcome = await self._settlement(created)
-                if outcome.status == "succeeded":
+                if outcome.status == SUCCEEDED:
                     await self._set(
                         REFUNDED, f"settled to the original payment method at {outcome.settled_at}"
                     )
                     return self.view()
-                await self._set(FAILED, f"declined: {outcome.decline_reason}", failure=outcome.decline_reason)
+                reason = outcome.decline_reason or "declined by the provider"
+                await self._set(FAILED, f"declined: {reason}", failure=reason)
             if not await self._wait_for_retry():
+                if workflow.patched("release-reservation-on-final-failure"):
+                    await self._set(
+                        FAILED,
+                        "no retry within the retry window: final; amount released",
+                        self._failure,
+                        final=True,
+                    )
                 return self.view()  # nobody retried within the window: FAILED stays final
             assert self._retry is not None
             self._attempt += 1
@@ -145,8 +154,10 @@ class RefundWorkflow:
 
     @workflow.signal
     def settlement(self, state: ProviderState) -> None:
-        """Provider webhook, relayed by RefundService. Duplicates and stale attempts are harmless."""
-        self._settlements.setdefault(state.reference, state)
+        """Provider webhook, relayed by RefundService. Only final outcomes count; duplicates and
+        stale attempts are harmless."""
+        if state.status in (SUCCEEDED, DECLINED):
+            self._settlements.setdefault(state.reference, state)
 
     @workflow.update
     def retry(self, inp: RetryInput) -> RefundView:
@@ -215,14 +226,17 @@ class RefundWorkflow:
                         PROCESSING, "overdue: not settled within the maximum refund time; still tracking"
                     )
                     continue
-                polled: ProviderState = await workflow.execute_activity(
-                    POLL_REFUND,
-                    self._provider_ref,
-                    result_type=ProviderState,
-                    start_to_close_timeout=timedelta(seconds=15),
-                    retry_policy=PROVIDER_RETRY,
-                )
-                if polled.status != "processing":
+                try:
+                    polled: ProviderState = await workflow.execute_activity(
+                        POLL_REFUND,
+                        self._provider_ref,
+                        result_type=ProviderState,
+                        start_to_close_timeout=timedelta(seconds=15),
+                        retry_policy=PROVIDER_RETRY,
+                    )
+                except ActivityError:
+                    continue  # polling is only the backstop: keep waiting for the webhook
+                if polled.status in (SUCCEEDED, DECLINED):
                     self._settlements.setdefault(polled.reference, polled)
         return self._settlements[self._provider_ref]
 
@@ -235,7 +249,7 @@ class RefundWorkflow:
             return False
         return True
 
-    async def _set(self, status: str, detail: str, failure: str = "") -> None:
+    async def _set(self, status: str, detail: str, failure: str = "", final: bool = False) -> None:
         self._status = status
         self._failure = failure
         self._revision += 1
@@ -252,6 +266,7 @@ class RefundWorkflow:
                 overdue=self._overdue,
                 attempts=self._attempt,
                 detail=detail,
+                final=final,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=LEDGER_RETRY,

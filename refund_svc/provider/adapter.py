@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 PROCESSING, SUCCEEDED, DECLINED = "processing", "succeeded", "declined"
 SIGNATURE_HEADER = "X-Provider-Signature"
+# The request itself is wrong and nothing was created: retrying the same request cannot help.
+_DEFINITE_REFUSALS = {400, 404, 409, 422}
 
 
 class ProviderError(Exception):
@@ -91,9 +93,11 @@ class HttpPaymentProvider:
                 return result
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
-            if exc.code >= 500 or exc.code == 429:
-                raise ProviderUnavailable(f"provider answered {exc.code}: {detail}") from exc
-            raise ProviderRejected(f"provider refused the request ({exc.code}): {detail}") from exc
+            if exc.code in _DEFINITE_REFUSALS:
+                raise ProviderRejected(f"provider refused the request ({exc.code}): {detail}") from exc
+            # 5xx, 429, 408, auth during key rotation...: the outcome is unknown, so the same
+            # idempotent request is retried rather than failing a refund that may exist.
+            raise ProviderUnavailable(f"provider answered {exc.code}: {detail}") from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise ProviderUnavailable(f"provider unreachable: {exc}") from exc
 

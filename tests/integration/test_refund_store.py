@@ -57,20 +57,28 @@ async def test_concurrent_partial_refunds_never_exceed_the_paid_amount(ledger: R
 async def test_same_key_concurrently_creates_one_refund(ledger: RefundRepository) -> None:
     order_id = str(uuid.uuid4())
     now = datetime.now(UTC)
-    new = refund(order_id, 2_000, key="dispute-9:round-1")
+    # An amount that fits only once: every duplicate must get the refund, never "over-refund".
+    new = refund(order_id, 9_999, key="dispute-9:round-1")
     results = await asyncio.gather(*(ledger.create(new, facts(order_id), now, now) for _ in range(15)))
     assert len({row.id for row, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     balance = await ledger.balance(order_id)
-    assert balance is not None and balance.reserved_minor == 2_000
+    assert balance is not None and balance.reserved_minor == 9_999
 
 
-async def test_discarding_an_unstarted_refund_releases_its_reservation(ledger: RefundRepository) -> None:
+async def test_a_finally_failed_refund_releases_its_amount(ledger: RefundRepository) -> None:
     order_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     row, _ = await ledger.create(refund(order_id, 10_000), facts(order_id), now, now)
     with pytest.raises(FailedPrecondition):
         await ledger.create(refund(order_id, 1), facts(order_id), now, now)
-    await ledger.discard_unstarted(row.id)
+    failed = {"status": "FAILED", "failure_reason": "declined", "overdue": False, "attempts": 1}
+    await ledger.record_status(row.id, 1, failed, now, "declined", release=False)  # an operator may retry
+    balance = await ledger.balance(order_id)
+    assert balance is not None and balance.reserved_minor == 10_000
+    await ledger.record_status(row.id, 2, failed, now, "final", release=True)
+    await ledger.record_status(row.id, 2, failed, now, "final", release=True)  # a retried activity
+    balance = await ledger.balance(order_id)
+    assert balance is not None and balance.reserved_minor == 0
     again, created = await ledger.create(refund(order_id, 10_000), facts(order_id), now, now)
     assert created and again.id != row.id

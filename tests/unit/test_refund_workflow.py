@@ -226,3 +226,23 @@ async def test_polling_backstop_without_any_webhook(run: Callable[[FakeProvider]
     r: Run = await run(provider)  # type: ignore[misc]
     done = await r.handle.result()
     assert done.status == "REFUNDED" and len(calls) == 8 and not done.overdue
+
+
+async def test_unretried_failure_becomes_final_and_releases_the_amount(
+    run: Callable[[FakeProvider], object],
+) -> None:
+    provider = FakeProvider()
+    r: Run = await run(provider)  # type: ignore[misc]
+    await r.env.sleep(timedelta(hours=1))
+    ref = (await r.handle.query(RefundWorkflow.view)).provider_reference
+    await r.handle.signal(RefundWorkflow.settlement, ProviderState(ref, "processing"))  # not an outcome
+    await r.env.sleep(timedelta(hours=1))
+    assert (await r.handle.query(RefundWorkflow.view)).status == "PROCESSING"
+    await r.handle.signal(RefundWorkflow.settlement, ProviderState(ref, "declined", "card closed"))
+    done = await r.handle.result()  # nobody retries within the 30-day window
+    assert done.status == "FAILED"
+    assert [(x.status, x.final) for x in provider.ledger] == [
+        ("PROCESSING", False),
+        ("FAILED", False),
+        ("FAILED", True),
+    ]

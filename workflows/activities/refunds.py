@@ -24,13 +24,6 @@ from workflows.activities.refunds_api import (
     SubmitRefundInput,
 )
 
-_PERMANENT = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.PERMISSION_DENIED,
-}
-
 
 def _state(refund: ProviderRefund) -> ProviderState:
     return ProviderState(refund.reference, refund.status, refund.decline_reason, refund.settled_at)
@@ -79,11 +72,14 @@ class RefundActivities:
             overdue=inp.overdue,
             attempts=inp.attempts,
             detail=inp.detail[:500],
+            final=inp.final,
         )
         try:
             await self._ledger.RecordRefundStatus(request, timeout=10)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in _PERMANENT:
+            # Only a malformed request is hopeless; anything else is retried until the ledger takes
+            # it, so a refund is never left untracked because of a transient refusal.
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise ApplicationError(
                     f"RefundService refused: {exc.code().name}: {exc.details()}",
                     type=exc.code().name,

@@ -44,3 +44,5 @@ class RecordRefundStatusInput:
     overdue: bool
     attempts: int
     detail: str
+    # FAILED for good (retry window over): RefundService releases the reserved amount.
+    final: bool = False
