@@ -58,14 +58,22 @@ async def main() -> None:
             await asyncio.sleep(1)
     repo = EvidenceRepository(os.environ.get("DP_EVIDENCE_DB_URL", "sqlite:///data/evidence.db"))
     orders = service_channel(target_address("ORDER"), "evidence-svc", secret)
-    service = EvidenceService(repo, objects, orders_pb2_grpc.OrderServiceStub(orders))
+    service = EvidenceService(
+        repo,
+        objects,
+        orders_pb2_grpc.OrderServiceStub(orders),
+        int(os.environ.get("DP_EVIDENCE_MAX_UPLOADS", "32")),
+    )
 
     janitor_every = float(os.environ.get("DP_EVIDENCE_JANITOR_SECONDS", "30"))
 
     async def janitor() -> None:
         while True:
             await asyncio.sleep(janitor_every)
-            await objects.retry_aborts()
+            try:
+                await objects.retry_aborts()
+            except Exception:
+                log.exception("evidence janitor failed; will try again")
 
     cleaning = asyncio.create_task(janitor())
     try:

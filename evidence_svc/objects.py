@@ -23,7 +23,8 @@ from platform_common.errors import DomainError, Unavailable
 
 log = logging.getLogger(__name__)
 PART_SIZE = 5 * 1024 * 1024
-_S3_FAILURES = (S3Error, urllib3.exceptions.HTTPError, OSError)
+S3_FAILURES = (S3Error, urllib3.exceptions.HTTPError, OSError)
+_S3_FAILURES = S3_FAILURES
 
 
 def unavailable(exc: Exception) -> Unavailable:
@@ -125,9 +126,15 @@ class ObjectStore:
                 await asyncio.to_thread(self.client._abort_multipart_upload, self.bucket, key, upload_id)
                 log.info("aborted leftover upload %s of %s", upload_id, key)
             except S3Error as exc:
-                if exc.code != "NoSuchUpload":
+                if exc.code == "NoSuchUpload":
+                    log.info(
+                        "aborted leftover upload %s of %s (the server had already dropped it)", upload_id, key
+                    )
+                else:
+                    log.info("leftover upload %s of %s not aborted yet: %s", upload_id, key, exc.code)
                     self.pending_aborts.append((key, upload_id))
-            except _S3_FAILURES:
+            except _S3_FAILURES as exc:
+                log.info("leftover upload %s of %s not aborted yet: %s", upload_id, key, type(exc).__name__)
                 self.pending_aborts.append((key, upload_id))
 
     async def remove(self, key: str, version_id: str) -> None:

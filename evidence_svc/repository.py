@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from evidence_svc.policy import DISPUTE_MAX_BYTES, DISPUTE_MAX_FILES, OPENING_MAX, Kind, human
@@ -95,16 +96,22 @@ class EvidenceRepository:
         rows = rows[:page_size]
         return rows, (encode_token(rows[-1].created_at, rows[-1].id) if more else "")
 
-    async def insert(self, row: EvidenceRow) -> None:
-        await self._sql.write(self._insert, row)
+    async def insert(self, row: EvidenceRow) -> bool:
+        """Record an uploaded file; True if its dispute is sealed (the file must be sealed too)."""
+        return await self._sql.write(self._insert, row)
 
-    def _insert(self, row: EvidenceRow) -> None:
+    def _insert(self, row: EvidenceRow) -> bool:
         with self._sql.sessions() as s, s.begin():
+            sealed = False
             if row.dispute_id:
-                s.get(DisputeRow, row.dispute_id, with_for_update=True)  # serializes this dispute's uploads
+                # Under the dispute's lock: totals and the seal are read as they are now, not as
+                # they were when the (possibly minutes-long) upload began.
+                dispute = s.get(DisputeRow, row.dispute_id, with_for_update=True)
+                sealed = bool(dispute and dispute.legal_hold)
                 files, size = _usage(s, row.dispute_id)
                 check_totals(files + 1, size + row.size_bytes)
             s.add(row)
+            return sealed
 
     async def delete(self, evidence_id: str) -> None:
         await self._sql.write(self._delete, evidence_id)
@@ -118,7 +125,10 @@ class EvidenceRepository:
     async def attach(
         self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
     ) -> list[EvidenceRow]:
-        return await self._sql.write(self._attach, dispute, evidence_ids, at_opening)
+        try:
+            return await self._sql.write(self._attach, dispute, evidence_ids, at_opening)
+        except IntegrityError:  # a concurrent first attach registered the dispute: go again
+            return await self._sql.write(self._attach, dispute, evidence_ids, at_opening)
 
     def _attach(self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool) -> list[EvidenceRow]:
         with self._sql.sessions() as s, s.begin():
@@ -151,8 +161,7 @@ class EvidenceRepository:
             files, size = _usage(s, stored.dispute_id)
             check_totals(files + len(new), size + sum(r.size_bytes for r in new))
             for r in new:
-                r.dispute_id = stored.dispute_id
-                r.legal_hold = r.legal_hold or stored.legal_hold
+                r.dispute_id = stored.dispute_id  # the seal, if any, is applied by the caller on S3 first
             return found
 
     async def held_files(self, dispute_id: str) -> list[EvidenceRow]:

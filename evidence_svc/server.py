@@ -16,7 +16,7 @@ from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
-from evidence_svc.objects import ObjectStore, unavailable
+from evidence_svc.objects import S3_FAILURES, ObjectStore, unavailable
 from evidence_svc.policy import (
     DISPUTE_MAX_BYTES,
     DISPUTE_MAX_FILES,
@@ -124,11 +124,17 @@ class _Receipt:
 
 class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
     def __init__(
-        self, repo: EvidenceRepository, objects: ObjectStore, orders: orders_pb2_grpc.OrderServiceStub
+        self,
+        repo: EvidenceRepository,
+        objects: ObjectStore,
+        orders: orders_pb2_grpc.OrderServiceStub,
+        max_uploads: int = 32,
     ) -> None:
         self._repo = repo
         self._objects = objects
         self._orders = orders
+        # Each upload holds at most ~15 MiB; this bounds the total whatever the number of clients.
+        self._uploads = asyncio.Semaphore(max_uploads)
 
     async def _parties(self, order_id: str) -> tuple[str, str]:
         try:
@@ -148,8 +154,12 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         request_iterator: AsyncIterator[evidence_pb2.UploadEvidenceRequest],
         context: grpc.aio.ServicerContext,
     ) -> evidence_pb2.UploadEvidenceResponse:
+        if self._uploads.locked():
+            await _drain(request_iterator)
+            raise ResourceExhausted("too many uploads in progress on this server; retry shortly")
         try:
-            return await self._upload(request_iterator)
+            async with self._uploads:
+                return await self._upload(request_iterator)
         except DomainError:
             await _drain(request_iterator)  # nothing is stored any more; see _drain
             raise
@@ -244,7 +254,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             uploader_id=caller.id,
             uploader_role=caller.role.value,
             filename=filename,
-            declared_type=meta.content_type,
+            declared_type=meta.content_type[:64],
             content_type=claimed.content_type,
             kind=claimed.kind.value,
             size_bytes=receipt.size,
@@ -255,10 +265,10 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             created_at=_now(),
         )
         try:
-            await self._repo.insert(row)
-            if dispute is not None and dispute.legal_hold:  # evidence added to a sealed case is sealed too
+            sealed = await self._repo.insert(row)
+            if sealed:  # evidence added to a sealed case is sealed too
                 await self._objects.set_legal_hold(key, version, True)
-                await self._repo.set_hold(dispute.dispute_id, row.id, True, _now())
+                await self._repo.set_hold(row.dispute_id or "", row.id, True, _now())
                 row.legal_hold = True
         except BaseException:
             await self._repo.delete(row.id)
@@ -316,7 +326,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         try:
             async for chunk in self._objects.download(row.object_key, row.version_id):
                 yield evidence_pb2.DownloadEvidenceResponse(chunk=chunk)
-        except OSError as exc:
+        except S3_FAILURES as exc:
             raise unavailable(exc) from exc
 
     # --- disputes -----------------------------------------------------------------------------
@@ -360,7 +370,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         for row in await self._repo.held_files(dispute_id):
             try:
                 await self._objects.set_legal_hold(row.object_key, row.version_id, on)
-            except OSError as exc:
+            except S3_FAILURES as exc:
                 raise unavailable(exc) from exc
             if row.legal_hold != on:
                 await self._repo.set_hold(dispute_id, row.id, on, _now())
