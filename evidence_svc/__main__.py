@@ -82,6 +82,9 @@ async def main() -> None:
             service_name=SERVICE_NAME,
             method_roles=METHOD_ROLES,
             register=lambda s: evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(service, s),
+            # A fixed HTTP/2 window: gRPC's bandwidth probing would let a fast client park many
+            # megabytes per upload in the transport while the service is busy writing to S3.
+            options=[("grpc.http2.bdp_probe", 0)],
         )
     finally:
         cleaning.cancel()

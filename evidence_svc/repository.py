@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from evidence_svc.policy import DISPUTE_MAX_BYTES, DISPUTE_MAX_FILES, OPENING_MAX, Kind, human
 from evidence_svc.store import MIGRATIONS, DisputeRow, EvidenceRow
 from platform_common.errors import FailedPrecondition, NotFound, ResourceExhausted
-from platform_common.paging import decode_token, encode_token
+from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
 
@@ -81,20 +81,10 @@ class EvidenceRepository:
             if dispute_id
             else q.where(EvidenceRow.order_id == order_id)
         )
-        if page_token:
-            created, last_id = decode_token(page_token)
-            q = q.where(
-                or_(
-                    EvidenceRow.created_at < created,
-                    and_(EvidenceRow.created_at == created, EvidenceRow.id < last_id),
-                )
-            )
-        q = q.order_by(EvidenceRow.created_at.desc(), EvidenceRow.id.desc()).limit(page_size + 1)
+        q = keyset(q, EvidenceRow.created_at, EvidenceRow.id, page_size, page_token)
         with self._sql.sessions() as s:
             rows = list(s.scalars(q).all())
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        return rows, (encode_token(rows[-1].created_at, rows[-1].id) if more else "")
+        return split_page(rows, page_size, lambda r: (r.created_at, r.id))
 
     async def insert(self, row: EvidenceRow) -> bool:
         """Record an uploaded file; True if its dispute is sealed (the file must be sealed too)."""

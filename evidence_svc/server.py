@@ -14,7 +14,7 @@ import grpc
 from common.v1 import common_pb2
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from orders.v1 import orders_pb2, orders_pb2_grpc
+from orders.v1 import orders_pb2_grpc
 
 from evidence_svc.objects import S3_FAILURES, ObjectStore, unavailable
 from evidence_svc.policy import (
@@ -33,13 +33,12 @@ from platform_common.auth import Caller, Role, current_caller
 from platform_common.errors import (
     DomainError,
     InvalidArgument,
-    NotFound,
     PermissionDenied,
     ResourceExhausted,
-    Unavailable,
 )
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
+from platform_common.validate import fetch_order, require_uuid
 
 SERVICE_NAME = "evidence.v1.EvidenceService"
 
@@ -75,15 +74,6 @@ def _ts(value: datetime) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(value)
     return ts
-
-
-def _uuid(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{field} is required")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(f"{field} {value[:64]!r} is not a valid id (UUID)") from None
 
 
 def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> None:
@@ -137,15 +127,8 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         self._uploads = asyncio.Semaphore(max_uploads)
 
     async def _parties(self, order_id: str) -> tuple[str, str]:
-        try:
-            resp = await self._orders.GetOrder(orders_pb2.GetOrderRequest(order_id=order_id), timeout=10)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"order {order_id} not found") from exc
-            raise Unavailable(
-                f"OrderService unavailable ({exc.code().name}); nothing was stored, retry"
-            ) from exc
-        return resp.order.buyer_id, resp.order.seller_id
+        order = await fetch_order(self._orders, order_id)
+        return order.buyer_id, order.seller_id
 
     # --- upload -------------------------------------------------------------------------------
 
@@ -196,7 +179,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             dispute = await self._repo.dispute(meta.dispute_id)
             order_id, buyer_id, seller_id = dispute.order_id, dispute.buyer_id, dispute.seller_id
         else:
-            order_id = _uuid(meta.order_id, "metadata.order_id")
+            order_id = require_uuid(meta.order_id, "metadata.order_id")
             buyer_id, seller_id = await self._parties(order_id)
         _check_party(buyer_id, seller_id, caller, f"order {order_id}")
         if dispute is not None:
@@ -279,7 +262,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
     # --- reads --------------------------------------------------------------------------------
 
     async def _readable(self, evidence_id: str) -> EvidenceRow:
-        row = await self._repo.get(_uuid(evidence_id, "evidence_id"))
+        row = await self._repo.get(require_uuid(evidence_id, "evidence_id"))
         _check_party(row.buyer_id, row.seller_id, current_caller(), f"evidence {row.id}")
         return row
 
@@ -306,7 +289,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             buyer_id, seller_id, what = dispute.buyer_id, dispute.seller_id, f"dispute {dispute.dispute_id}"
             order_id = ""
         else:
-            order_id = _uuid(request.order_id, "order_id")
+            order_id = require_uuid(request.order_id, "order_id")
             buyer_id, seller_id = await self._parties(order_id)
             what = f"order {order_id}"
         _check_party(buyer_id, seller_id, current_caller(), what)
@@ -336,10 +319,10 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
     ) -> evidence_pb2.AttachEvidenceResponse:
         if not request.dispute_id or len(request.dispute_id) > 128:
             raise InvalidArgument("dispute_id is required (at most 128 characters)")
-        order_id = _uuid(request.order_id, "order_id")
+        order_id = require_uuid(request.order_id, "order_id")
         if len(request.evidence_ids) > DISPUTE_MAX_FILES:
             raise ResourceExhausted(f"a dispute holds at most {DISPUTE_MAX_FILES} evidence files")
-        ids = [_uuid(i, "evidence_ids[]") for i in dict.fromkeys(request.evidence_ids)]
+        ids = [require_uuid(i, "evidence_ids[]") for i in dict.fromkeys(request.evidence_ids)]
         buyer_id, seller_id = await self._parties(order_id)
         dispute = DisputeRow(
             dispute_id=request.dispute_id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ from orders.v1 import orders_pb2
 
 from platform_common.errors import InvalidArgument
 from platform_common.money import validate_money
+from platform_common.validate import require_uuid
 
 DEFAULT_PROTECTION_DAYS = 60
 MAX_PROTECTION_DAYS = 180
@@ -76,12 +76,7 @@ def require_text(value: str, field: str, max_len: int, min_len: int = 1) -> str:
 
 
 def require_order_id(value: str) -> str:
-    if not value:
-        raise InvalidArgument("order_id is required")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(f"order_id {value[:64]!r} is not a valid order id (UUID)") from None
+    return require_uuid(value, "order_id")
 
 
 def days_or_default(value: int, field: str, default: int, maximum: int) -> int:

@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from order_svc.domain import NewOrder, Status
 from order_svc.store import MIGRATIONS, OrderEventRow, OrderRow
 from platform_common.auth import Caller
 from platform_common.errors import AlreadyExists, FailedPrecondition, NotFound
-from platform_common.paging import decode_token, encode_token
+from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
 
@@ -60,20 +60,10 @@ class OrderRepository:
         q = q.where(OrderRow.buyer_id == buyer_id) if buyer_id else q.where(OrderRow.seller_id == seller_id)
         if status is not None:
             q = q.where(OrderRow.status == status.value)
-        if page_token:
-            created, last_id = decode_token(page_token)
-            q = q.where(
-                or_(
-                    OrderRow.created_at < created,
-                    and_(OrderRow.created_at == created, OrderRow.id < last_id),
-                )
-            )
-        q = q.order_by(OrderRow.created_at.desc(), OrderRow.id.desc()).limit(page_size + 1)
+        q = keyset(q, OrderRow.created_at, OrderRow.id, page_size, page_token)
         with self._sessions() as s:
             rows = list(s.scalars(q).all())
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        return rows, (encode_token(rows[-1].created_at, rows[-1].id) if more else "")
+        return split_page(rows, page_size, lambda r: (r.created_at, r.id))
 
     # --- writes -------------------------------------------------------------------------------
 

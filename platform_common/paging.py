@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, or_
 
 from platform_common.errors import InvalidArgument
+
+Q = TypeVar("Q", bound=Select[Any])
+R = TypeVar("R")
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -35,3 +42,20 @@ def decode_token(token: str) -> tuple[datetime, str]:
         raise InvalidArgument(
             "page_token is malformed; pass the next_page_token of the previous page"
         ) from None
+
+
+def keyset(query: Q, created: Any, row_id: Any, size: int, token: str) -> Q:
+    """Newest first by (created, id), starting after the row the token names; one extra row is
+    fetched to know whether another page follows (see `split_page`)."""
+    if token:
+        after_created, after_id = decode_token(token)
+        query = query.where(or_(created < after_created, and_(created == after_created, row_id < after_id)))
+    return query.order_by(created.desc(), row_id.desc()).limit(size + 1)
+
+
+def split_page(rows: list[R], size: int, cursor: Callable[[R], tuple[datetime, str]]) -> tuple[list[R], str]:
+    """The page and the token of the next one ("" on the last page)."""
+    if len(rows) <= size:
+        return rows, ""
+    page = rows[:size]
+    return page, encode_token(*cursor(page[-1]))

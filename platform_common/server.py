@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -126,9 +126,12 @@ async def build_server(
     register: Registrar,
     address: str,
     secret: str,
+    options: Sequence[tuple[str, Any]] = (),
 ) -> tuple[grpc.aio.Server, int]:
     """Create and start a server; returns it with the bound port (useful with port 0)."""
-    server = grpc.aio.server(interceptors=[AuthInterceptor(secret, service_name, method_roles)])
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(secret, service_name, method_roles)], options=options
+    )
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -158,7 +161,14 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-async def run_service(*, key: str, service_name: str, method_roles: MethodRoles, register: Registrar) -> None:
+async def run_service(
+    *,
+    key: str,
+    service_name: str,
+    method_roles: MethodRoles,
+    register: Registrar,
+    options: Sequence[tuple[str, Any]] = (),
+) -> None:
     """Serve one service until signalled: the common `python -m <svc>` entry point."""
     from platform_common.auth import jwt_secret
     from platform_common.config import listen_address
@@ -170,6 +180,7 @@ async def run_service(*, key: str, service_name: str, method_roles: MethodRoles,
         register=register,
         address=address,
         secret=jwt_secret(),
+        options=options,
     )
     log.info("%s listening on %s (port %d)", service_name, address, port)
     await serve_forever(server, service_name)

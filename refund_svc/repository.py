@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from platform_common.errors import FailedPrecondition, NotFound, Unavailable
 from platform_common.money import Money
-from platform_common.paging import decode_token, encode_token
+from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 from refund_svc.store import MIGRATIONS, OrderBalanceRow, RefundEventRow, RefundRow
 
@@ -105,26 +105,15 @@ class RefundRepository:
             if order_id
             else q.where(RefundRow.dispute_id == dispute_id)
         )
-        if page_token:
-            created, last_id = decode_token(page_token)
-            q = q.where(
-                or_(
-                    RefundRow.created_at < created,
-                    and_(RefundRow.created_at == created, RefundRow.id < last_id),
-                )
-            )
-        q = q.order_by(RefundRow.created_at.desc(), RefundRow.id.desc()).limit(page_size + 1)
+        q = keyset(q, RefundRow.created_at, RefundRow.id, page_size, page_token)
         with self._sql.sessions() as s:
-            rows = list(s.scalars(q).all())
-            more = len(rows) > page_size
-            rows = rows[:page_size]
+            rows, token = split_page(list(s.scalars(q).all()), page_size, lambda r: (r.created_at, r.id))
             ids = [r.id for r in rows]
             events: dict[str, list[RefundEventRow]] = {i: [] for i in ids}
             for e in s.scalars(
                 select(RefundEventRow).where(RefundEventRow.refund_id.in_(ids)).order_by(RefundEventRow.id)
             ):
                 events[e.refund_id].append(e)
-        token = encode_token(rows[-1].created_at, rows[-1].id) if more else ""
         return [(r, events[r.id]) for r in rows], token
 
     async def unstarted(self) -> list[RefundRow]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -16,13 +15,13 @@ from platform_common.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
-    NotFound,
     PermissionDenied,
     Unavailable,
 )
 from platform_common.money import Money, validate_money
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
+from platform_common.validate import fetch_order, require_uuid
 from refund_svc.repository import NewRefund, OrderFacts, RefundRepository
 from refund_svc.runner import RefundRunner, expected_by
 from refund_svc.store import RefundRow
@@ -47,15 +46,6 @@ _STATUSES = {"PENDING", "PROCESSING", "REFUNDED", "FAILED"}
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _uuid(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{field} is required")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(f"{field} {value[:64]!r} is not a valid id (UUID)") from None
 
 
 def _text(value: str, field: str, max_len: int, required: bool = True) -> str:
@@ -86,25 +76,13 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         self._orders = orders
         self._day = day
 
-    async def _order(self, order_id: str) -> orders_pb2.Order:
-        try:
-            resp = await self._orders.GetOrder(orders_pb2.GetOrderRequest(order_id=order_id), timeout=10)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"order {order_id} not found") from exc
-            raise Unavailable(
-                f"OrderService unavailable ({exc.code().name}); nothing was changed, retry"
-            ) from exc
-        order: orders_pb2.Order = resp.order
-        return order
-
     async def IssueRefund(
         self, request: refunds_pb2.IssueRefundRequest, context: grpc.aio.ServicerContext
     ) -> refunds_pb2.IssueRefundResponse:
         key = request.idempotency_key
         if not _KEY.match(key):
             raise InvalidArgument("idempotency_key must be 1..200 characters of letters, digits and ._:/@-")
-        order_id = _uuid(request.order_id, "order_id")
+        order_id = require_uuid(request.order_id, "order_id")
         dispute_id = _text(request.dispute_id, "dispute_id", 128, required=False)
         if not request.HasField("amount"):
             raise InvalidArgument("amount is required")
@@ -116,7 +94,7 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
 
         existing = await self._repo.by_key(key)
         if existing is None:
-            order = await self._order(order_id)
+            order = await fetch_order(self._orders, order_id)
             if order.status == orders_pb2.ORDER_STATUS_CANCELLED:
                 raise FailedPrecondition(f"order {order_id} is cancelled; its payment was already returned")
             if order.total.currency != amount.currency:
@@ -156,7 +134,7 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         return refund_to_proto(row, events)
 
     async def _owned(self, refund_id: str) -> RefundRow:
-        row, _ = await self._repo.get(_uuid(refund_id, "refund_id"))
+        row, _ = await self._repo.get(require_uuid(refund_id, "refund_id"))
         _check_party(row.buyer_id, row.seller_id, current_caller(), f"refund {row.id}")
         return row
 
@@ -173,7 +151,7 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
             raise InvalidArgument("exactly one of order_id or dispute_id is required")
         size = page_size(request.page.page_size)
         caller = current_caller()
-        order_id = _uuid(request.order_id, "order_id") if request.order_id else ""
+        order_id = require_uuid(request.order_id, "order_id") if request.order_id else ""
         if order_id:
             balance = await self._repo.balance(order_id)
             if balance is None:
@@ -209,7 +187,7 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         self, request: refunds_pb2.RecordRefundStatusRequest, context: grpc.aio.ServicerContext
     ) -> refunds_pb2.RecordRefundStatusResponse:
         require_internal(REFUNDS_WORKER)
-        refund_id = _uuid(request.refund_id, "refund_id")
+        refund_id = require_uuid(request.refund_id, "refund_id")
         if request.revision <= 0:
             raise InvalidArgument("revision must be positive")
         status = refunds_pb2.RefundStatus.Name(request.status).removeprefix("REFUND_STATUS_")
