@@ -24,7 +24,6 @@ from platform_common.errors import DomainError, Unavailable
 log = logging.getLogger(__name__)
 PART_SIZE = 5 * 1024 * 1024
 S3_FAILURES = (S3Error, urllib3.exceptions.HTTPError, OSError)
-_S3_FAILURES = S3_FAILURES
 
 
 def unavailable(exc: Exception) -> Unavailable:
@@ -107,14 +106,14 @@ class ObjectStore:
                     await inflight
             if upload_id:
                 await self._abort(key, upload_id)
-            if isinstance(exc, _S3_FAILURES) and not isinstance(exc, DomainError):
+            if isinstance(exc, S3_FAILURES) and not isinstance(exc, DomainError):
                 raise unavailable(exc) from exc
             raise
 
     async def _abort(self, key: str, upload_id: str) -> None:
         try:
             await asyncio.to_thread(self.client._abort_multipart_upload, self.bucket, key, upload_id)
-        except _S3_FAILURES as exc:
+        except S3_FAILURES as exc:
             log.warning("could not abort upload %s of %s (%s); will retry", upload_id, key, exc)
             self.pending_aborts.append((key, upload_id))
 
@@ -133,7 +132,7 @@ class ObjectStore:
                 else:
                     log.info("leftover upload %s of %s not aborted yet: %s", upload_id, key, exc.code)
                     self.pending_aborts.append((key, upload_id))
-            except _S3_FAILURES as exc:
+            except S3_FAILURES as exc:
                 log.info("leftover upload %s of %s not aborted yet: %s", upload_id, key, type(exc).__name__)
                 self.pending_aborts.append((key, upload_id))
 

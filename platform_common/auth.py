@@ -34,11 +34,6 @@ class Caller:
     id: str
     role: Role
 
-    def require(self, *roles: Role) -> None:
-        if self.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise PermissionDenied(f"role {self.role.value!r} may not do this (allowed: {allowed})")
-
 
 _current: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +65,22 @@ def migrate(engine: Engine, migrations: Path) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def run_alembic_env(metadata: MetaData, service: str) -> None:
+    """The body of every service's migrations/env.py: migrate on the connection handed over by
+    `migrate`, with the service's own version table (services may share one PostgreSQL database
+    and must not share migration history)."""
+    from alembic import context
+
+    context.configure(
+        connection=context.config.attributes["connection"],
+        target_metadata=metadata,
+        render_as_batch=True,
+        version_table=f"{service}_alembic_version",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 class SqlStore:

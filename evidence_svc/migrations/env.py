@@ -1,16 +1,6 @@
-"""Alembic environment: migrations run on the connection handed over by store.migrate()."""
-
-from alembic import context
+"""Alembic environment: see platform_common.sql.run_alembic_env."""
 
 from evidence_svc.store import Base
+from platform_common.sql import run_alembic_env
 
-connection = context.config.attributes["connection"]
-# Own version table: services may share one PostgreSQL database and must not share history.
-context.configure(
-    connection=connection,
-    target_metadata=Base.metadata,
-    render_as_batch=True,
-    version_table="evidence_svc_alembic_version",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_alembic_env(Base.metadata, "evidence_svc")

@@ -1,16 +1,6 @@
-"""Alembic environment: migrations run on the connection handed over by store.migrate()."""
+"""Alembic environment: see platform_common.sql.run_alembic_env."""
 
-from alembic import context
-
+from platform_common.sql import run_alembic_env
 from refund_svc.store import Base
 
-connection = context.config.attributes["connection"]
-# Own version table: services may share one PostgreSQL database and must not share history.
-context.configure(
-    connection=connection,
-    target_metadata=Base.metadata,
-    render_as_batch=True,
-    version_table="refund_svc_alembic_version",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_alembic_env(Base.metadata, "refund_svc")
