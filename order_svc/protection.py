@@ -27,6 +27,7 @@ from workflows import search_attributes as sa
 from workflows.order_protection import (
     ConfirmReceiptInput,
     ExtendInput,
+    FreezeInput,
     OrderProtectionWorkflow,
     ProtectionInput,
     ProtectionState,
@@ -38,6 +39,10 @@ from workflows.task_queues import ORDERS
 
 # How long an RPC waits for the workflow to apply an action before answering UNAVAILABLE.
 _UPDATE_TIMEOUT = timedelta(seconds=30)
+
+
+class ClockNotRunning(FailedPrecondition):
+    """The order's protection clock has ended (the order completed) or does not exist."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,14 @@ class ProtectionClock:
         update_id = f"extend-{request_id}" if request_id else None
         return await self._update(order_id, "extend", ExtendInput(days=days, duration_us=micros), update_id)
 
+    async def freeze(self, order_id: str, dispute_id: str) -> ProtectionState:
+        # Per-dispute update ids: a retried freeze is the same update (the workflow also ignores
+        # a dispute that already holds a freeze, e.g. across continue-as-new).
+        return await self._update(order_id, "freeze", FreezeInput(dispute_id), f"freeze-{dispute_id}")
+
+    async def unfreeze(self, order_id: str, dispute_id: str) -> ProtectionState:
+        return await self._update(order_id, "unfreeze", FreezeInput(dispute_id), f"unfreeze-{dispute_id}")
+
     async def _update(self, order_id: str, name: str, arg: object, update_id: str | None) -> ProtectionState:
         handle = self._client.get_workflow_handle(workflow_id(order_id))
         try:
@@ -126,16 +139,18 @@ class ProtectionClock:
         except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
             raise Unavailable(
                 f"the protection window did not answer {name} in time; it may still apply it, "
-                "and retrying with the same request_id is safe"
+                "and retrying the same request is safe"
             ) from exc
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError):
+                if cause.type == "OrderCompleted":
+                    raise ClockNotRunning(cause.message) from exc
                 raise FailedPrecondition(cause.message) from exc
             raise FailedPrecondition(f"protection window refused {name}: {cause}") from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise FailedPrecondition(f"order {order_id} has no running protection window") from exc
+                raise ClockNotRunning(f"order {order_id} has no running protection window") from exc
             raise _unavailable(exc) from exc
         except RuntimeError as exc:  # the lazy client's first connect failed
             raise _unavailable(exc) from exc

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from order_svc.domain import NewOrder, Status
-from order_svc.store import MIGRATIONS, OrderEventRow, OrderRow
+from order_svc.store import MIGRATIONS, AccountRow, OrderEventRow, OrderRow
 from platform_common.auth import Caller
 from platform_common.errors import AlreadyExists, FailedPrecondition, NotFound
 from platform_common.paging import keyset, split_page
@@ -185,6 +185,45 @@ class OrderRepository:
             s.commit()
             row = s.get(OrderRow, order_id, populate_existing=True)
             assert row is not None
+            return row
+
+    # --- accounts -----------------------------------------------------------------------------
+
+    async def get_account(self, account_id: str) -> AccountRow | None:
+        return await self._run(self._get_account_sync, account_id)
+
+    def _get_account_sync(self, account_id: str) -> AccountRow | None:
+        with self._sessions() as s:
+            return s.get(AccountRow, account_id)
+
+    async def set_account(
+        self, account_id: str, blocked: bool, reason: str, at: datetime, actor: Caller
+    ) -> AccountRow:
+        """Upsert an account's flag. Setting the stored state again writes nothing, so a retried
+        call returns the same row (updated_at included)."""
+        return await self._sql.write(self._set_account_sync, account_id, blocked, reason, at, actor)
+
+    def _set_account_sync(
+        self, account_id: str, blocked: bool, reason: str, at: datetime, actor: Caller
+    ) -> AccountRow:
+        with self._sessions() as s:
+            row = s.get(AccountRow, account_id, with_for_update=True)
+            if row is None:
+                row = AccountRow(
+                    account_id=account_id, blocked=blocked, reason=reason, updated_at=at, updated_by=actor.id
+                )
+                try:
+                    s.add(row)
+                    s.commit()
+                    return row
+                except IntegrityError:
+                    s.rollback()  # a concurrent first write won the insert: apply ours over it
+                    row = s.get(AccountRow, account_id, with_for_update=True, populate_existing=True)
+                    if row is None:
+                        raise
+            if (row.blocked, row.reason) != (blocked, reason):
+                row.blocked, row.reason, row.updated_at, row.updated_by = blocked, reason, at, actor.id
+                s.commit()
             return row
 
 

@@ -9,6 +9,8 @@ import grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from order_svc import domain
+from order_svc.accounts import Accounts
+from order_svc.dispute_hooks import DisputeHooks
 from order_svc.domain import IN_TRANSIT, Escrow, Status
 from order_svc.protection import ProtectionClock
 from order_svc.repository import OrderRepository, precondition
@@ -20,8 +22,10 @@ from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
 
 SERVICE_NAME = "orders.v1.OrderService"
-# The token subject of the orders worker (workflows/worker.py), the only caller of internal RPCs.
+# The token subject of the orders worker (workflows/worker.py): CompleteOrder, RecordProtection.
 ORDERS_WORKER = "worker-orders"
+# The token subject of the disputes worker: the only caller of the protection freeze hooks.
+DISPUTES_WORKER = "worker-disputes"
 
 B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
 METHOD_ROLES: MethodRoles = {
@@ -35,6 +39,10 @@ METHOD_ROLES: MethodRoles = {
     "CancelOrder": roles(B, SVC),
     "CompleteOrder": roles(SVC),
     "RecordProtection": roles(SVC),
+    "FreezeProtection": roles(SVC),
+    "UnfreezeProtection": roles(SVC),
+    "SetAccountBlocked": roles(SVC),
+    "GetAccountStatus": roles(B, S, A, SVC),
 }
 
 _REASONS = {
@@ -60,6 +68,8 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         self._repo = repo
         self._clock = clock
         self._day = day
+        self._hooks = DisputeHooks(repo, clock)
+        self._accounts = Accounts(repo)
 
     async def _view(self, order_id: str) -> orders_pb2.Order:
         row, events = await self._repo.get(order_id)
@@ -261,3 +271,31 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         }
         await self._repo.record_protection(order_id, request.revision, values, _now(), current_caller())
         return orders_pb2.RecordProtectionResponse(order=await self._view(order_id))
+
+    # --- dispute hooks: an open dispute freezes the protection clock -------------------------
+
+    async def FreezeProtection(
+        self, request: orders_pb2.FreezeProtectionRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.FreezeProtectionResponse:
+        require_internal(DISPUTES_WORKER)
+        order_id = await self._hooks.freeze(request.order_id, request.dispute_id)
+        return orders_pb2.FreezeProtectionResponse(order=await self._view(order_id))
+
+    async def UnfreezeProtection(
+        self, request: orders_pb2.UnfreezeProtectionRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.UnfreezeProtectionResponse:
+        require_internal(DISPUTES_WORKER)
+        order_id = await self._hooks.unfreeze(request.order_id, request.dispute_id)
+        return orders_pb2.UnfreezeProtectionResponse(order=await self._view(order_id))
+
+    # --- account flags ------------------------------------------------------------------------
+
+    async def SetAccountBlocked(
+        self, request: orders_pb2.SetAccountBlockedRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.SetAccountBlockedResponse:
+        return orders_pb2.SetAccountBlockedResponse(account=await self._accounts.set_blocked(request))
+
+    async def GetAccountStatus(
+        self, request: orders_pb2.GetAccountStatusRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.GetAccountStatusResponse:
+        return orders_pb2.GetAccountStatusResponse(account=await self._accounts.get_status(request))

@@ -74,3 +74,16 @@ class OrderEventRow(Base):
     actor_role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(48))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccountRow(Base):
+    """The platform's trust & safety flag on an account (buyer or seller id). No row: not blocked."""
+
+    __tablename__ = "accounts"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The service that made the last change, for audit.
+    updated_by: Mapped[str] = mapped_column(String(128))

@@ -20,7 +20,7 @@ class SellerTimeoutAction(enum.StrEnum):
 @dataclass(frozen=True)
 class Policy:
     version: str
-    day_seconds: int = 86_400
+    day_seconds: float = 86_400
     # Opening
     min_days_after_shipment: int = 5
     completion_grace_days: int = 15
@@ -67,9 +67,22 @@ DEFAULT_VERSION = STANDARD.version
 
 
 def policy(version: str) -> Policy:
+    """The policy a version names. "<version>@<seconds>s" is that policy with shorter days.
+
+    The scaled form exists for local runs and integration tests (e.g. "2026-11-standard@0.5s");
+    it is part of the version string, so a dispute keeps its day length however it is configured.
+    """
+    base, _, scale = version.partition("@")
     try:
-        return POLICIES[version]
+        found = POLICIES[base]
     except KeyError:
-        raise ValueError(
-            f"unknown policy version {version!r} (known: {', '.join(sorted(POLICIES))})"
-        ) from None
+        raise ValueError(f"unknown policy version {base!r} (known: {', '.join(sorted(POLICIES))})") from None
+    if not scale:
+        return found
+    try:
+        seconds = float(scale.removesuffix("s")) if scale.endswith("s") else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86_400:
+        raise ValueError(f"policy {version!r}: a scaled day is written like '@0.5s' (0 < seconds <= 86400)")
+    return replace(found, version=version, day_seconds=seconds)

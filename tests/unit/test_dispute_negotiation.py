@@ -1,222 +1,191 @@
-"""DisputeWorkflow's negotiation phase on the time-skipping server (no activities involved)."""
+"""DisputeWorkflow, negotiation: the seller's 15 days, the buyer's 7, and how they end (time-skipping)."""
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
-import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
-
-from workflows.dispute import (
-    BuyerAction,
-    DisputeInput,
-    DisputeView,
-    DisputeWorkflow,
-    Modification,
-    SellerResponse,
-    Solution,
-    workflow_id,
-)
+from tests.unit.dispute_harness import PAID, Harness, actions, dispute_id, refused
+from workflows.dispute import DisputeWorkflow
+from workflows.dispute_model import BuyerAction, Modification, SellerResponse, Solution
 
 DAY = timedelta(days=1)
-PAID = 10_000
-Handle = WorkflowHandle[DisputeWorkflow, DisputeView]
-Opener = Callable[..., Awaitable[Handle]]
 
 
-@pytest.fixture
-async def open_dispute(time_env: WorkflowEnvironment) -> AsyncIterator[Opener]:
-    queue = f"disputes-{uuid.uuid4()}"
-    handles: list[Handle] = []
-    async with Worker(time_env.client, task_queue=queue, workflows=[DisputeWorkflow]):
-
-        async def start(policy_version: str = "2026-11-standard", received: bool = True) -> Handle:
-            dispute_id = str(uuid.uuid4())
-            solution = (
-                Solution("PARTIAL_REFUND", 4_000, True) if received else Solution("FULL_REFUND", PAID, False)
-            )
-            handle = await time_env.client.start_workflow(
-                DisputeWorkflow.run,
-                DisputeInput(
-                    dispute_id=dispute_id,
-                    order_id=str(uuid.uuid4()),
-                    buyer_id="buyer-1",
-                    seller_id="seller-1",
-                    paid_minor=PAID,
-                    currency="EUR",
-                    policy_version=policy_version,
-                    reason="COLOR_NOT_AS_DESCRIBED" if received else "NOT_DELIVERED",
-                    goods_received=received,
-                    solution=solution,
-                    description="Цвет не тот — the colour is wrong",
-                ),
-                id=workflow_id(dispute_id),
-                task_queue=queue,
-            )
-            handles.append(handle)
-            return handle
-
-        yield start
-        for h in handles:
-            with contextlib.suppress(RPCError):
-                await h.terminate("test finished")
-
-
-async def refused(kind: str, call: Awaitable[object]) -> None:
-    with pytest.raises(WorkflowUpdateFailedError) as err:
-        await call
-    cause = err.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == kind, cause
-
-
-async def test_seller_accepts_the_claim(open_dispute: Opener) -> None:
-    h = await open_dispute()
+async def test_seller_accepts_then_the_refund_closes_the_dispute(disputes: Harness) -> None:
+    h = await disputes.open()
     view = await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
-    assert view.outcome == "SETTLED" and view.settlement == Solution("PARTIAL_REFUND", 4_000, True)
+    assert view.state.resolution == "SELLER_ACCEPTED"
+    assert view.state.settlement == Solution("PARTIAL_REFUND", 4_000, False)
     done = await h.result()
-    assert [e.action for e in done.timeline] == ["DISPUTE_OPENED", "SELLER_ACCEPTED"]
+    assert done.state.status == "CLOSED_REFUNDED" and done.state.closed_at
+    # Paid once, through RefundService, with the per-dispute-and-round key.
+    assert disputes.fakes.refunds[f"dispute/{dispute_id(h)}/round/1"][1] == 4_000
+    assert [p.status for p in done.state.payouts] == ["REFUNDED"]
+    # The order's protection clock was frozen for the dispute and released at the end.
+    assert disputes.fakes.frozen[done.order_id] == set() and disputes.fakes.freeze_calls == 1
+    assert actions(done)[:2] == ["DISPUTE_OPENED", "SELLER_ACCEPTED"]
+    assert actions(done)[-1] == "DISPUTE_CLOSED" and "REFUND_REFUNDED" in actions(done)
+    # Never escalated: evidence was never sealed.
+    assert dispute_id(h) not in disputes.fakes.holds
+    # The read model saw the final revision.
+    assert disputes.fakes.records[dispute_id(h)] == done.state.revision
 
 
-async def test_counter_offer_accepted_with_numbered_versions(open_dispute: Opener) -> None:
-    h = await open_dispute()
+async def test_counter_offer_accepted_with_numbered_versions(disputes: Harness) -> None:
+    h = await disputes.open()
     offer = Solution("PARTIAL_REFUND", 2_500, False)
     view = await h.execute_update(
-        DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "COUNTER_OFFER", "half, keep it", offer)
+        DisputeWorkflow.respond_as_seller,
+        SellerResponse("seller-1", "COUNTER_OFFER", "half, keep it", offer, claim_version=1),
     )
-    assert view.status == "AWAITING_BUYER_RESPONSE" and view.buyer_due and view.seller_due is None
+    assert view.state.status == "AWAITING_BUYER_RESPONSE" and view.state.buyer_due
+    assert [d.kind for d in view.deadlines] == ["BUYER_RESPONSE_DUE", "ESCALATION_ALLOWED_FROM"]
     await refused(
-        "FailedPrecondition",
-        h.execute_update(DisputeWorkflow.accept_offer, BuyerAction("buyer-1", offer_version=1)),
+        "FailedPrecondition", h.execute_update(DisputeWorkflow.accept_offer, BuyerAction("buyer-1", 1))
     )
     done = await h.execute_update(DisputeWorkflow.accept_offer, BuyerAction("buyer-1", offer_version=2))
-    assert done.outcome == "SETTLED" and done.settlement == offer
-    assert [(v.number, v.party, v.kind) for v in done.versions] == [
-        (1, "BUYER", "CLAIM"),
-        (2, "SELLER", "COUNTER_OFFER"),
+    assert done.state.resolution == "BUYER_ACCEPTED_OFFER" and done.state.settlement == offer
+    assert [(v.number, v.party, v.kind, v.status) for v in done.state.versions] == [
+        (1, "BUYER", "CLAIM", ""),
+        (2, "SELLER", "COUNTER_OFFER", "ACCEPTED"),
     ]
+    assert (await h.result()).state.status == "CLOSED_REFUNDED"
+    assert disputes.fakes.paid(dispute_id(h)) == [2_500]
 
 
-async def test_rejection_then_buyer_escalates_at_once(open_dispute: Opener) -> None:
-    h = await open_dispute()
+async def test_rejection_lets_the_buyer_escalate_at_once(disputes: Harness) -> None:
+    h = await disputes.open()
     await h.execute_update(
         DisputeWorkflow.respond_as_seller,
-        SellerResponse("seller-1", "COUNTER_OFFER", "", Solution("PARTIAL_REFUND", 1_000, False)),
+        SellerResponse("seller-1", "COUNTER_OFFER", "ten percent", Solution("PARTIAL_REFUND", 1_000, False)),
     )
-    view = await h.execute_update(DisputeWorkflow.reject_offer, BuyerAction("buyer-1", escalate=True))
-    assert view.outcome == "ESCALATED"  # on day 0: rejecting an offer allows escalating at once
+    view = await h.execute_update(DisputeWorkflow.reject_offer, BuyerAction("buyer-1", 2, escalate=True))
+    assert view.state.status == "UNDER_ARBITRATION" and view.state.versions[-1].status == "REJECTED"
+    kinds = [d.kind for d in view.deadlines]
+    assert kinds == ["ARBITRATION_TARGET", "ARBITRATION_MAX"]
 
 
-async def test_escalation_waits_3_days_otherwise(open_dispute: Opener, time_env: WorkflowEnvironment) -> None:
-    h = await open_dispute()
+async def test_escalation_waits_3_days_otherwise(disputes: Harness) -> None:
+    h = await disputes.open()
+    view = await h.query(DisputeWorkflow.view)
+    assert "ESCALATION_ALLOWED_FROM" in [d.kind for d in view.deadlines]
     await refused("FailedPrecondition", h.execute_update(DisputeWorkflow.escalate, BuyerAction("buyer-1")))
-    await time_env.sleep(3 * DAY + timedelta(minutes=1))
-    assert (await h.execute_update(DisputeWorkflow.escalate, BuyerAction("buyer-1"))).outcome == "ESCALATED"
+    await disputes.env.sleep(3 * DAY + timedelta(minutes=1))
+    view = await h.execute_update(DisputeWorkflow.escalate, BuyerAction("buyer-1", message="no answer"))
+    assert view.state.status == "UNDER_ARBITRATION" and view.state.escalated_at
+    await disputes.env.sleep(timedelta(seconds=5))
+    assert disputes.fakes.holds[dispute_id(h)] is True  # evidence sealed on escalation
 
 
-async def test_silent_seller_escalates_after_15_days(
-    open_dispute: Opener, time_env: WorkflowEnvironment
-) -> None:
-    h = await open_dispute()
-    start = await time_env.get_current_time()
-    await time_env.sleep(14 * DAY)
-    assert (await h.query(DisputeWorkflow.view)).outcome == ""
+async def test_silent_seller_escalates_after_15_days(disputes: Harness) -> None:
+    h = await disputes.open()
+    start = await disputes.env.get_current_time()
+    await disputes.env.sleep(14 * DAY)
+    assert (await h.query(DisputeWorkflow.view)).state.status == "AWAITING_SELLER_RESPONSE"
+    await disputes.env.sleep(DAY + timedelta(minutes=1))
+    view = await h.query(DisputeWorkflow.view)
+    assert view.state.status == "UNDER_ARBITRATION"
+    event = next(e for e in view.state.timeline if e.action == "AUTO_ESCALATED")
+    assert abs(datetime.fromisoformat(event.at) - (start + 15 * DAY)) < timedelta(seconds=5)
+    assert "seller" in event.detail
+
+
+async def test_silent_seller_refunds_the_buyer_under_that_policy(disputes: Harness) -> None:
+    h = await disputes.open(policy_version="2026-11-refund-on-silence")
     done = await h.result()
-    assert done.outcome == "ESCALATED" and done.timeline[-1].action == "AUTO_ESCALATED"
-    assert abs(datetime.fromisoformat(done.timeline[-1].at) - (start + 15 * DAY)) < timedelta(seconds=5)
+    assert done.state.resolution == "SELLER_TIMEOUT_REFUND" and done.state.status == "CLOSED_REFUNDED"
+    assert disputes.fakes.paid(dispute_id(h)) == [4_000]
 
 
-async def test_silent_seller_refunds_the_buyer_under_that_policy(open_dispute: Opener) -> None:
-    h = await open_dispute(policy_version="2026-11-refund-on-silence")
-    done = await h.result()
-    assert done.outcome == "SETTLED" and done.settlement == Solution("PARTIAL_REFUND", 4_000, True)
-    assert done.timeline[-1].action == "SELLER_TIMEOUT_REFUND"
-
-
-async def test_silent_buyer_escalates_7_days_after_an_offer(
-    open_dispute: Opener, time_env: WorkflowEnvironment
-) -> None:
-    h = await open_dispute()
-    await time_env.sleep(2 * DAY)
+async def test_silent_buyer_escalates_7_days_after_a_counter_offer(disputes: Harness) -> None:
+    h = await disputes.open()
+    await disputes.env.sleep(2 * DAY)
     await h.execute_update(
-        DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "REJECT", "item was fine")
+        DisputeWorkflow.respond_as_seller,
+        SellerResponse("seller-1", "COUNTER_OFFER", "20 euro", Solution("PARTIAL_REFUND", 2_000, False)),
     )
-    await time_env.sleep(6 * DAY)
-    assert (await h.query(DisputeWorkflow.view)).outcome == ""
-    done = await h.result()
-    assert done.outcome == "ESCALATED" and "buyer" in done.timeline[-1].detail
+    await disputes.env.sleep(6 * DAY)
+    assert (await h.query(DisputeWorkflow.view)).state.status == "AWAITING_BUYER_RESPONSE"
+    await disputes.env.sleep(DAY + timedelta(minutes=1))
+    view = await h.query(DisputeWorkflow.view)
+    assert view.state.status == "UNDER_ARBITRATION" and view.state.versions[-1].status == "EXPIRED"
+    assert "buyer" in view.state.timeline[-2].detail or "buyer" in view.state.timeline[-1].detail
 
 
-async def test_modification_restarts_the_seller_window(
-    open_dispute: Opener, time_env: WorkflowEnvironment
-) -> None:
-    h = await open_dispute()
-    await time_env.sleep(10 * DAY)
+async def test_modification_restarts_the_seller_window(disputes: Harness) -> None:
+    h = await disputes.open()
+    await disputes.env.sleep(10 * DAY)
     view = await h.execute_update(
         DisputeWorkflow.modify,
         Modification("buyer-1", Solution("PARTIAL_REFUND", 3_000, False), "new photos attached", ["ev-9"]),
     )
-    now = await time_env.get_current_time()
-    assert view.seller_due is not None
-    assert abs(datetime.fromisoformat(view.seller_due) - (now + 15 * DAY)) < timedelta(seconds=5)
-    await time_env.sleep(10 * DAY)  # 20 days after opening: the first window would have ended
-    assert (await h.query(DisputeWorkflow.view)).outcome == ""
-    assert [v.kind for v in view.versions] == ["CLAIM", "MODIFICATION"]
-
-
-async def test_wrong_party_wrong_state_and_bad_input_are_refused_before_history(open_dispute: Opener) -> None:
-    h = await open_dispute(received=False)
-
-    async def accepted_updates() -> int:
-        history = await h.fetch_history()
-        return sum(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
-
+    now = await disputes.env.get_current_time()
+    assert abs(datetime.fromisoformat(view.state.seller_due) - (now + 15 * DAY)) < timedelta(seconds=5)
+    await disputes.env.sleep(10 * DAY)  # 20 days after opening: the first window would have ended
+    view = await h.query(DisputeWorkflow.view)
+    assert view.state.status == "AWAITING_SELLER_RESPONSE"
+    assert [v.kind for v in view.state.versions] == ["CLAIM", "MODIFICATION"]
+    assert view.state.evidence_ids == ["ev-open-1", "ev-9"]
+    # The seller must answer the claim version they saw.
     await refused(
-        "PermissionDenied",
-        h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-2", "ACCEPT")),
+        "FailedPrecondition",
+        h.execute_update(
+            DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT", claim_version=1)
+        ),
     )
-    await refused("PermissionDenied", h.execute_update(DisputeWorkflow.cancel, BuyerAction("buyer-2")))
-    await refused(
-        "FailedPrecondition", h.execute_update(DisputeWorkflow.reject_offer, BuyerAction("buyer-1"))
+    view = await h.execute_update(
+        DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT", claim_version=2)
     )
-    await refused(
-        "InvalidArgument",
-        h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "REJECT")),
-    )
-    # Not received: only a full refund without return is a valid solution.
+    assert view.state.settlement == Solution("PARTIAL_REFUND", 3_000, False)
+
+
+async def test_cancel_closes_and_unfreezes(disputes: Harness) -> None:
+    h = await disputes.open()
+    view = await h.execute_update(DisputeWorkflow.cancel, BuyerAction("buyer-1", message="sorted it out"))
+    assert view.state.status == "CLOSED_CANCELLED" and view.state.resolution == "CANCELLED_BY_BUYER"
+    done = await h.result()
+    assert disputes.fakes.frozen[done.order_id] == set() and not disputes.fakes.refunds
+
+
+async def test_not_received_claim_is_a_full_refund_without_return(disputes: Harness) -> None:
+    h = await disputes.open(received=False)
     await refused(
         "InvalidArgument",
         h.execute_update(
             DisputeWorkflow.respond_as_seller,
-            SellerResponse("seller-1", "COUNTER_OFFER", "", Solution("PARTIAL_REFUND", 10, False)),
+            SellerResponse("seller-1", "COUNTER_OFFER", "half", Solution("PARTIAL_REFUND", 10, False)),
         ),
     )
     await refused(
         "InvalidArgument",
         h.execute_update(
-            DisputeWorkflow.modify, Modification("buyer-1", Solution("FULL_REFUND", PAID + 1, False), "x")
+            DisputeWorkflow.modify, Modification("buyer-1", Solution("FULL_REFUND", PAID, True), "")
         ),
     )
-    await refused(
-        "InvalidArgument",
-        h.execute_update(
-            DisputeWorkflow.modify, Modification("buyer-1", Solution("FULL_REFUND", PAID, False), "x" * 2001)
-        ),
-    )
-    # Validators refused all of them: no update reached history and the state is unchanged.
-    assert await accepted_updates() == 0
-    view = await h.query(DisputeWorkflow.view)
-    assert view.status == "AWAITING_SELLER_RESPONSE" and [e.action for e in view.timeline] == [
-        "DISPUTE_OPENED"
-    ]
-    assert (await h.execute_update(DisputeWorkflow.cancel, BuyerAction("buyer-1"))).outcome == "CANCELLED"
-    with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+    view = await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
+    assert view.state.settlement == Solution("FULL_REFUND", PAID, False)
+
+
+async def test_continue_as_new_carries_the_whole_state(disputes: Harness) -> None:
+    h = await disputes.open(max_updates_per_run=2)
+    first_run = (await h.describe()).run_id
+    for amount in (3_000, 2_000, 1_000):
         await h.execute_update(
-            DisputeWorkflow.modify, Modification("buyer-1", Solution("FULL_REFUND", PAID, False), "again")
+            DisputeWorkflow.modify, Modification("buyer-1", Solution("PARTIAL_REFUND", amount, False), "")
         )
+        await h.execute_update(
+            DisputeWorkflow.respond_as_seller,
+            SellerResponse(
+                "seller-1", "COUNTER_OFFER", "less", Solution("PARTIAL_REFUND", amount - 500, False)
+            ),
+        )
+    await disputes.env.sleep(timedelta(seconds=2))
+    view = await h.query(DisputeWorkflow.view)
+    assert (await h.describe()).run_id != first_run and view.state.runs >= 3
+    assert [v.number for v in view.state.versions] == list(range(1, 8))
+    assert view.state.status == "AWAITING_BUYER_RESPONSE"
+    done = await h.execute_update(DisputeWorkflow.accept_offer, BuyerAction("buyer-1", offer_version=7))
+    assert done.state.settlement == Solution("PARTIAL_REFUND", 500, False)
+    final = await disputes.env.client.get_workflow_handle_for(DisputeWorkflow.run, h.id).result()
+    assert final.state.status == "CLOSED_REFUNDED" and disputes.fakes.paid(dispute_id(h)) == [500]
+    assert disputes.fakes.freeze_calls == 1  # carried over: not frozen again by later runs

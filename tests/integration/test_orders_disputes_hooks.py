@@ -1,0 +1,325 @@
+"""OrderService's hooks for disputes on the real stack: the protection freeze and account flags.
+
+One policy day = DAY_SECONDS of real time, so short windows really run out during a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from orders.v1 import orders_pb2
+from temporalio.client import Client
+
+from order_svc.protection import ClockNotRunning, ProtectionClock
+from order_svc.repository import OrderRepository
+from order_svc.server import DISPUTES_WORKER
+from platform_common.auth import Caller, Role
+from tests.harness.fixtures import DAY_SECONDS
+from tests.integration.conftest import Api, stable
+from workflows.order_protection import OrderProtectionWorkflow, workflow_id
+
+C = grpc.StatusCode
+Metadata = list[tuple[str, str]]
+
+
+async def expect(code: grpc.StatusCode, call: object) -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call  # type: ignore[misc]
+    assert err.value.code() == code, err.value.details()
+    details = err.value.details() or ""
+    assert details, "every refusal carries a human-readable message"
+    return details
+
+
+def worker(api: Api) -> Metadata:
+    return api.auth(DISPUTES_WORKER, Role.SERVICE)
+
+
+async def freeze(api: Api, order_id: str, dispute_id: str, md: Metadata | None = None) -> orders_pb2.Order:
+    req = orders_pb2.FreezeProtectionRequest(order_id=order_id, dispute_id=dispute_id)
+    return (await api.orders.FreezeProtection(req, metadata=md or worker(api))).order
+
+
+async def unfreeze(api: Api, order_id: str, dispute_id: str, md: Metadata | None = None) -> orders_pb2.Order:
+    req = orders_pb2.UnfreezeProtectionRequest(order_id=order_id, dispute_id=dispute_id)
+    return (await api.orders.UnfreezeProtection(req, metadata=md or worker(api))).order
+
+
+def dispute() -> str:
+    return str(uuid.uuid4())
+
+
+def actions(order: orders_pb2.Order) -> list[str]:
+    return [e.action for e in order.timeline]
+
+
+def assert_paused(order: orders_pb2.Order, max_seconds: float) -> None:
+    assert order.protection.frozen
+    assert not order.protection.HasField("expires_at")
+    [deadline] = order.deadlines
+    assert deadline.kind == "PROTECTION_EXPIRES"
+    assert deadline.paused and not deadline.HasField("due_at")
+    assert 0 < deadline.remaining_seconds <= max_seconds
+    assert order.protection.remaining_seconds == deadline.remaining_seconds
+
+
+def assert_running(order: orders_pb2.Order) -> datetime:
+    assert not order.protection.frozen
+    assert order.protection.HasField("expires_at")
+    [deadline] = order.deadlines
+    assert deadline.kind == "PROTECTION_EXPIRES" and not deadline.paused
+    assert deadline.due_at == order.protection.expires_at
+    return order.protection.expires_at.ToDatetime(tzinfo=UTC)
+
+
+async def wait_for_status(api: Api, order: orders_pb2.Order, status: int, timeout: float) -> orders_pb2.Order:
+    deadline = time.monotonic() + timeout
+    current = await api.get(order)
+    while current.status != status:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"order never reached {orders_pb2.OrderStatus.Name(status)}: {current}")
+        await asyncio.sleep(0.1)
+        current = await api.get(order)
+    return current
+
+
+# --- FreezeProtection / UnfreezeProtection ----------------------------------------------------
+
+
+async def test_freeze_pauses_the_clock_and_unfreeze_resumes_it(api: Api) -> None:
+    window = 40 * DAY_SECONDS  # 4 s: long enough to freeze in time, short enough to outlast
+    order = await api.ship(await api.create_order(protection_days=40))
+    d1 = dispute()
+
+    frozen = await freeze(api, order.order_id, d1)
+    assert frozen.status == orders_pb2.ORDER_STATUS_SHIPPED
+    assert_paused(frozen, window)
+    assert actions(frozen)[-1] == "PROTECTION_FROZEN"
+    assert stable(await api.get(order)) == stable(frozen)  # the read model shows it at once
+
+    again = await freeze(api, order.order_id, d1)  # a retried freeze changes nothing
+    assert stable(again) == stable(frozen)
+    assert actions(again).count("PROTECTION_FROZEN") == 1
+
+    await asyncio.sleep(window + 1)  # longer than the whole window: a frozen clock cannot expire
+    still = await api.get(order)
+    assert still.status == orders_pb2.ORDER_STATUS_SHIPPED
+    assert stable(still) == stable(frozen)
+
+    # Only the dispute that froze the clock can unfreeze it.
+    assert stable(await unfreeze(api, order.order_id, dispute())) == stable(frozen)
+
+    resumed_at = datetime.now(UTC)
+    thawed = await unfreeze(api, order.order_id, d1)
+    expires = assert_running(thawed)
+    left = timedelta(seconds=frozen.protection.remaining_seconds)
+    assert timedelta(seconds=-2) < expires - (resumed_at + left) < timedelta(seconds=2)
+    assert actions(thawed)[-2:] == ["PROTECTION_FROZEN", "PROTECTION_RESUMED"]
+    assert stable(await api.get(order)) == stable(thawed)
+    assert stable(await unfreeze(api, order.order_id, d1)) == stable(thawed)  # retried: no-op
+
+    # The resumed clock really runs: the order completes when the time it had left is used up.
+    done = await wait_for_status(api, order, orders_pb2.ORDER_STATUS_COMPLETED, left.total_seconds() + 15)
+    assert done.completion_reason == orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED
+    assert done.completed_at.ToDatetime(tzinfo=UTC) >= expires
+
+
+async def test_the_clock_stays_frozen_while_any_dispute_holds_it(api: Api) -> None:
+    order = await api.ship(await api.create_order(protection_days=180))
+    d1, d2 = dispute(), dispute()
+    first = await freeze(api, order.order_id, d1)
+    assert_paused(first, 180 * DAY_SECONDS)
+    both = await freeze(api, order.order_id, d2)
+    assert_paused(both, 180 * DAY_SECONDS)
+    assert both.protection.remaining_seconds == first.protection.remaining_seconds
+    one_left = await unfreeze(api, order.order_id, d1)
+    assert_paused(one_left, 180 * DAY_SECONDS)
+    assert "PROTECTION_RESUMED" not in actions(one_left)
+    assert_running(await unfreeze(api, order.order_id, d2))
+    assert actions(await api.get(order)).count("PROTECTION_RESUMED") == 1
+
+
+async def test_no_running_clock_means_the_order_is_returned_unchanged(api: Api) -> None:
+    paid = await api.create_order()
+    before = stable(await api.get(paid))
+    assert stable(await freeze(api, paid.order_id, dispute())) == before
+    assert stable(await unfreeze(api, paid.order_id, dispute())) == before
+    assert stable(await api.get(paid)) == before
+    assert paid.status == orders_pb2.ORDER_STATUS_PAID
+
+    shipped = await api.ship(await api.create_order())
+    await api.orders.ConfirmReceipt(
+        orders_pb2.ConfirmReceiptRequest(order_id=shipped.order_id),
+        metadata=api.auth(shipped.buyer_id, Role.BUYER),
+    )
+    completed = stable(await api.get(shipped))
+    assert completed.status == orders_pb2.ORDER_STATUS_COMPLETED
+    assert [d.kind for d in completed.deadlines] == ["DISPUTE_GRACE_ENDS"]  # disputes may still open
+    d = dispute()
+    assert stable(await freeze(api, shipped.order_id, d)) == completed
+    assert stable(await unfreeze(api, shipped.order_id, d)) == completed
+    assert not (await api.get(shipped)).protection.frozen
+
+
+async def test_an_ended_clock_answers_not_running(api: Api, temporal_client: Client) -> None:
+    """The race the hooks tolerate: the row still says SHIPPED while the clock has ended."""
+    order = await api.ship(await api.create_order())
+    await api.orders.ConfirmReceipt(
+        orders_pb2.ConfirmReceiptRequest(order_id=order.order_id),
+        metadata=api.auth(order.buyer_id, Role.BUYER),
+    )
+    handle = temporal_client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    await asyncio.wait_for(handle.result(), timeout=30)
+    clock = ProtectionClock(temporal_client)
+    with pytest.raises(ClockNotRunning):
+        await clock.freeze(order.order_id, dispute())
+    with pytest.raises(ClockNotRunning):
+        await clock.unfreeze(order.order_id, dispute())
+
+
+async def test_cancelled_orders_are_refused(api: Api) -> None:
+    order = await api.create_order()
+    await api.orders.CancelOrder(
+        orders_pb2.CancelOrderRequest(order_id=order.order_id, reason="changed my mind"),
+        metadata=api.auth(order.buyer_id, Role.BUYER),
+    )
+    before = stable(await api.get(order))
+    d = dispute()
+    details = await expect(C.FAILED_PRECONDITION, freeze(api, order.order_id, d))
+    assert "CANCELLED" in details
+    await expect(C.FAILED_PRECONDITION, unfreeze(api, order.order_id, d))
+    assert stable(await api.get(order)) == before
+
+
+async def test_only_the_disputes_worker_may_freeze(api: Api) -> None:
+    order = await api.ship(await api.create_order(protection_days=180))
+    before = stable(await api.get(order))
+    callers = [
+        api.auth(order.buyer_id, Role.BUYER),
+        api.auth(order.seller_id, Role.SELLER),
+        api.auth("arb-1", Role.ARBITER),
+        api.service(),  # checkout: a service, but not the disputes worker
+        api.auth("worker-orders", Role.SERVICE),
+    ]
+    d = dispute()
+    for md in callers:
+        await expect(C.PERMISSION_DENIED, freeze(api, order.order_id, d, md))
+        await expect(C.PERMISSION_DENIED, unfreeze(api, order.order_id, d, md))
+    assert stable(await api.get(order)) == before
+    assert_paused(await freeze(api, order.order_id, d), 180 * DAY_SECONDS)  # the worker may
+
+
+async def test_bad_ids_and_unknown_orders(api: Api) -> None:
+    order = await api.ship(await api.create_order(protection_days=180))
+    before = stable(await api.get(order))
+    for call in (freeze, unfreeze):
+        await expect(C.NOT_FOUND, call(api, str(uuid.uuid4()), dispute()))
+        await expect(C.INVALID_ARGUMENT, call(api, "", dispute()))
+        await expect(C.INVALID_ARGUMENT, call(api, "order-1", dispute()))
+        await expect(C.INVALID_ARGUMENT, call(api, order.order_id, ""))
+        details = await expect(C.INVALID_ARGUMENT, call(api, order.order_id, "dispute-1"))
+        assert "dispute_id" in details
+    assert stable(await api.get(order)) == before
+
+
+# --- SetAccountBlocked / GetAccountStatus -------------------------------------------------------
+
+
+async def set_blocked(
+    api: Api, account_id: str, blocked: bool, reason: str = "", md: Metadata | None = None
+) -> orders_pb2.AccountStatus:
+    req = orders_pb2.SetAccountBlockedRequest(account_id=account_id, blocked=blocked, reason=reason)
+    return (await api.orders.SetAccountBlocked(req, metadata=md or api.service())).account
+
+
+async def status(api: Api, account_id: str, md: Metadata | None = None) -> orders_pb2.AccountStatus:
+    req = orders_pb2.GetAccountStatusRequest(account_id=account_id)
+    return (await api.orders.GetAccountStatus(req, metadata=md or api.service())).account
+
+
+async def test_block_and_unblock_an_account(api: Api) -> None:
+    account = f"buyer-{uuid.uuid4().hex[:8]}"
+    unknown = await status(api, account)
+    assert unknown == orders_pb2.AccountStatus(account_id=account, blocked=False)
+    assert not unknown.HasField("updated_at")
+
+    started = datetime.now(UTC)
+    blocked = await set_blocked(api, account, True, "chargeback fraud, case 4411")
+    assert blocked.account_id == account and blocked.blocked
+    assert blocked.reason == "chargeback fraud, case 4411"
+    assert abs(blocked.updated_at.ToDatetime(tzinfo=UTC) - started) < timedelta(seconds=5)
+    assert await status(api, account) == blocked
+    assert await status(api, account, api.auth("arb-1", Role.ARBITER)) == blocked
+
+    await asyncio.sleep(0.05)
+    assert await set_blocked(api, account, True, "chargeback fraud, case 4411") == blocked  # idempotent
+
+    unblocked = await set_blocked(api, account, False, "appeal accepted")
+    assert not unblocked.blocked and unblocked.reason == "appeal accepted"
+    assert unblocked.updated_at.ToDatetime() > blocked.updated_at.ToDatetime()
+    assert await status(api, account, api.auth(account, Role.BUYER)) == unblocked
+
+
+async def test_account_requests_are_validated(api: Api) -> None:
+    account = f"seller-{uuid.uuid4().hex[:8]}"
+    for bad_id in ("", "   ", "a" * 129):
+        await expect(C.INVALID_ARGUMENT, set_blocked(api, bad_id, True))
+        await expect(C.INVALID_ARGUMENT, status(api, bad_id))
+    await expect(C.INVALID_ARGUMENT, set_blocked(api, account, True, "r" * 501))
+    await expect(C.INVALID_ARGUMENT, set_blocked(api, account, True, "line\x00break"))
+    for role in (Role.BUYER, Role.SELLER, Role.ARBITER):  # trust & safety tooling only
+        await expect(C.PERMISSION_DENIED, set_blocked(api, account, True, md=api.auth(account, role)))
+    assert not (await status(api, account)).HasField("updated_at")  # nothing was written
+
+    longest = "a" * 120 + uuid.uuid4().hex[:8]
+    edge = await set_blocked(api, longest, True, "é" * 500)  # limits count characters, not bytes
+    assert (edge.account_id, edge.blocked, edge.reason) == (longest, True, "é" * 500)
+    assert await status(api, longest) == edge
+
+
+async def test_buyers_and_sellers_read_only_their_own_status(api: Api) -> None:
+    buyer, other = f"buyer-{uuid.uuid4().hex[:8]}", f"buyer-{uuid.uuid4().hex[:8]}"
+    seller = f"seller-{uuid.uuid4().hex[:8]}"
+    await set_blocked(api, buyer, True, "abuse")
+    assert (await status(api, buyer, api.auth(buyer, Role.BUYER))).blocked
+    await expect(C.PERMISSION_DENIED, status(api, buyer, api.auth(other, Role.BUYER)))
+    await expect(C.PERMISSION_DENIED, status(api, buyer, api.auth(seller, Role.SELLER)))
+    assert not (await status(api, other, api.auth(other, Role.BUYER))).blocked
+    assert not (await status(api, seller, api.auth(seller, Role.SELLER))).blocked
+
+
+# --- the account upsert on both SQL backends -----------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderRepository]:
+    url = (
+        f"sqlite:///{tmp_path / 'orders.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    repository = OrderRepository(url)  # runs the migrations, 0002 (accounts) included
+    yield repository
+    repository.close()
+
+
+async def test_concurrent_first_writes_store_one_account(repo: OrderRepository) -> None:
+    account = f"buyer-{uuid.uuid4().hex}"
+    actor = Caller("trust-safety", Role.SERVICE)
+    base = datetime(2030, 1, 1, tzinfo=UTC)
+    rows = await asyncio.gather(
+        *(repo.set_account(account, True, "fraud", base + timedelta(seconds=i), actor) for i in range(10))
+    )
+    assert len({r.updated_at for r in rows}) == 1  # one insert won; the rest were no-ops
+    stored = await repo.get_account(account)
+    assert stored is not None and stored.blocked and stored.updated_at == rows[0].updated_at
+    changed = await repo.set_account(account, False, "", base + timedelta(days=1), actor)
+    assert not changed.blocked and changed.updated_at == base + timedelta(days=1)
+    assert await repo.get_account(f"never-{uuid.uuid4().hex}") is None
