@@ -248,6 +248,7 @@ class Stack:
         day_seconds: float | None = None,
         temporal: Infra | None = None,
         s3: Infra | None = None,
+        dispute_policy: str | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.ports = ports or Ports()
@@ -260,6 +261,8 @@ class Stack:
             s3_binary(), self.data_dir, host, self.ports.s3, self.ports.s3_console, self.secrets
         )
         self.day_seconds = day_seconds
+        # Policy version for new disputes ("demo": a day is a minute; "<version>@<s>s" scales days).
+        self.dispute_policy = dispute_policy or os.environ.get("DP_DISPUTE_POLICY", "2026-11-standard")
         self.apps: dict[str, Process] = {}
 
     def app_env(self) -> dict[str, str]:
@@ -274,6 +277,8 @@ class Stack:
             "DP_ORDER_DB_URL": f"sqlite:///{self.data_dir / 'orders.db'}",
             "DP_REFUND_DB_URL": f"sqlite:///{self.data_dir / 'refunds.db'}",
             "DP_EVIDENCE_DB_URL": f"sqlite:///{self.data_dir / 'evidence.db'}",
+            "DP_DISPUTE_DB_URL": f"sqlite:///{self.data_dir / 'disputes.db'}",
+            "DP_DISPUTE_POLICY": self.dispute_policy,
             "DP_REFUND_WEBHOOK_LISTEN": f"{self.host}:{self.ports.refund_webhook}",
             "DP_PROVIDER_URL": f"http://{self.host}:{self.ports.provider}",
             "DP_PROVIDER_API_KEY": self.secrets.provider_api_key,
@@ -314,7 +319,7 @@ class Stack:
             self.apps[module] = Process(
                 module, [sys.executable, "-m", module], logs / f"{module}.log", env, ROOT
             )
-        for domain in ("orders", "refunds"):
+        for domain in ("orders", "disputes", "refunds"):
             self.apps[f"worker-{domain}"] = Process(
                 f"worker-{domain}",
                 [sys.executable, "-m", "workflows.worker", domain],
@@ -348,5 +353,7 @@ class Stack:
         lines.append(
             f"payment simulator: http://{self.host}:{self.ports.provider} (refund webhooks to :{self.ports.refund_webhook})"
         )
-        lines.append(f"workers: task queues 'orders' and 'refunds'; logs in {self.data_dir / 'logs'}")
+        lines.append(
+            f"workers: task queues 'orders', 'disputes' and 'refunds'; new disputes use policy {self.dispute_policy}; logs in {self.data_dir / 'logs'}"
+        )
         return lines

@@ -1,21 +1,58 @@
 """`python -m dispute_svc`: run DisputeService."""
 
+from __future__ import annotations
+
 import asyncio
+import logging
+import os
 
 from disputes.v1 import disputes_pb2_grpc
+from evidence.v1 import evidence_pb2_grpc
+from orders.v1 import orders_pb2_grpc
+from temporalio.client import Client
 
+from dispute_svc.engine import DisputeEngine
+from dispute_svc.peers import Peers
+from dispute_svc.repository import DisputeRepository
 from dispute_svc.server import METHOD_ROLES, SERVICE_NAME, DisputeService
+from platform_common.auth import jwt_secret
+from platform_common.config import TemporalConfig, target_address
+from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
+from workflows.dispute_policy import DEFAULT_VERSION, policy
 
-if __name__ == "__main__":
+log = logging.getLogger("dispute_svc")
+
+
+async def main() -> None:
     configure_logging()
-    # Generated servicer bases mark every RPC abstract; unimplemented ones answer UNIMPLEMENTED.
-    service = DisputeService()  # type: ignore[abstract]
-    asyncio.run(
-        run_service(
+    secret = jwt_secret()
+    # New disputes open under this policy version; in-flight ones keep the version they opened with.
+    dispute_policy = policy(os.environ.get("DP_DISPUTE_POLICY", DEFAULT_VERSION))
+    db_url = os.environ.get("DP_DISPUTE_DB_URL", "sqlite:///data/disputes.db")
+    repo = DisputeRepository(db_url)
+    temporal = TemporalConfig.from_env()
+    client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
+    peers = Peers(
+        orders_pb2_grpc.OrderServiceStub(service_channel(target_address("ORDER"), "dispute-svc", secret)),
+        evidence_pb2_grpc.EvidenceServiceStub(
+            service_channel(target_address("EVIDENCE"), "dispute-svc", secret)
+        ),
+    )
+    service = DisputeService(repo, DisputeEngine(client), peers, dispute_policy)
+    log.info(
+        "dispute database: %s; policy for new disputes: %s", db_url.split("@")[-1], dispute_policy.version
+    )
+    try:
+        await run_service(
             key="DISPUTE",
             service_name=SERVICE_NAME,
             method_roles=METHOD_ROLES,
             register=lambda s: disputes_pb2_grpc.add_DisputeServiceServicer_to_server(service, s),
         )
-    )
+    finally:
+        repo.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

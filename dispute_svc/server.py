@@ -1,16 +1,47 @@
-"""DisputeService: the API contract and who may call what; handlers arrive with the disputes milestone.
+"""DisputeService: a thin gRPC facade over DisputeWorkflow plus the read model behind ListDisputes.
 
-Until then every RPC authenticates the caller, checks the role and answers UNIMPLEMENTED.
+Every user action is a Workflow Update whose validator decides (party, state, input): the
+service only authenticates, parses the API messages, attaches evidence through EvidenceService
+and maps refusals to status codes. Opening is checked here against OrderService and the
+openings register, then started with update-with-start keyed by the caller's request id.
 """
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
+import grpc
+from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 
-from platform_common.auth import Role
+from dispute_svc import requests as rq
+from dispute_svc.engine import DisputeEngine
+from dispute_svc.opening import check_history, check_parties, check_window
+from dispute_svc.peers import Peers
+from dispute_svc.repository import DisputeRepository, PastDispute
+from dispute_svc.store import OpeningRow
+from dispute_svc.views import render
+from platform_common.auth import Caller, Role, current_caller, require_internal
+from platform_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
+from platform_common.validate import require_uuid
+from workflows.dispute import DisputeWorkflow
+from workflows.dispute_model import CLOSED, DisputeInput, DisputeView
+from workflows.dispute_policy import Policy
 
 SERVICE_NAME = "disputes.v1.DisputeService"
+# The token subject of the disputes worker, the only caller of RecordDisputeState.
+DISPUTES_WORKER = "worker-disputes"
+# An opening whose workflow never appeared after this long is treated as abandoned.
+_STALE_OPENING_S = 60
 
 B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
 METHOD_ROLES: MethodRoles = {
@@ -33,5 +64,304 @@ METHOD_ROLES: MethodRoles = {
 }
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
+    if caller.role is Role.BUYER:
+        return caller.id == buyer_id
+    if caller.role is Role.SELLER:
+        return caller.id == seller_id
+    if caller.role is Role.ARBITER:
+        return escalated
+    return caller.role is Role.SERVICE
+
+
 class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
-    pass
+    def __init__(self, repo: DisputeRepository, engine: DisputeEngine, peers: Peers, policy: Policy) -> None:
+        self._repo = repo
+        self._engine = engine
+        self._peers = peers
+        self._policy = policy
+        # Immutable facts per dispute (order, amount paid, currency), so actions that carry money
+        # or evidence do not query the workflow twice.
+        self._facts: dict[str, DisputeView] = {}
+
+    # --- opening -------------------------------------------------------------------------------
+
+    async def OpenDispute(
+        self, request: pb.OpenDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.OpenDisputeResponse:
+        caller = current_caller()
+        opening = rq.parse_opening(request, self._policy)
+        existing = await self._repo.opening_by_request(caller.id, opening.request_id)
+        if existing is not None and existing.fingerprint != opening.fingerprint:
+            raise rq.already_used(opening.request_id)
+        order = await self._peers.order(opening.order_id)
+        check_parties(order, caller.id, await self._peers.blocked(caller.id))
+        solution = rq.opening_solution(request, order, opening)
+        if existing is None:
+            history = await self._live_history(opening.order_id)
+            attempt = check_history(opening.order_id, history, self._policy)
+            check_window(order, self._policy, _now())
+            dispute_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dispute:{caller.id}:{opening.request_id}"))
+        else:
+            attempt, dispute_id = existing.attempt, existing.dispute_id
+        await self._peers.attach(dispute_id, order.order_id, opening.evidence_ids, at_opening=True)
+        if existing is None:
+            await self._repo.add_opening(
+                OpeningRow(
+                    dispute_id=dispute_id,
+                    order_id=order.order_id,
+                    buyer_id=caller.id,
+                    request_id=opening.request_id,
+                    fingerprint=opening.fingerprint,
+                    attempt=attempt,
+                    created_at=_now(),
+                )
+            )
+        inp = DisputeInput(
+            dispute_id=dispute_id,
+            order_id=order.order_id,
+            buyer_id=caller.id,
+            seller_id=order.seller_id,
+            paid_minor=order.total.minor_units,
+            currency=order.total.currency,
+            policy_version=self._policy.version,
+            reason=opening.reason,
+            goods_received=request.goods_received,
+            solution=solution,
+            description=request.description,
+            evidence_ids=opening.evidence_ids,
+            attempt=attempt,
+        )
+        try:
+            view = await self._engine.open(inp, opening.request_id)
+        except Unavailable:
+            if not await self._engine.started(dispute_id):
+                await self._repo.drop_opening(dispute_id)  # nothing was created: free the order
+            raise
+        return pb.OpenDisputeResponse(dispute=render(view))
+
+    async def _live_history(self, order_id: str) -> list[PastDispute]:
+        """The order's disputes, without openings whose workflow never started (Temporal was down
+        at that moment and the caller gave up): those must not block the order for good."""
+        history = []
+        for past in await self._repo.order_history(order_id):
+            stale = not past.status and (_now() - past.created_at).total_seconds() > _STALE_OPENING_S
+            if stale and not await self._engine.started(past.dispute_id):
+                await self._repo.drop_opening(past.dispute_id)
+                continue
+            history.append(past)
+        return history
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def GetDispute(
+        self, request: pb.GetDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDisputeResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        try:
+            dispute = render(await self._engine.view(dispute_id))
+        except (NotFound, Unavailable):
+            stored = await self._repo.get(dispute_id)  # closed long ago, or Temporal is down
+            if stored is None:
+                raise NotFound(f"dispute {dispute_id} not found") from None
+            dispute = stored
+        if not _may_read(
+            current_caller(), dispute.buyer_id, dispute.seller_id, dispute.HasField("escalated_at")
+        ):
+            raise PermissionDenied(f"dispute {dispute_id} is not yours")
+        return pb.GetDisputeResponse(dispute=dispute)
+
+    async def ListDisputes(
+        self, request: pb.ListDisputesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDisputesResponse:
+        caller = current_caller()
+        buyer_id, seller_id = request.buyer_id, request.seller_id
+        if caller.role is Role.BUYER:
+            if buyer_id not in ("", caller.id) or seller_id:
+                raise PermissionDenied("buyers list only their own disputes (buyer_id = yourself)")
+            buyer_id = caller.id
+        if caller.role is Role.SELLER:
+            if seller_id not in ("", caller.id) or buyer_id:
+                raise PermissionDenied("sellers list only their own disputes (seller_id = yourself)")
+            seller_id = caller.id
+        status = ""
+        if request.status:
+            if request.status not in pb.DisputeStatus.values():
+                raise InvalidArgument(f"unknown status {request.status}")
+            status = pb.DisputeStatus.Name(request.status).removeprefix("DISPUTE_STATUS_")
+        order_id = require_uuid(request.order_id, "order_id") if request.order_id else ""
+        size = page_size(request.page.page_size)
+        disputes, token = await self._repo.search(
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            status=status,
+            order_id=order_id,
+            size=size,
+            token=request.page.page_token,
+        )
+        if caller.role is Role.ARBITER:  # arbiters see escalated disputes only
+            disputes = [d for d in disputes if d.HasField("escalated_at")]
+        return pb.ListDisputesResponse(disputes=disputes, next_page_token=token)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    async def _act(self, dispute_id: str, update: object, arg: object) -> pb.Dispute:
+        try:
+            view = await self._engine.act(dispute_id, update, arg)
+        except NotFound:
+            stored = await self._repo.get(dispute_id)
+            if (
+                stored is not None
+                and pb.DisputeStatus.Name(stored.status).removeprefix("DISPUTE_STATUS_") in CLOSED
+            ):
+                raise FailedPrecondition(
+                    f"dispute {dispute_id} is closed ({pb.DisputeStatus.Name(stored.status)})"
+                ) from None
+            raise
+        return render(view)
+
+    async def _facts_of(self, dispute_id: str) -> DisputeView:
+        facts = self._facts.get(dispute_id)
+        if facts is None:
+            facts = await self._engine.view(dispute_id)
+            if len(self._facts) > 10_000:
+                self._facts.clear()
+            self._facts[dispute_id] = facts
+        return facts
+
+    async def _attach(self, dispute_id: str, evidence_ids: list[str]) -> None:
+        if evidence_ids:
+            facts = await self._facts_of(dispute_id)
+            await self._peers.attach(dispute_id, facts.order_id, evidence_ids, at_opening=False)
+
+    async def RespondAsSeller(
+        self, request: pb.RespondAsSellerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RespondAsSellerResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        facts = await self._facts_of(dispute_id) if request.HasField("counter_offer") else None
+        action = rq.seller_response(request, current_caller().id, facts)
+        await self._attach(dispute_id, action.evidence_ids)
+        return pb.RespondAsSellerResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.respond_as_seller, action)
+        )
+
+    async def AcceptOffer(
+        self, request: pb.AcceptOfferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcceptOfferResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.buyer_action(current_caller().id, offer_version=request.offer_version)
+        return pb.AcceptOfferResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.accept_offer, action)
+        )
+
+    async def RejectOffer(
+        self, request: pb.RejectOfferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RejectOfferResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.buyer_action(
+            current_caller().id,
+            offer_version=request.offer_version,
+            message=request.message,
+            escalate=request.escalate,
+        )
+        return pb.RejectOfferResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.reject_offer, action)
+        )
+
+    async def ModifyDispute(
+        self, request: pb.ModifyDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModifyDisputeResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        facts = await self._facts_of(dispute_id) if request.HasField("solution") else None
+        action = rq.modification(request, current_caller().id, facts)
+        await self._attach(dispute_id, action.evidence_ids)
+        return pb.ModifyDisputeResponse(dispute=await self._act(dispute_id, DisputeWorkflow.modify, action))
+
+    async def EscalateDispute(
+        self, request: pb.EscalateDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EscalateDisputeResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.buyer_action(
+            current_caller().id, message=request.message, evidence_ids=list(request.evidence_ids)
+        )
+        await self._attach(dispute_id, action.evidence_ids)
+        return pb.EscalateDisputeResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.escalate, action)
+        )
+
+    async def CancelDispute(
+        self, request: pb.CancelDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelDisputeResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.buyer_action(current_caller().id, message=request.reason)
+        return pb.CancelDisputeResponse(dispute=await self._act(dispute_id, DisputeWorkflow.cancel, action))
+
+    async def RequestInformation(
+        self, request: pb.RequestInformationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestInformationResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.info_request(request, current_caller().id)
+        return pb.RequestInformationResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.request_information, action)
+        )
+
+    async def SubmitInformation(
+        self, request: pb.SubmitInformationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitInformationResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.info_answer(request, current_caller().id)
+        await self._attach(dispute_id, action.evidence_ids)
+        return pb.SubmitInformationResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.submit_information, action)
+        )
+
+    async def DecideDispute(
+        self, request: pb.DecideDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DecideDisputeResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.decision(request, current_caller().id, await self._facts_of(dispute_id))
+        return pb.DecideDisputeResponse(dispute=await self._act(dispute_id, DisputeWorkflow.decide, action))
+
+    async def AppealDecision(
+        self, request: pb.AppealDecisionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppealDecisionResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.appeal(request, current_caller().id)
+        await self._attach(dispute_id, action.evidence_ids)
+        return pb.AppealDecisionResponse(dispute=await self._act(dispute_id, DisputeWorkflow.appeal, action))
+
+    async def SubmitReturnShipment(
+        self, request: pb.SubmitReturnShipmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitReturnShipmentResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.return_shipment(request, current_caller().id)
+        return pb.SubmitReturnShipmentResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.submit_return_shipment, action)
+        )
+
+    async def ConfirmReturnReceived(
+        self, request: pb.ConfirmReturnReceivedRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmReturnReceivedResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        action = rq.return_receipt(request, current_caller().id)
+        await self._attach(dispute_id, action.evidence_ids)
+        return pb.ConfirmReturnReceivedResponse(
+            dispute=await self._act(dispute_id, DisputeWorkflow.confirm_return, action)
+        )
+
+    # --- internal ------------------------------------------------------------------------------
+
+    async def RecordDisputeState(
+        self, request: pb.RecordDisputeStateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordDisputeStateResponse:
+        require_internal(DISPUTES_WORKER)
+        require_uuid(request.dispute.dispute_id, "dispute.dispute_id")
+        if request.revision <= 0:
+            raise InvalidArgument("revision must be positive")
+        return pb.RecordDisputeStateResponse(
+            applied=await self._repo.record(request.dispute, request.revision)
+        )

@@ -12,9 +12,12 @@ import grpc
 class DomainError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
+        # Optional machine-readable cause (e.g. "MAX_DISPUTES_REACHED"), sent to the client as
+        # trailing metadata "dp-error-reason" next to the status code.
+        self.reason = reason
 
 
 class InvalidArgument(DomainError):

@@ -37,6 +37,8 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
     if isinstance(exc, grpc.aio.AbortError):
         raise exc
     if isinstance(exc, DomainError):
+        if exc.reason:  # machine-readable refusal reason, for clients that branch on it
+            context.set_trailing_metadata((("dp-error-reason", exc.reason),))
         await context.abort(exc.code, exc.message)
     if isinstance(exc, OperationalError | InterfaceError):
         ref = uuid.uuid4().hex[:12]

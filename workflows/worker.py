@@ -1,4 +1,4 @@
-"""`python -m workflows.worker <domain>`: one worker process per domain (orders, refunds).
+"""`python -m workflows.worker <domain>`: one worker process per domain (orders, disputes, refunds).
 
 Each domain polls its own task queue (reference-app-orders-go style), so domains scale and
 deploy independently; `all` runs every domain in one process for small installations.
@@ -11,6 +11,9 @@ import asyncio
 import logging
 import signal
 
+import grpc
+from disputes.v1 import disputes_pb2_grpc
+from evidence.v1 import evidence_pb2_grpc
 from orders.v1 import orders_pb2_grpc
 from refunds.v1 import refunds_pb2_grpc
 from temporalio.client import Client
@@ -21,14 +24,16 @@ from platform_common.config import TemporalConfig, env, target_address
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging
 from refund_svc.provider.adapter import HttpPaymentProvider
+from workflows.activities.disputes import DisputeActivities
 from workflows.activities.orders import OrderActivities
 from workflows.activities.refunds import RefundActivities
+from workflows.dispute import DisputeWorkflow
 from workflows.order_protection import OrderProtectionWorkflow
 from workflows.refund import RefundWorkflow
-from workflows.task_queues import ORDERS, REFUNDS
+from workflows.task_queues import DISPUTES, ORDERS, REFUNDS
 
 log = logging.getLogger("worker")
-DOMAINS = ("orders", "refunds")
+DOMAINS = ("orders", "disputes", "refunds")
 
 
 async def _connect(cfg: TemporalConfig) -> Client:
@@ -53,6 +58,8 @@ def _worker(client: Client, domain: str, secret: str) -> Worker:
             workflows=[OrderProtectionWorkflow],
             activities=[orders.complete_order, orders.record_protection],
         )
+    if domain == "disputes":
+        return _disputes_worker(client, secret)
     channel = service_channel(target_address("REFUND"), "worker-refunds", secret)
     provider = HttpPaymentProvider(env("DP_PROVIDER_URL"), env("DP_PROVIDER_API_KEY"))
     refunds = RefundActivities(provider, refunds_pb2_grpc.RefundServiceStub(channel))
@@ -61,6 +68,31 @@ def _worker(client: Client, domain: str, secret: str) -> Worker:
         task_queue=REFUNDS,
         workflows=[RefundWorkflow],
         activities=[refunds.submit_refund, refunds.poll_refund, refunds.record_refund_status],
+    )
+
+
+def _disputes_worker(client: Client, secret: str) -> Worker:
+    def channel(key: str) -> grpc.aio.Channel:
+        return service_channel(target_address(key), "worker-disputes", secret)
+
+    acts = DisputeActivities(
+        orders_pb2_grpc.OrderServiceStub(channel("ORDER")),
+        evidence_pb2_grpc.EvidenceServiceStub(channel("EVIDENCE")),
+        refunds_pb2_grpc.RefundServiceStub(channel("REFUND")),
+        disputes_pb2_grpc.DisputeServiceStub(channel("DISPUTE")),
+    )
+    return Worker(
+        client,
+        task_queue=DISPUTES,
+        workflows=[DisputeWorkflow],
+        activities=[
+            acts.freeze_order,
+            acts.unfreeze_order,
+            acts.set_legal_hold,
+            acts.issue_refund,
+            acts.refund_statuses,
+            acts.record_dispute_state,
+        ],
     )
 
 

@@ -15,6 +15,10 @@ from tests.harness.postgres import container_postgres, local_postgres
 
 # One policy "day" in the real-time stack: a 60-day protection window lasts 6 seconds.
 DAY_SECONDS = 0.1
+# One dispute-policy day there: the seller's 15 days last 7.5 s, opening is possible 2.5 s after
+# shipment. Part of the policy version, so in-flight disputes keep it.
+DISPUTE_DAY_SECONDS = 0.5
+DISPUTE_POLICY = f"2026-11-standard@{DISPUTE_DAY_SECONDS}s"
 
 _MODE: str | None = None
 
@@ -34,8 +38,10 @@ def make_stack(data_dir: Path, day_seconds: float) -> Stack:
     ports = Ports.random()
     if mode() == "docker":
         temporal, s3 = container_infra(data_dir, ports, Secrets.load_or_create(data_dir))
-        return Stack(data_dir, ports, day_seconds=day_seconds, temporal=temporal, s3=s3)
-    return Stack(data_dir, ports, day_seconds=day_seconds)
+        return Stack(
+            data_dir, ports, day_seconds=day_seconds, temporal=temporal, s3=s3, dispute_policy=DISPUTE_POLICY
+        )
+    return Stack(data_dir, ports, day_seconds=day_seconds, dispute_policy=DISPUTE_POLICY)
 
 
 async def connect_temporal(address: str, timeout: float = 60.0) -> Client:

@@ -1,0 +1,140 @@
+"""DisputeService's side of DisputeWorkflow: start it with its first update, send actions as
+updates, read it with a query, and turn the workflow's refusals into API errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from platform_common.errors import (
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from workflows import search_attributes as sa
+from workflows.dispute import DisputeWorkflow
+from workflows.dispute_model import DisputeInput, DisputeView, workflow_id
+from workflows.task_queues import DISPUTES
+
+_TIMEOUT = timedelta(seconds=30)
+_REFUSALS: dict[str, type[DomainError]] = {
+    "PermissionDenied": PermissionDenied,
+    "FailedPrecondition": FailedPrecondition,
+    "InvalidArgument": InvalidArgument,
+}
+
+
+def _unavailable(exc: Exception) -> Unavailable:
+    kind = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__
+    return Unavailable(f"workflow engine unavailable ({kind}); retry later")
+
+
+class DisputeEngine:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def open(self, inp: DisputeInput, request_id: str) -> DisputeView:
+        """Start the dispute and read it back in one round trip. The update id is the request id:
+        a retried OpenDispute is the same update on the same workflow and gets the same answer."""
+        start = WithStartWorkflowOperation(
+            DisputeWorkflow.run,
+            inp,
+            id=workflow_id(inp.dispute_id),
+            task_queue=DISPUTES,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.DISPUTE_ID, inp.dispute_id),
+                    SearchAttributePair(sa.ORDER_ID, inp.order_id),
+                    SearchAttributePair(sa.BUYER_ID, inp.buyer_id),
+                    SearchAttributePair(sa.SELLER_ID, inp.seller_id),
+                    SearchAttributePair(sa.DISPUTE_STATUS, "AWAITING_SELLER_RESPONSE"),
+                    SearchAttributePair(sa.SLA_BREACHED, False),
+                ]
+            ),
+            static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",
+        )
+        try:
+            return await self._client.execute_update_with_start_workflow(
+                DisputeWorkflow.opened,
+                inp.buyer_id,
+                start_workflow_operation=start,
+                id=f"open-{request_id}",
+                rpc_timeout=_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            # The dispute exists and has already closed: the retry reads it.
+            return await self.view(inp.dispute_id)
+        except Exception as exc:
+            raise self._translate(exc, inp.dispute_id) from exc
+
+    async def act(self, dispute_id: str, update: Any, arg: object) -> DisputeView:
+        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        try:
+            view: DisputeView = await handle.execute_update(update, arg, rpc_timeout=_TIMEOUT)
+            return view
+        except Exception as exc:
+            raise self._translate(exc, dispute_id) from exc
+
+    async def view(self, dispute_id: str) -> DisputeView:
+        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        try:
+            return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=10))
+        except Exception as exc:
+            raise self._translate(exc, dispute_id) from exc
+
+    async def started(self, dispute_id: str) -> bool:
+        """Whether the dispute's workflow exists at all (an unclear start is settled by asking)."""
+        try:
+            await self._client.get_workflow_handle(workflow_id(dispute_id)).describe(
+                rpc_timeout=timedelta(seconds=10)
+            )
+            return True
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise _unavailable(exc) from exc
+
+    @staticmethod
+    def _translate(exc: Exception, dispute_id: str) -> DomainError:
+        if isinstance(exc, WorkflowUpdateFailedError):
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+                return _REFUSALS[cause.type](cause.message)
+            return FailedPrecondition(f"dispute {dispute_id} refused the action: {cause}")
+        if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return Unavailable(
+                "the dispute did not answer in time; it may still apply the action, check GetDispute"
+            )
+        if isinstance(exc, WorkflowQueryFailedError):
+            return Unavailable(f"dispute {dispute_id} could not be read right now: {exc}")
+        if isinstance(exc, RPCError):
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # Either no such dispute, or it has closed (a closed workflow takes no updates).
+                return NotFound(f"dispute {dispute_id} not found or already closed")
+            return _unavailable(exc)
+        if isinstance(exc, RuntimeError):  # the lazy client's first connect failed
+            return _unavailable(exc)
+        if isinstance(exc, DomainError):
+            return exc
+        raise exc

@@ -1,0 +1,108 @@
+"""Who may open a dispute on which order, and when (DESIGN §4 "Opening a dispute").
+
+Each refusal has its own status code, message and machine-readable reason (trailing metadata
+"dp-error-reason"), so a client can tell "too early" from "too late" from "limit reached".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from orders.v1 import orders_pb2
+
+from dispute_svc.repository import PastDispute
+from platform_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    PermissionDenied,
+    ResourceExhausted,
+)
+from workflows.dispute_model import CLOSED, SETTLING_RESOLUTIONS
+from workflows.dispute_policy import Policy
+
+# Reasons, one per rule.
+NOT_ORDER_BUYER = "NOT_ORDER_BUYER"
+BUYER_BLOCKED = "BUYER_BLOCKED"
+ORDER_SETTLED = "ORDER_ALREADY_SETTLED"
+DISPUTE_OPEN = "DISPUTE_ALREADY_OPEN"
+MAX_DISPUTES = "MAX_DISPUTES_REACHED"
+ORDER_CANCELLED = "ORDER_CANCELLED"
+TOO_EARLY = "TOO_EARLY"
+WINDOW_CLOSED = "WINDOW_CLOSED"
+
+
+def _when(ts: datetime) -> str:
+    return ts.isoformat(timespec="seconds")
+
+
+def check_parties(order: orders_pb2.Order, caller_id: str, blocked: bool) -> None:
+    if order.buyer_id != caller_id:
+        raise PermissionDenied(
+            f"order {order.order_id} is not yours: only its buyer may open a dispute", NOT_ORDER_BUYER
+        )
+    if blocked:
+        raise PermissionDenied(
+            "your account is blocked from opening disputes; contact support", BUYER_BLOCKED
+        )
+
+
+def check_history(order_id: str, history: list[PastDispute], policy: Policy) -> int:
+    """The attempt number of a new dispute on the order, or the refusal."""
+    for past in history:
+        if past.resolution in SETTLING_RESOLUTIONS:
+            raise FailedPrecondition(
+                f"dispute {past.dispute_id} on order {order_id} already ended with {past.resolution}; "
+                "the order cannot be disputed again",
+                ORDER_SETTLED,
+            )
+    for past in history:
+        if past.status not in CLOSED:
+            raise AlreadyExists(
+                f"dispute {past.dispute_id} is already open on order {order_id}", DISPUTE_OPEN
+            )
+    if len(history) >= policy.max_disputes_per_order:
+        raise ResourceExhausted(
+            f"order {order_id} already had {len(history)} disputes (at most {policy.max_disputes_per_order})",
+            MAX_DISPUTES,
+        )
+    return len(history) + 1
+
+
+def check_window(order: orders_pb2.Order, policy: Policy, now: datetime) -> None:
+    """From `min_days_after_shipment` after shipment (or once the ship-by date passed without a
+    shipment), while protection is active, or within the completion grace."""
+    status = order.status
+    if status == orders_pb2.ORDER_STATUS_CANCELLED:
+        raise FailedPrecondition(f"order {order.order_id} was cancelled", ORDER_CANCELLED)
+    if status == orders_pb2.ORDER_STATUS_PAID:
+        ship_by = next((d for d in order.deadlines if d.kind == "SHIP_BY"), None)
+        if ship_by is not None and now < ship_by.due_at.ToDatetime(tzinfo=now.tzinfo):
+            due = ship_by.due_at.ToDatetime(tzinfo=now.tzinfo)
+            raise FailedPrecondition(
+                f"order {order.order_id} is not shipped yet; a dispute is possible from {_when(due)} "
+                "if it is still not shipped",
+                TOO_EARLY,
+            )
+        return
+    if status in (orders_pb2.ORDER_STATUS_SHIPPED, orders_pb2.ORDER_STATUS_DELIVERED):
+        shipped = order.shipment.shipped_at.ToDatetime(tzinfo=now.tzinfo)
+        earliest = shipped + policy.days(policy.min_days_after_shipment)
+        if now < earliest:
+            raise FailedPrecondition(
+                f"a dispute is possible from {_when(earliest)}, {policy.min_days_after_shipment} days after shipment",
+                TOO_EARLY,
+            )
+        p = order.protection
+        if p.frozen or (p.HasField("expires_at") and now < p.expires_at.ToDatetime(tzinfo=now.tzinfo)):
+            return
+        raise FailedPrecondition(f"buyer protection of order {order.order_id} has ended", WINDOW_CLOSED)
+    if status == orders_pb2.ORDER_STATUS_COMPLETED:
+        completed = order.completed_at.ToDatetime(tzinfo=now.tzinfo)
+        grace_end = completed + policy.days(policy.completion_grace_days)
+        if now <= grace_end:
+            return
+        raise FailedPrecondition(
+            f"order {order.order_id} completed on {_when(completed)}; disputes were possible until {_when(grace_end)}",
+            WINDOW_CLOSED,
+        )
+    raise FailedPrecondition(f"order {order.order_id} cannot be disputed in its state", WINDOW_CLOSED)

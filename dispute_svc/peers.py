@@ -1,0 +1,62 @@
+"""The services DisputeService asks before it acts: OrderService (orders, blocked accounts) and
+EvidenceService (attaching files). Their refusals reach the caller with their own code."""
+
+from __future__ import annotations
+
+import grpc
+from evidence.v1 import evidence_pb2, evidence_pb2_grpc
+from orders.v1 import orders_pb2, orders_pb2_grpc
+
+from platform_common import errors
+from platform_common.validate import fetch_order
+
+_RELAYED: dict[grpc.StatusCode, type[errors.DomainError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+}
+
+
+def _relay(service: str, exc: grpc.aio.AioRpcError) -> errors.DomainError:
+    kind = _RELAYED.get(exc.code())
+    if kind is None:
+        return errors.Unavailable(f"{service} unavailable ({exc.code().name}); nothing was changed, retry")
+    return kind(f"{service}: {exc.details()}")
+
+
+class Peers:
+    def __init__(
+        self, orders: orders_pb2_grpc.OrderServiceStub, evidence: evidence_pb2_grpc.EvidenceServiceStub
+    ) -> None:
+        self._orders = orders
+        self._evidence = evidence
+
+    async def order(self, order_id: str) -> orders_pb2.Order:
+        return await fetch_order(self._orders, order_id)
+
+    async def blocked(self, account_id: str) -> bool:
+        try:
+            resp = await self._orders.GetAccountStatus(
+                orders_pb2.GetAccountStatusRequest(account_id=account_id), timeout=10
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _relay("OrderService", exc) from exc
+        return bool(resp.account.blocked)
+
+    async def attach(self, dispute_id: str, order_id: str, evidence_ids: list[str], at_opening: bool) -> None:
+        """Attach files to the dispute (limits, ownership and type checks are EvidenceService's).
+        Attaching the same file again is a no-op there, so a retried action is safe. At opening
+        it is called even without files: that registers the dispute, so sealing on escalation
+        covers files added later."""
+        try:
+            await self._evidence.AttachEvidence(
+                evidence_pb2.AttachEvidenceRequest(
+                    dispute_id=dispute_id, evidence_ids=evidence_ids, at_opening=at_opening, order_id=order_id
+                ),
+                timeout=15,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _relay("EvidenceService", exc) from exc

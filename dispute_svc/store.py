@@ -1,0 +1,66 @@
+"""DisputeService's own data: the openings register and the read model behind ListDisputes.
+
+The workflow is the source of truth for a dispute; these tables exist so that opening can be
+checked per order (one open dispute, at most three, none after a settlement) under a unique
+constraint, and so that disputes can be listed and filtered without asking Temporal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from platform_common.sql import UTCDateTime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OpeningRow(Base):
+    """One row per dispute ever opened; (order_id, attempt) is unique, so two concurrent openings
+    on one order cannot both take the same attempt number."""
+
+    __tablename__ = "dispute_openings"
+
+    dispute_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(36))
+    buyer_id: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "attempt", name="uq_dispute_openings_order_attempt"),
+        UniqueConstraint("buyer_id", "request_id", name="uq_dispute_openings_request"),
+    )
+
+
+class DisputeRow(Base):
+    """The read model: the latest snapshot the workflow recorded, with the columns lists filter on."""
+
+    __tablename__ = "disputes"
+
+    dispute_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(36), index=True)
+    buyer_id: Mapped[str] = mapped_column(String(128))
+    seller_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(32))
+    resolution: Mapped[str] = mapped_column(String(32), default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    # The whole disputes.v1.Dispute message as recorded (serialized protobuf).
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        Index("ix_disputes_buyer_opened", "buyer_id", "opened_at", "dispute_id"),
+        Index("ix_disputes_seller_opened", "seller_id", "opened_at", "dispute_id"),
+        Index("ix_disputes_status_opened", "status", "opened_at", "dispute_id"),
+    )
