@@ -9,6 +9,7 @@ openings register, then started with update-with-start keyed by the caller's req
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import grpc
@@ -145,14 +146,21 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         return pb.OpenDisputeResponse(dispute=render(view))
 
     async def _live_history(self, order_id: str) -> list[PastDispute]:
-        """The order's disputes, without openings whose workflow never started (Temporal was down
-        at that moment and the caller gave up): those must not block the order for good."""
+        """The order's disputes as they stand now. The read model may lag a moment behind a
+        dispute that just closed, so an open-looking one is asked directly; an opening whose
+        workflow never started (Temporal was down and the caller gave up) is dropped, so it does
+        not block the order for good."""
         history = []
         for past in await self._repo.order_history(order_id):
-            stale = not past.status and (_now() - past.created_at).total_seconds() > _STALE_OPENING_S
-            if stale and not await self._engine.started(past.dispute_id):
-                await self._repo.drop_opening(past.dispute_id)
-                continue
+            if past.status not in CLOSED:
+                try:
+                    view = await self._engine.view(past.dispute_id)
+                    past = replace(past, status=view.state.status, resolution=view.state.resolution)
+                except NotFound:
+                    stale = (_now() - past.created_at).total_seconds() > _STALE_OPENING_S
+                    if not past.status and stale and not await self._engine.started(past.dispute_id):
+                        await self._repo.drop_opening(past.dispute_id)
+                        continue
             history.append(past)
         return history
 
