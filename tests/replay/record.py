@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from deploy.binaries import temporal_test_server
 from tests.conftest import register_search_attributes
+from tests.replay import record_disputes
 from tests.unit.test_order_protection import FakeOrders
 from tests.unit.test_refund_workflow import POLICY, FakeProvider
 from workflows.activities.refunds_api import ProviderState
@@ -170,6 +171,7 @@ async def main() -> None:
                 )
                 await drive_refund(env, refund)
                 await _save(name, refund)
+        await record_disputes.record(env, _save)
     finally:
         await env.shutdown()
 

@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from workflows.dispute import DisputeWorkflow
 from workflows.order_protection import OrderProtectionWorkflow
 from workflows.refund import RefundWorkflow
 
@@ -19,11 +20,13 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    assert {p.stem.split("_")[0] for p in HISTORIES} == {"order", "refund"}
-    assert len(HISTORIES) >= 7
+    assert {p.stem.split("_")[0] for p in HISTORIES} == {"order", "refund", "dispute"}
+    assert len(HISTORIES) >= 16
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
-    await Replayer(workflows=[OrderProtectionWorkflow, RefundWorkflow]).replay_workflow(history)
+    await Replayer(workflows=[OrderProtectionWorkflow, RefundWorkflow, DisputeWorkflow]).replay_workflow(
+        history
+    )

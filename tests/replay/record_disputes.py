@@ -1,0 +1,171 @@
+"""DisputeWorkflow paths recorded for the replay test (run through `python -m tests.replay.record`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from tests.unit.dispute_harness import PAID, FakeServices
+from workflows.dispute import DisputeWorkflow
+from workflows.dispute_model import (
+    AppealAction,
+    BuyerAction,
+    DecisionAction,
+    DisputeInput,
+    DisputeView,
+    InfoRequestAction,
+    Modification,
+    ReturnReceipt,
+    ReturnShipmentAction,
+    SellerResponse,
+    Solution,
+    workflow_id,
+)
+
+DAY = timedelta(days=1)
+Handle = WorkflowHandle[DisputeWorkflow, DisputeView]
+U = DisputeWorkflow
+
+
+async def _seller_accepts(env: WorkflowEnvironment, h: Handle) -> None:
+    await env.sleep(2 * DAY)
+    await h.execute_update(U.respond_as_seller, SellerResponse("seller-1", "ACCEPT", claim_version=1))
+
+
+async def _counter_offer_accepted(env: WorkflowEnvironment, h: Handle) -> None:
+    await h.execute_update(
+        U.respond_as_seller,
+        SellerResponse("seller-1", "COUNTER_OFFER", "half", Solution("PARTIAL_REFUND", 2_000, False)),
+    )
+    await env.sleep(DAY)
+    await h.execute_update(U.accept_offer, BuyerAction("buyer-1", offer_version=2))
+
+
+async def _arbitration_appeal(env: WorkflowEnvironment, h: Handle) -> None:
+    await h.execute_update(U.respond_as_seller, SellerResponse("seller-1", "REJECT", "it was fine"))
+    await h.execute_update(U.escalate, BuyerAction("buyer-1", message="decide please"))
+    await h.execute_update(U.request_information, InfoRequestAction("arb-1", "SELLER", "tracking?"))
+    await env.sleep(6 * DAY)  # missed
+    await h.execute_update(U.decide, DecisionAction("arb-1", 3_000, False, "partly"))
+    await env.sleep(DAY)
+    await h.execute_update(U.appeal, AppealAction("buyer-1", "label", ["ev-label"]))
+    await h.execute_update(U.decide, DecisionAction("arb-2", 5_000, False, "label proves it"))
+
+
+async def _silent_seller_sla(env: WorkflowEnvironment, h: Handle) -> None:
+    await env.sleep(15 * DAY + timedelta(hours=1))  # auto-escalated
+    await env.sleep(61 * DAY)  # target missed, SLA breached
+    await h.execute_update(U.decide, DecisionAction("arb-1", 0, False, "no fault"))
+
+
+async def _return_auto_confirmed(env: WorkflowEnvironment, h: Handle) -> None:
+    await h.execute_update(
+        U.modify, Modification("buyer-1", Solution("PARTIAL_REFUND", 6_000, True), "return it")
+    )
+    await h.execute_update(U.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
+    await h.execute_update(U.submit_return_shipment, ReturnShipmentAction("buyer-1", "DHL", "RET-1"))
+
+
+async def _return_contested(env: WorkflowEnvironment, h: Handle) -> None:
+    await h.execute_update(
+        U.modify, Modification("buyer-1", Solution("PARTIAL_REFUND", 6_000, True), "return it")
+    )
+    await h.execute_update(U.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
+    await h.execute_update(U.submit_return_shipment, ReturnShipmentAction("buyer-1", "DHL", "RET-1"))
+    await h.execute_update(U.confirm_return, ReturnReceipt("seller-1", True, "empty box", ["ev-box"]))
+    await h.execute_update(U.decide, DecisionAction("arb-1", 1_000, False, "partly used"))
+
+
+async def _return_not_shipped(env: WorkflowEnvironment, h: Handle) -> None:
+    await h.execute_update(U.modify, Modification("buyer-1", Solution("FULL_REFUND", PAID, True), ""))
+    await h.execute_update(U.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
+
+
+async def _cancelled(env: WorkflowEnvironment, h: Handle) -> None:
+    await env.sleep(DAY)
+    await h.execute_update(U.cancel, BuyerAction("buyer-1", message="sorted out"))
+
+
+PATHS: dict[str, Callable[[WorkflowEnvironment, Handle], Awaitable[None]]] = {
+    "dispute_seller_accepts": _seller_accepts,
+    "dispute_counter_offer_accepted": _counter_offer_accepted,
+    "dispute_arbitration_appeal": _arbitration_appeal,
+    "dispute_silent_seller_sla": _silent_seller_sla,
+    "dispute_return_auto_confirmed": _return_auto_confirmed,
+    "dispute_return_contested": _return_contested,
+    "dispute_return_not_shipped": _return_not_shipped,
+    "dispute_cancelled": _cancelled,
+}
+
+
+async def record(
+    env: WorkflowEnvironment, save: Callable[[str, WorkflowHandle[Any, Any]], Awaitable[None]]
+) -> None:
+    fakes = FakeServices()
+    async with Worker(
+        env.client, task_queue="record-disputes", workflows=[DisputeWorkflow], activities=fakes.activities()
+    ):
+        for name, drive in PATHS.items():
+            handle = await env.client.start_workflow(
+                DisputeWorkflow.run,
+                DisputeInput(
+                    dispute_id=name,
+                    order_id=f"order-{name}",
+                    buyer_id="buyer-1",
+                    seller_id="seller-1",
+                    paid_minor=PAID,
+                    currency="EUR",
+                    policy_version="2026-11-standard",
+                    reason="COLOR_NOT_AS_DESCRIBED",
+                    goods_received=True,
+                    solution=Solution("PARTIAL_REFUND", 4_000, False),
+                    description="wrong colour",
+                    evidence_ids=["ev-1"],
+                ),
+                id=workflow_id(name),
+                task_queue="record-disputes",
+            )
+            await drive(env, handle)
+            await handle.result()
+            await save(name, handle)
+        # Continue-as-new: the last run of a dispute that rolled over twice.
+        name = "dispute_continue_as_new"
+        handle = await env.client.start_workflow(
+            DisputeWorkflow.run,
+            DisputeInput(
+                dispute_id=name,
+                order_id=f"order-{name}",
+                buyer_id="buyer-1",
+                seller_id="seller-1",
+                paid_minor=PAID,
+                currency="EUR",
+                policy_version="2026-11-standard",
+                reason="DAMAGED",
+                goods_received=True,
+                solution=Solution("PARTIAL_REFUND", 4_000, False),
+                description="dented",
+                max_updates_per_run=2,
+            ),
+            id=workflow_id(name),
+            task_queue="record-disputes",
+        )
+        for amount in (3_000, 2_000):
+            await handle.execute_update(
+                U.modify, Modification("buyer-1", Solution("PARTIAL_REFUND", amount, False), "")
+            )
+            await handle.execute_update(
+                U.respond_as_seller,
+                SellerResponse(
+                    "seller-1", "COUNTER_OFFER", "less", Solution("PARTIAL_REFUND", amount - 500, False)
+                ),
+            )
+        await env.sleep(timedelta(seconds=2))
+        await handle.execute_update(U.accept_offer, BuyerAction("buyer-1", offer_version=5))
+        latest = env.client.get_workflow_handle_for(DisputeWorkflow.run, handle.id)
+        await latest.result()
+        await save(name, latest)
