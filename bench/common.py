@@ -59,13 +59,17 @@ async def bare_starts(stack: Stack, n: int, concurrency: int) -> tuple[float, li
     return await drive(n, concurrency, one), lat
 
 
-def run_with_stack(main: Callable[[Stack, int, int], Coroutine[Any, Any, None]], description: str) -> None:
+def run_with_stack(
+    main: Callable[[Stack, int, int], Coroutine[Any, Any, None]],
+    description: str,
+    day_seconds: float | None = None,
+) -> None:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--n", type=int, default=400, help="operations per measurement")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dp-bench-") as tmp:
-        stack = Stack(Path(tmp), Ports.random())
+        stack = Stack(Path(tmp), Ports.random(), day_seconds=day_seconds)
         stack.start()
         try:
             asyncio.run(main(stack, args.n, args.concurrency))

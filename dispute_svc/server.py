@@ -8,6 +8,7 @@ openings register, then started with update-with-start keyed by the caller's req
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -69,6 +70,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _no_history() -> list[PastDispute]:
+    return []
+
+
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
     if caller.role is Role.BUYER:
         return caller.id == buyer_id
@@ -99,11 +104,15 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         existing = await self._repo.opening_by_request(caller.id, opening.request_id)
         if existing is not None and existing.fingerprint != opening.fingerprint:
             raise rq.already_used(opening.request_id)
-        order = await self._peers.order(opening.order_id)
-        check_parties(order, caller.id, await self._peers.blocked(caller.id))
+        # Independent reads, in parallel: the order, the buyer's account, the order's disputes.
+        order, blocked, history = await asyncio.gather(
+            self._peers.order(opening.order_id),
+            self._peers.blocked(caller.id),
+            self._live_history(opening.order_id) if existing is None else _no_history(),
+        )
+        check_parties(order, caller.id, blocked)
         solution = rq.opening_solution(request, order, opening)
         if existing is None:
-            history = await self._live_history(opening.order_id)
             attempt = check_history(opening.order_id, history, self._policy)
             check_window(order, self._policy, _now())
             dispute_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dispute:{caller.id}:{opening.request_id}"))
