@@ -160,7 +160,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         workflow never started (Temporal was down and the caller gave up) is dropped, so it does
         not block the order for good."""
         history = []
-        for past in await self._repo.order_history(order_id):
+        for recorded in await self._repo.order_history(order_id):
+            past = recorded
             if past.status not in CLOSED:
                 try:
                     view = await self._engine.view(past.dispute_id)
