@@ -42,7 +42,7 @@ async def test_health_and_reflection_without_a_token(api: Api, key: str) -> None
     assert SERVICES[key] in names
 
 
-async def test_later_milestones_authenticate_then_answer_unimplemented(api: Api) -> None:
+async def test_every_service_authenticates_then_checks_the_role(api: Api) -> None:
     disputes = disputes_pb2_grpc.DisputeServiceStub(api.channels["DISPUTE"])
     refunds = refunds_pb2_grpc.RefundServiceStub(api.channels["REFUND"])
     buyer = api.auth("b-1", Role.BUYER)
@@ -52,11 +52,12 @@ async def test_later_milestones_authenticate_then_answer_unimplemented(api: Api)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await refunds.IssueRefund(refunds_pb2.IssueRefundRequest(), metadata=buyer)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    for call in (disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=buyer),):
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await call
-        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-        assert "not implemented yet" in (err.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # sellers do not open disputes
+        await disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=api.auth("s-1", Role.SELLER))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # authenticated and allowed: the input is checked
+        await disputes.OpenDispute(disputes_pb2.OpenDisputeRequest(), metadata=buyer)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_s3_endpoint_is_a_real_server_with_object_lock(stack: Stack) -> None:
