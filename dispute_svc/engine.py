@@ -28,6 +28,7 @@ from platform_common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unavailable,
 )
 from workflows import search_attributes as sa
@@ -40,6 +41,7 @@ _REFUSALS: dict[str, type[DomainError]] = {
     "PermissionDenied": PermissionDenied,
     "FailedPrecondition": FailedPrecondition,
     "InvalidArgument": InvalidArgument,
+    "ResourceExhausted": ResourceExhausted,
 }
 
 

@@ -94,6 +94,7 @@ class DisputeRepository:
             "buyer_id": d.buyer_id,
             "seller_id": d.seller_id,
             "status": disputes_pb2.DisputeStatus.Name(d.status).removeprefix("DISPUTE_STATUS_"),
+            "escalated": d.HasField("escalated_at"),
             "resolution": disputes_pb2.DisputeResolution.Name(d.resolution).removeprefix(
                 "DISPUTE_RESOLUTION_"
             ),
@@ -127,14 +128,33 @@ class DisputeRepository:
             return None if row is None else disputes_pb2.Dispute.FromString(row.snapshot)
 
     async def search(
-        self, *, buyer_id: str, seller_id: str, status: str, order_id: str, size: int, token: str
+        self,
+        *,
+        buyer_id: str,
+        seller_id: str,
+        status: str,
+        order_id: str,
+        size: int,
+        token: str,
+        escalated_only: bool = False,
     ) -> tuple[list[disputes_pb2.Dispute], str]:
-        return await self._sql.run(self._list, buyer_id, seller_id, status, order_id, size, token)
+        return await self._sql.run(
+            self._list, buyer_id, seller_id, status, order_id, size, token, escalated_only
+        )
 
     def _list(
-        self, buyer_id: str, seller_id: str, status: str, order_id: str, size: int, token: str
+        self,
+        buyer_id: str,
+        seller_id: str,
+        status: str,
+        order_id: str,
+        size: int,
+        token: str,
+        escalated_only: bool,
     ) -> tuple[list[disputes_pb2.Dispute], str]:
         query = select(DisputeRow)
+        if escalated_only:
+            query = query.where(DisputeRow.escalated.is_(True))
         for column, value in (
             (DisputeRow.buyer_id, buyer_id),
             (DisputeRow.seller_id, seller_id),

@@ -18,7 +18,6 @@ from workflows.dispute_model import (
     AppealAction,
     BuyerAction,
     DecisionAction,
-    DisputeView,
     InfoAnswer,
     InfoRequestAction,
     Modification,
@@ -51,6 +50,17 @@ def evidence(ids: Iterable[str], field: str = "evidence_ids") -> list[str]:
     if len(set(out)) != len(out):
         raise InvalidArgument(f"{field} must not repeat")
     return out
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What never changes about a dispute: enough to parse money and check parties."""
+
+    order_id: str
+    buyer_id: str
+    seller_id: str
+    paid_minor: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -92,9 +102,7 @@ def opening_solution(r: pb.OpenDisputeRequest, order: orders_pb2.Order, o: Openi
     return s
 
 
-def seller_response(
-    r: pb.RespondAsSellerRequest, caller_id: str, facts: DisputeView | None
-) -> SellerResponse:
+def seller_response(r: pb.RespondAsSellerRequest, caller_id: str, facts: Facts | None) -> SellerResponse:
     kinds = {
         pb.SELLER_RESPONSE_TYPE_ACCEPT: "ACCEPT",
         pb.SELLER_RESPONSE_TYPE_COUNTER_OFFER: "COUNTER_OFFER",
@@ -130,7 +138,7 @@ def buyer_action(
     return BuyerAction(caller_id, offer_version, escalate, message, evidence(evidence_ids or []))
 
 
-def modification(r: pb.ModifyDisputeRequest, caller_id: str, facts: DisputeView | None) -> Modification:
+def modification(r: pb.ModifyDisputeRequest, caller_id: str, facts: Facts | None) -> Modification:
     solution = None
     if facts is not None:
         solution = parse_solution(r.solution, facts.paid_minor, facts.currency, "solution")
@@ -155,7 +163,7 @@ def info_answer(r: pb.SubmitInformationRequest, caller_id: str) -> InfoAnswer:
     return InfoAnswer(caller_id, r.info_request_id, r.message, ids)
 
 
-def decision(r: pb.DecideDisputeRequest, caller_id: str, facts: DisputeView) -> DecisionAction:
+def decision(r: pb.DecideDisputeRequest, caller_id: str, facts: Facts) -> DecisionAction:
     if not r.HasField("refund_amount"):
         raise InvalidArgument("refund_amount is required (0 for no refund)")
     if r.refund_amount.currency != facts.currency:

@@ -26,6 +26,7 @@ from dispute_svc.store import OpeningRow
 from dispute_svc.views import render
 from platform_common.auth import Caller, Role, current_caller, require_internal
 from platform_common.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -36,7 +37,7 @@ from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
 from platform_common.validate import require_uuid
 from workflows.dispute import DisputeWorkflow
-from workflows.dispute_model import CLOSED, DisputeInput, DisputeView
+from workflows.dispute_model import CLOSED, DisputeInput
 from workflows.dispute_policy import Policy
 
 SERVICE_NAME = "disputes.v1.DisputeService"
@@ -92,7 +93,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self._policy = policy
         # Immutable facts per dispute (order, amount paid, currency), so actions that carry money
         # or evidence do not query the workflow twice.
-        self._facts: dict[str, DisputeView] = {}
+        self._facts: dict[str, rq.Facts] = {}
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -120,17 +121,24 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             attempt, dispute_id = existing.attempt, existing.dispute_id
         await self._peers.attach(dispute_id, order.order_id, opening.evidence_ids, at_opening=True)
         if existing is None:
-            await self._repo.add_opening(
-                OpeningRow(
-                    dispute_id=dispute_id,
-                    order_id=order.order_id,
-                    buyer_id=caller.id,
-                    request_id=opening.request_id,
-                    fingerprint=opening.fingerprint,
-                    attempt=attempt,
-                    created_at=_now(),
+            try:
+                await self._repo.add_opening(
+                    OpeningRow(
+                        dispute_id=dispute_id,
+                        order_id=order.order_id,
+                        buyer_id=caller.id,
+                        request_id=opening.request_id,
+                        fingerprint=opening.fingerprint,
+                        attempt=attempt,
+                        created_at=_now(),
+                    )
                 )
-            )
+            except AlreadyExists:
+                # A concurrent retry of this very request recorded it first: carry on with it.
+                raced = await self._repo.opening_by_request(caller.id, opening.request_id)
+                if raced is None or raced.fingerprint != opening.fingerprint:
+                    raise
+                attempt = raced.attempt
         inp = DisputeInput(
             dispute_id=dispute_id,
             order_id=order.order_id,
@@ -220,9 +228,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             order_id=order_id,
             size=size,
             token=request.page.page_token,
+            escalated_only=caller.role is Role.ARBITER,  # arbiters see escalated disputes only
         )
-        if caller.role is Role.ARBITER:  # arbiters see escalated disputes only
-            disputes = [d for d in disputes if d.HasField("escalated_at")]
         return pb.ListDisputesResponse(disputes=disputes, next_page_token=token)
 
     # --- actions -------------------------------------------------------------------------------
@@ -232,6 +239,11 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             view = await self._engine.act(dispute_id, update, arg)
         except NotFound:
             stored = await self._repo.get(dispute_id)
+            escalated = stored is not None and stored.HasField("escalated_at")
+            if stored is not None and not _may_read(
+                current_caller(), stored.buyer_id, stored.seller_id, escalated
+            ):
+                raise PermissionDenied(f"dispute {dispute_id} is not yours") from None
             if (
                 stored is not None
                 and pb.DisputeStatus.Name(stored.status).removeprefix("DISPUTE_STATUS_") in CLOSED
@@ -242,14 +254,20 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             raise
         return render(view)
 
-    async def _facts_of(self, dispute_id: str) -> DisputeView:
+    async def _facts_of(self, dispute_id: str) -> rq.Facts:
+        """The dispute's fixed facts, only for one of its parties or an arbiter: nobody else
+        learns the amount paid from an error message, or attaches files to the dispute."""
         facts = self._facts.get(dispute_id)
         if facts is None:
-            facts = await self._engine.view(dispute_id)
-            if len(self._facts) > 10_000:
+            view = await self._engine.view(dispute_id)
+            facts = rq.Facts(view.order_id, view.buyer_id, view.seller_id, view.paid_minor, view.currency)
+            if len(self._facts) > 50_000:
                 self._facts.clear()
             self._facts[dispute_id] = facts
-        return facts
+        caller = current_caller()
+        if caller.role is Role.ARBITER or caller.id in (facts.buyer_id, facts.seller_id):
+            return facts
+        raise PermissionDenied(f"dispute {dispute_id} is not yours")
 
     async def _attach(self, dispute_id: str, evidence_ids: list[str]) -> None:
         if evidence_ids:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_common.sql import UTCDateTime
@@ -52,6 +52,8 @@ class DisputeRow(Base):
     buyer_id: Mapped[str] = mapped_column(String(128))
     seller_id: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(32))
+    # Escalated at some point: arbiters may see it (their list is filtered in SQL, not per page).
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     resolution: Mapped[str] = mapped_column(String(32), default="")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

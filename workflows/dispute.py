@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         PARTIAL_REFUND,
         PERMISSION_DENIED,
         REFUND_PENDING,
+        RESOURCE_EXHAUSTED,
         RETURN_NOT_SHIPPED,
         SELLER,
         SELLER_ACCEPTED,
@@ -84,6 +85,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.dispute_policy import Policy, SellerTimeoutAction, policy
 
+# A side effect that keeps failing this long is set aside and retried later by the main loop, so
+# a service outage never stops the dispute's clocks.
+_EFFECT_PATIENCE = timedelta(minutes=2)
+_EFFECT_RETRY = timedelta(minutes=1)
+_EFFECT_RETRY_MAX = timedelta(hours=1)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -95,7 +101,12 @@ async def _call(name: str, arg: object, result_type: type | None = None) -> Any:
     the server's work per action. Longer outages back off with durable timers automatically.
     """
     return await workflow.execute_local_activity(
-        name, arg, result_type=result_type, start_to_close_timeout=timedelta(seconds=60), retry_policy=_RETRY
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=timedelta(seconds=60),
+        schedule_to_close_timeout=_EFFECT_PATIENCE,
+        retry_policy=_RETRY,
     )
 
 
@@ -117,6 +128,8 @@ class DisputeWorkflow:
         self._updates = 0
         self._changed = 0
         self._poll_due: datetime | None = None
+        self._effects_retry_at: datetime | None = None
+        self._effect_failures = 0
         self._sa_last: tuple[object, ...] = ()
         if inp.carried is not None:
             self.s = inp.carried
@@ -144,13 +157,16 @@ class DisputeWorkflow:
     async def run(self, inp: DisputeInput) -> DisputeView:
         while True:
             await self._effects()
-            if self.s.status in CLOSED:
+            done = self._effects_retry_at is None
+            if self.s.status in CLOSED and done:
                 break
-            if self._updates >= inp.max_updates_per_run or workflow.info().is_continue_as_new_suggested():
+            rollover = (
+                self._updates >= inp.max_updates_per_run or workflow.info().is_continue_as_new_suggested()
+            )
+            if rollover and done and self.s.status not in CLOSED:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._effects()
-                if self.s.status not in CLOSED:
-                    self._published = self.s.revision
+                if self.s.status not in CLOSED and self._effects_retry_at is None:
                     workflow.continue_as_new(self._carry_over())
                 continue
             wake = self._next_wake()
@@ -213,6 +229,7 @@ class DisputeWorkflow:
             r.seller_id == self._inp.seller_id, "only the order's seller may respond", PERMISSION_DENIED
         )
         self._require_status((AWAITING_SELLER,), "the seller cannot respond now")
+        self._require_room()
         latest = self._latest(BUYER)
         self._require(
             r.claim_version in (0, latest.number),
@@ -304,6 +321,7 @@ class DisputeWorkflow:
     def _check_modify(self, m: Modification) -> None:
         self._require_buyer(m.buyer_id)
         self._require_status(NEGOTIATING, "the claim can no longer be modified")
+        self._require_room()
         self._require(
             m.solution is not None or bool(m.description) or bool(m.evidence_ids),
             "a modification changes the solution, the description or adds evidence",
@@ -319,6 +337,7 @@ class DisputeWorkflow:
     def escalate(self, a: BuyerAction) -> DisputeView:
         self._updates += 1
         self._supersede_offer("SUPERSEDED")
+        self._add_evidence(a.evidence_ids)
         self._escalate(a.buyer_id, BUYER, "ESCALATED", a.message)
         return self.view()
 
@@ -350,6 +369,7 @@ class DisputeWorkflow:
             (*NEGOTIATING, UNDER_ARBITRATION, AWAITING_INFORMATION), "it can no longer be cancelled"
         )
         self._require(not self.s.decisions, "the dispute was decided; it can no longer be cancelled")
+        self._require(self.s.settlement is None, "the dispute was settled; it can no longer be cancelled")
         check_text(a.message, "reason", 0, 500)
 
     # --- arbitration ---------------------------------------------------------------------------
@@ -374,6 +394,12 @@ class DisputeWorkflow:
     @request_information.validator
     def _check_request_information(self, r: InfoRequestAction) -> None:
         self._require_arbiter(r.arbiter_id)
+        limit = self._policy.max_info_requests
+        self._require(
+            len(self.s.info_requests) < limit,
+            f"at most {limit} information requests per dispute",
+            RESOURCE_EXHAUSTED,
+        )
         self._require(
             r.party in (BUYER, SELLER),
             "information can be requested from the buyer or the seller",
@@ -467,7 +493,12 @@ class DisputeWorkflow:
             not open_requests,
             f"information request {open_requests[0].id if open_requests else ''} is still open",
         )
-        if self.s.decisions:  # on appeal: only adds, never a new return requirement
+        self._require(
+            self._inp.goods_received or not d.return_required,
+            "the goods never arrived: a return cannot be required",
+            INVALID_ARGUMENT,
+        )
+        if self.s.status == APPEALED:  # on appeal: only adds, never a new return requirement
             earlier = self.s.decisions[-1]
             self._require(
                 d.amount_minor >= earlier.amount_minor,
@@ -548,6 +579,7 @@ class DisputeWorkflow:
             self._escalate(r.seller_id, SELLER, "RETURN_CONTESTED", r.message)
             return self.view()
         rs.received_at = self._now()
+        self._add_evidence(r.evidence_ids)
         self._log(r.seller_id, SELLER, "RETURN_RECEIVED", r.message)
         self._pay_rest()
         return self.view()
@@ -622,6 +654,18 @@ class DisputeWorkflow:
             times += [] if s.sla_breached else [_t(s.arbitration_max)]
         if s.status == REFUND_PENDING and self._poll_due is not None:
             times.append(self._poll_due)
+        if self._effects_retry_at is not None:
+            times.append(self._effects_retry_at)
+        return min(times) if times else None
+
+    def _live_deadline(self) -> datetime | None:
+        """The next deadline that still matters to users (NextDeadline)."""
+        s = self.s
+        times = [_t(d.due_at) for d in self._deadlines() if d.kind != "ESCALATION_ALLOWED_FROM"]
+        if s.status in ARBITRATING:
+            times = [_t(q.due_at) for q in s.info_requests if q.status == "OPEN"]
+            times += [] if s.target_missed else [_t(s.arbitration_target)]
+            times += [] if s.sla_breached else [_t(s.arbitration_max)]
         return min(times) if times else None
 
     def _on_time(self) -> None:
@@ -704,10 +748,11 @@ class DisputeWorkflow:
 
     def _pay_rest(self) -> None:
         assert self.s.settlement is not None
-        owed = self.s.settlement.amount_minor - sum(p.amount_minor for p in self.s.payouts)
+        paid = [p for p in self.s.payouts if p.status != "REFUSED"]
+        owed = self.s.settlement.amount_minor - sum(p.amount_minor for p in paid)
         if owed > 0:
             self._pay(owed, self.s.resolution.lower().replace("_", " "))
-        if sum(p.amount_minor for p in self.s.payouts) > 0:
+        if any(p.status != "REFUSED" for p in self.s.payouts):
             self.s.status = REFUND_PENDING
             self._poll_due = workflow.now()
             self._changed += 1
@@ -759,6 +804,20 @@ class DisputeWorkflow:
     # --- side effects, run by the main loop ----------------------------------------------------
 
     async def _effects(self) -> None:
+        try:
+            await self._run_effects()
+        except (ActivityError, ApplicationError) as exc:
+            # Back off 1 min, 2, 4, ... up to an hour: a long outage costs a few events an hour.
+            delay = min(_EFFECT_RETRY * 2**self._effect_failures, _EFFECT_RETRY_MAX)
+            self._effect_failures += 1
+            self._effects_retry_at = workflow.now() + delay
+            workflow.logger.warning(
+                "dispute %s: side effect deferred %s: %s", self._inp.dispute_id, delay, exc
+            )
+            return
+        self._effects_retry_at, self._effect_failures = None, 0
+
+    async def _run_effects(self) -> None:
         s, i = self.s, self._inp
         if not s.order_frozen and s.status not in CLOSED:
             await _call(api.FREEZE_ORDER, api.OrderHold(i.order_id, i.dispute_id))
@@ -780,8 +839,8 @@ class DisputeWorkflow:
             s.order_released = True
         if s.revision != self._published:
             self._publish_search_attributes()
-            self._published = s.revision
             await _call(api.RECORD_DISPUTE_STATE, self.view())
+            self._published = s.revision
 
     async def _issue(self, p: Payout) -> None:
         i = self._inp
@@ -826,12 +885,12 @@ class DisputeWorkflow:
 
     def _publish_search_attributes(self) -> None:
         s = self.s
-        live = [_t(d.due_at) for d in self._deadlines() if d.kind != "ESCALATION_ALLOWED_FROM"]
-        values: tuple[object, ...] = (s.status, min(live) if live else None, s.sla_breached)
+        due = self._live_deadline()
+        values: tuple[object, ...] = (s.status, due, s.sla_breached)
         if values == self._sa_last:
             return
         self._sa_last = values
-        deadline = sa.NEXT_DEADLINE.value_set(min(live)) if live else sa.NEXT_DEADLINE.value_unset()
+        deadline = sa.NEXT_DEADLINE.value_set(due) if due else sa.NEXT_DEADLINE.value_unset()
         workflow.upsert_search_attributes(
             [sa.DISPUTE_STATUS.value_set(s.status), deadline, sa.SLA_BREACHED.value_set(s.sla_breached)]
         )
@@ -866,6 +925,14 @@ class DisputeWorkflow:
 
     def _at(self, start: str, days: int) -> datetime:
         return _t(start) + self._policy.days(days)
+
+    def _require_room(self) -> None:
+        limit = self._policy.max_versions
+        self._require(
+            len(self.s.versions) < limit,
+            f"a dispute keeps at most {limit} claim versions and offers; escalate instead",
+            RESOURCE_EXHAUSTED,
+        )
 
     def _add_version(
         self, party: str, author: str, kind: str, solution: Solution | None, message: str, evidence: list[str]
@@ -920,6 +987,22 @@ class DisputeWorkflow:
 
     def _require_status(self, allowed: tuple[str, ...], what: str) -> None:
         self._require(self.s.status in allowed, f"the dispute is {self.s.status}; {what}")
+        # Updates run before timers that fire in the same task: an action after its window ended
+        # is refused here, and the timer moves the dispute on a moment later.
+        due = self._phase_due()
+        if due is not None and workflow.now() >= due:
+            raise refuse(f"the {self.s.status} window ended at {due.isoformat()}; the dispute is moving on")
+
+    def _phase_due(self) -> datetime | None:
+        s = self.s
+        value = {
+            AWAITING_SELLER: s.seller_due,
+            AWAITING_BUYER: s.buyer_due,
+            DECIDED: s.decisions[-1].appeal_deadline if s.decisions else "",
+            AWAITING_RETURN_SHIPMENT: s.return_shipment.ship_due if s.return_shipment else "",
+            AWAITING_RETURN_RECEIPT: s.return_shipment.confirm_due if s.return_shipment else "",
+        }.get(s.status, "")
+        return _t(value) if value else None
 
     def _require_buyer(self, buyer_id: str) -> None:
         self._require(

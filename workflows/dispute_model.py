@@ -53,6 +53,7 @@ BUYER, SELLER, ARBITER, SYSTEM = "BUYER", "SELLER", "ARBITER", "SERVICE"
 PERMISSION_DENIED = "PermissionDenied"
 FAILED_PRECONDITION = "FailedPrecondition"
 INVALID_ARGUMENT = "InvalidArgument"
+RESOURCE_EXHAUSTED = "ResourceExhausted"
 
 
 def workflow_id(dispute_id: str) -> str:

@@ -28,6 +28,9 @@ class Policy:
     description_max_chars: int = 2_000
     opening_max_images: int = 3
     opening_max_videos: int = 1
+    # Bounds that keep a dispute's state (and every update's answer) far below Temporal's limits.
+    max_versions: int = 60
+    max_info_requests: int = 20
     # Negotiation
     seller_response_days: int = 15
     seller_timeout_action: SellerTimeoutAction = SellerTimeoutAction.ESCALATE

@@ -38,6 +38,8 @@ class FakeServices:
     refund_status: str = "REFUNDED"
     refuse_refunds: bool = False
     records: dict[str, int] = field(default_factory=dict)
+    # Simulates DisputeService being down: every read-model write fails while set.
+    records_down: bool = False
 
     def paid(self, dispute_id: str) -> list[int]:
         return [amount for key, (_, amount) in sorted(self.refunds.items()) if f"/{dispute_id}/" in key]
@@ -70,6 +72,10 @@ class FakeServices:
 
         @activity.defn(name=api.RECORD_DISPUTE_STATE)
         async def record(view: DisputeView) -> None:
+            if self.records_down:
+                # Non-retryable so the local activity gives up at once (in production it gives up
+                # after minutes of retries, which the time-skipping server cannot skip).
+                raise ApplicationError("DisputeService unavailable", non_retryable=True)
             self.records[view.dispute_id] = max(self.records.get(view.dispute_id, 0), view.state.revision)
 
         return [freeze, unfreeze, legal_hold, issue, statuses, record]

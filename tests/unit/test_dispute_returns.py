@@ -7,6 +7,7 @@ from datetime import timedelta
 from tests.unit.dispute_harness import Handle, Harness, actions, dispute_id, refused
 from workflows.dispute import DisputeWorkflow
 from workflows.dispute_model import (
+    BuyerAction,
     DecisionAction,
     ReturnReceipt,
     ReturnShipmentAction,
@@ -94,3 +95,57 @@ async def test_contested_return_goes_to_arbitration_once(disputes: Harness) -> N
     assert view.state.decisions[0].final  # a decision on a contested return is final
     done = await h.result()
     assert done.state.status == "CLOSED_REFUNDED" and disputes.fakes.paid(dispute_id(h)) == [2_000]
+
+
+async def test_a_contest_decision_may_lower_an_earlier_decision(disputes: Harness) -> None:
+    h = await disputes.open()
+    await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "REJECT", "no"))
+    await h.execute_update(DisputeWorkflow.escalate, BuyerAction("buyer-1"))
+    await h.execute_update(
+        DisputeWorkflow.decide, DecisionAction("arb-1", 6_000, True, "return it for 60 EUR")
+    )
+    await disputes.env.sleep(7 * DAY + timedelta(minutes=1))  # no appeal: final, the return is due
+    assert (await h.query(DisputeWorkflow.view)).state.status == "AWAITING_RETURN_SHIPMENT"
+    await h.execute_update(
+        DisputeWorkflow.submit_return_shipment, ReturnShipmentAction("buyer-1", "DHL", "RET-9")
+    )
+    await h.execute_update(DisputeWorkflow.confirm_return, ReturnReceipt("seller-1", True, "box was empty"))
+    # The buyer cannot walk away from a settled dispute whose return is contested.
+    await refused("FailedPrecondition", h.execute_update(DisputeWorkflow.cancel, BuyerAction("buyer-1")))
+    view = await h.execute_update(
+        DisputeWorkflow.decide, DecisionAction("arb-2", 1_000, False, "mostly unused")
+    )
+    assert view.state.decisions[-1].final and view.state.decisions[-1].amount_minor == 1_000
+    assert (await h.result()).state.status == "CLOSED_REFUNDED" and disputes.fakes.paid(dispute_id(h)) == [
+        1_000
+    ]
+
+
+async def test_no_return_for_goods_never_received_and_escalation_evidence_is_kept(disputes: Harness) -> None:
+    h = await disputes.open(received=False)
+    await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "REJECT", "shipped"))
+    view = await h.execute_update(
+        DisputeWorkflow.escalate, BuyerAction("buyer-1", message="never came", evidence_ids=["ev-tracking"])
+    )
+    assert "ev-tracking" in view.state.evidence_ids
+    await refused(
+        "InvalidArgument",
+        h.execute_update(DisputeWorkflow.decide, DecisionAction("arb-1", 10_000, True, "return")),
+    )
+    view = await h.execute_update(
+        DisputeWorkflow.decide, DecisionAction("arb-1", 10_000, False, "tracking proves it", ["ev-tracking"])
+    )
+    assert view.state.status == "DECIDED"
+
+
+async def test_a_service_outage_does_not_stop_the_clocks(disputes: Harness) -> None:
+    h = await disputes.open()
+    await disputes.env.sleep(14 * DAY)
+    disputes.fakes.records_down = True  # from day 14 the read model cannot be written
+    await disputes.env.sleep(DAY + timedelta(hours=1))
+    view = await h.query(DisputeWorkflow.view)
+    assert view.state.status == "UNDER_ARBITRATION"  # escalated on time all the same
+    assert disputes.fakes.records[dispute_id(h)] < view.state.revision  # not recorded yet
+    disputes.fakes.records_down = False
+    await disputes.env.sleep(timedelta(hours=2))  # the deferred write is retried within the hour
+    assert disputes.fakes.records[dispute_id(h)] == (await h.query(DisputeWorkflow.view)).state.revision

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("buyer_id", sa.String(128), nullable=False),
         sa.Column("seller_id", sa.String(128), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("escalated", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("resolution", sa.String(32), nullable=False),
         sa.Column("opened_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
