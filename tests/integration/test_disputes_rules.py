@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import grpc
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 from orders.v1 import orders_pb2
@@ -262,3 +263,27 @@ async def test_list_disputes_filters_and_pages(api: Api) -> None:
             pb.ListDisputesRequest(page=common_pb2.PageRequest(page_token="garbage")), metadata=api.service()
         ),
     )
+
+
+async def test_concurrent_openings_on_one_order(api: Api) -> None:
+    retried, contested = await disputable(api, 2)
+    stub = disputes(api)
+    # The same request sent 5 times at once (a client retrying on timeouts): one dispute.
+    request = open_request(retried)
+    buyer = api.auth(retried.buyer, Role.BUYER)
+    answers = await asyncio.gather(*(stub.OpenDispute(request, metadata=buyer) for _ in range(5)))
+    assert len({a.dispute.dispute_id for a in answers}) == 1
+    # Six different requests at once on another order: exactly one opens, the others are refused.
+    buyer = api.auth(contested.buyer, Role.BUYER)
+    results = await asyncio.gather(
+        *(stub.OpenDispute(open_request(contested), metadata=buyer) for _ in range(6)), return_exceptions=True
+    )
+    opened = [r for r in results if isinstance(r, pb.OpenDisputeResponse)]
+    refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(opened) == 1 and len(refusals) == 5, results
+    assert {r.code() for r in refusals} == {C.ALREADY_EXISTS}
+
+    async def one_listed() -> bool:
+        return await _dispute_count(api, contested.order.order_id) == 1
+
+    await eventually(one_listed, 10, "exactly one dispute on the order")
