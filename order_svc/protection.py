@@ -32,7 +32,6 @@ from workflows.order_protection import (
     ProtectionInput,
     ProtectionState,
     iso,
-    parse_iso,
     workflow_id,
 )
 from workflows.task_queues import ORDERS
@@ -47,7 +46,8 @@ class ClockNotRunning(FailedPrecondition):
 
 @dataclass(frozen=True)
 class Started:
-    expires_at: datetime
+    # The clock as it is now: as started by this call, or as an earlier attempt left it.
+    state: ProtectionState
     created: bool
 
 
@@ -55,20 +55,33 @@ class ProtectionClock:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def start(self, order_id: str, buyer_id: str, seller_id: str, expires_at: datetime) -> Started:
+    async def start(
+        self,
+        order_id: str,
+        buyer_id: str,
+        seller_id: str,
+        expires_at: datetime,
+        window: timedelta,
+        frozen_by: list[str],
+    ) -> Started:
         """Start the clock, or find the one an earlier, interrupted attempt started.
 
+        `window` runs until `expires_at`; with `frozen_by` (disputes opened before shipment) the
+        clock starts frozen by them with the whole window left, and runs once they all release it.
+
         The workflow is started before the order row changes, so no database transaction is held
-        open across a network call. Whichever attempt started it, the workflow's deadline is the
+        open across a network call. Whichever attempt started it, the workflow's clock is the
         one the order records.
         """
+        frozen = bool(frozen_by)
+        remaining_us = _us(window) if frozen else 0
         attrs = TypedSearchAttributes(
             [
                 SearchAttributePair(sa.ORDER_ID, order_id),
                 SearchAttributePair(sa.BUYER_ID, buyer_id),
                 SearchAttributePair(sa.SELLER_ID, seller_id),
-                SearchAttributePair(sa.PROTECTION_STATUS, "ACTIVE"),
-                SearchAttributePair(sa.NEXT_DEADLINE, expires_at),
+                SearchAttributePair(sa.PROTECTION_STATUS, "FROZEN" if frozen else "ACTIVE"),
+                *([] if frozen else [SearchAttributePair(sa.NEXT_DEADLINE, expires_at)]),
             ]
         )
         reuse = WorkflowIDReusePolicy.REJECT_DUPLICATE
@@ -76,7 +89,14 @@ class ProtectionClock:
             try:
                 await self._client.start_workflow(
                     OrderProtectionWorkflow.run,
-                    ProtectionInput(order_id=order_id, expires_at=iso(expires_at)),
+                    # A frozen start ignores expires_at: the deadline is set when the last freeze
+                    # is released, to that moment plus remaining_us.
+                    ProtectionInput(
+                        order_id=order_id,
+                        expires_at=iso(expires_at),
+                        frozen_by=list(frozen_by),
+                        remaining_us=remaining_us,
+                    ),
                     id=workflow_id(order_id),
                     task_queue=ORDERS,
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -84,7 +104,16 @@ class ProtectionClock:
                     search_attributes=attrs,
                     rpc_timeout=timedelta(seconds=10),
                 )
-                return Started(expires_at, created=True)
+                state = ProtectionState(
+                    order_id=order_id,
+                    expires_at=None if frozen else iso(expires_at),
+                    frozen=frozen,
+                    frozen_by=list(frozen_by),
+                    remaining_us=remaining_us,
+                    extended_days=0,
+                    revision=0,
+                )
+                return Started(state, created=True)
             except WorkflowAlreadyStartedError:
                 pass
             except (RPCError, RuntimeError) as exc:
@@ -95,14 +124,41 @@ class ProtectionClock:
                     state = await handle.query(
                         OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10)
                     )
-                    if state.expires_at is not None and state.completion_reason is None:
-                        return Started(parse_iso(state.expires_at), created=False)
+                    if state.completion_reason is None:
+                        return Started(state, created=False)
                     raise FailedPrecondition(f"order {order_id} has a protection window that is not running")
             except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
                 raise _unavailable(exc) from exc
             # A clock from an attempt whose order never shipped has ended: replace it.
             reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
         raise FailedPrecondition(f"order {order_id}: could not start its protection window")
+
+    async def hold_exactly(
+        self, order_id: str, state: ProtectionState, frozen_by: list[str]
+    ) -> ProtectionState:
+        """Make the disputes holding a not-yet-recorded clock exactly `frozen_by`.
+
+        Needed only when an earlier, interrupted shipment started the clock and disputes froze or
+        released the still-PAID order since. Uses the hooks' own update ids, so a hook retried
+        later is the same update. Returns the clock as it is afterwards.
+        """
+        for dispute_id in state.frozen_by:
+            if dispute_id not in frozen_by:
+                await self.unfreeze(order_id, dispute_id)
+        for dispute_id in frozen_by:
+            if dispute_id not in state.frozen_by:
+                await self.freeze(order_id, dispute_id)
+        # A deduplicated update answers with its first result: ask for the clock as it is now.
+        handle = self._client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order_id))
+        try:
+            current: ProtectionState = await handle.query(
+                OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10)
+            )
+        except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
+            raise _unavailable(exc) from exc
+        if sorted(current.frozen_by) != sorted(frozen_by):
+            raise Unavailable(f"order {order_id}: the protection window is still catching up; retry")
+        return current
 
     async def abandon(self, order_id: str, reason: str) -> None:
         """Stop a clock whose order did not ship after all (best effort; it is harmless if left)."""
@@ -154,6 +210,10 @@ class ProtectionClock:
             raise _unavailable(exc) from exc
         except RuntimeError as exc:  # the lazy client's first connect failed
             raise _unavailable(exc) from exc
+
+
+def _us(delta: timedelta) -> int:
+    return delta // timedelta(microseconds=1)
 
 
 def _unavailable(exc: Exception) -> DomainError:

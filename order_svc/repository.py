@@ -18,6 +18,14 @@ from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
 
+class FreezesChanged(Exception):
+    """A dispute froze or released a PAID order while it was being shipped."""
+
+    def __init__(self, pending: list[str]) -> None:
+        super().__init__(f"pending freezes are now {pending}")
+        self.pending = pending
+
+
 class OrderRepository:
     def __init__(self, url: str) -> None:
         self._sql = SqlStore(url, MIGRATIONS, "order-db")
@@ -93,6 +101,7 @@ class OrderRepository:
                     protection_frozen=False,
                     protection_remaining_s=0,
                     protection_revision=0,
+                    pending_freezes=[],
                     created_at=now,
                     updated_at=now,
                 )
@@ -157,6 +166,71 @@ class OrderRepository:
                 raise refuse(row)
             s.add(_event(order_id, at, actor, action, detail))
             s.commit()
+            return row
+
+    async def ship(
+        self,
+        order_id: str,
+        pending: list[str],
+        values: dict[str, Any],
+        event: tuple[datetime, Caller, str, str],
+    ) -> OrderRow:
+        """PAID -> SHIPPED with `values` (the clock as started included), only if the order's
+        pending freezes are still `pending`, the disputes the clock was started frozen by. Empties
+        them: the clock holds those freezes from now on.
+
+        Raises FailedPrecondition when the order is no longer PAID, and FreezesChanged when a
+        dispute froze or released the order meanwhile (the clock must catch up first).
+        """
+        return await self._sql.write(self._ship_sync, order_id, pending, values, event)
+
+    def _ship_sync(
+        self,
+        order_id: str,
+        pending: list[str],
+        values: dict[str, Any],
+        event: tuple[datetime, Caller, str, str],
+    ) -> OrderRow:
+        at, actor, action, detail = event
+        with self._sessions() as s:
+            row = s.get(OrderRow, order_id, with_for_update=True)  # serializes with hold_pending
+            if row is None:
+                raise NotFound(f"order {order_id} not found")
+            if row.status != Status.PAID.value:
+                raise FailedPrecondition(f"order {row.id} is {row.status}; only PAID orders can be shipped")
+            if sorted(row.pending_freezes) != sorted(pending):
+                raise FreezesChanged(list(row.pending_freezes))
+            changes = _clock_changes(row.protection_frozen, row.extended_days, values)
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.pending_freezes = []
+            row.updated_at = at
+            for entry in [(action, detail), *changes]:
+                s.add(_event(order_id, at, actor, *entry))
+            s.commit()
+            return row
+
+    async def hold_pending(self, order_id: str, dispute_id: str, hold: bool) -> OrderRow:
+        """Add (`hold`) or remove `dispute_id` in a PAID order's pending freezes; idempotent.
+
+        Orders in any other status are returned unchanged: the caller acts on their status (a
+        concurrent MarkShipped may have started the clock, which then takes the freeze itself).
+        The order as the API shows it does not change, so updated_at is left alone.
+        """
+        return await self._sql.write(self._hold_pending_sync, order_id, dispute_id, hold)
+
+    def _hold_pending_sync(self, order_id: str, dispute_id: str, hold: bool) -> OrderRow:
+        with self._sessions() as s:
+            row = s.get(OrderRow, order_id, with_for_update=True)  # serializes with MarkShipped
+            if row is None:
+                raise NotFound(f"order {order_id} not found")
+            if row.status == Status.PAID.value:
+                held = list(row.pending_freezes)
+                if hold and dispute_id not in held:
+                    row.pending_freezes = [*held, dispute_id]
+                elif not hold and dispute_id in held:
+                    row.pending_freezes = [d for d in held if d != dispute_id]
+                s.commit()
             return row
 
     async def record_protection(

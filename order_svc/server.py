@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
@@ -13,13 +14,14 @@ from order_svc.accounts import Accounts
 from order_svc.dispute_hooks import DisputeHooks
 from order_svc.domain import IN_TRANSIT, Escrow, Status
 from order_svc.protection import ProtectionClock
-from order_svc.repository import OrderRepository, precondition
+from order_svc.repository import FreezesChanged, OrderRepository, precondition
 from order_svc.store import OrderRow
 from order_svc.views import order_to_proto
 from platform_common.auth import Caller, Role, current_caller, require_internal
-from platform_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from platform_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
+from workflows.order_protection import ProtectionState, parse_iso
 
 SERVICE_NAME = "orders.v1.OrderService"
 # The token subject of the orders worker (workflows/worker.py): CompleteOrder, RecordProtection.
@@ -51,8 +53,27 @@ _REASONS = {
 }
 
 
+# Shipments retried when a dispute freezes or releases the order meanwhile (each retry catches the
+# clock up with the order first).
+_SHIP_ATTEMPTS = 5
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _clock_values(state: ProtectionState, carrier: str, tracking: str, now: datetime) -> dict[str, Any]:
+    """The order's columns once shipped with the clock `state` (running, or frozen by disputes)."""
+    return {
+        "status": Status.SHIPPED.value,
+        "carrier": carrier,
+        "tracking_number": tracking,
+        "shipped_at": now,
+        "protection_expires_at": None if state.expires_at is None else parse_iso(state.expires_at),
+        "protection_frozen": state.frozen,
+        "protection_remaining_s": state.remaining_us // 1_000_000,
+        "extended_days": state.extended_days,
+    }
 
 
 def _check_party(row: OrderRow, caller: Caller) -> None:
@@ -126,31 +147,48 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         if row.status != Status.PAID:
             raise FailedPrecondition(f"order {row.id} is {row.status}; only PAID orders can be shipped")
         now = _now()
-        clock = await self._clock.start(
-            row.id, row.buyer_id, row.seller_id, now + self._day * row.protection_days
+        window = self._day * row.protection_days
+        event = (
+            now,
+            current_caller(),
+            "ORDER_SHIPPED",
+            f"{carrier} {tracking}; protection {row.protection_days} days",
         )
+        created = False
         try:
-            await self._repo.transition(
-                row.id,
-                [Status.PAID],
-                {
-                    "status": Status.SHIPPED.value,
-                    "carrier": carrier,
-                    "tracking_number": tracking,
-                    "shipped_at": now,
-                    "protection_expires_at": clock.expires_at,
-                },
-                (
-                    now,
-                    current_caller(),
-                    "ORDER_SHIPPED",
-                    f"{carrier} {tracking}; protection {row.protection_days} days",
-                ),
-                precondition("order {id} is {status}; only PAID orders can be shipped"),
-            )
+            for _ in range(_SHIP_ATTEMPTS):
+                # Disputes opened before shipment froze the order already: the clock starts
+                # frozen by them, with the whole window left for when they end.
+                pending = list(row.pending_freezes)
+                started = await self._clock.start(
+                    row.id, row.buyer_id, row.seller_id, now + window, window, pending
+                )
+                created = created or started.created
+                state = started.state
+                if sorted(state.frozen_by) != sorted(pending):
+                    # An earlier attempt's clock, started before disputes froze or released the
+                    # order: bring it to the order's current freezes.
+                    row, _ = await self._repo.get(row.id)
+                    if row.status != Status.PAID:
+                        raise FailedPrecondition(
+                            f"order {row.id} is {row.status}; only PAID orders can be shipped"
+                        )
+                    pending = list(row.pending_freezes)
+                    state = await self._clock.hold_exactly(row.id, state, pending)
+                try:
+                    await self._repo.ship(
+                        row.id, pending, _clock_values(state, carrier, tracking, now), event
+                    )
+                    break
+                except FreezesChanged:
+                    row, _ = await self._repo.get(row.id)  # a dispute moved first: catch up, retry
+            else:
+                raise Unavailable(
+                    f"order {row.id}: disputes kept freezing or releasing it while shipping; retry"
+                )
         except FailedPrecondition:
             current, _ = await self._repo.get(row.id)
-            if clock.created and current.status not in {s.value for s in (*IN_TRANSIT, Status.COMPLETED)}:
+            if created and current.status not in {s.value for s in (*IN_TRANSIT, Status.COMPLETED)}:
                 await self._clock.abandon(row.id, f"order became {current.status} while shipping")
             raise
         return orders_pb2.MarkShippedResponse(order=await self._view(row.id))

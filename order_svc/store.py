@@ -48,6 +48,9 @@ class OrderRow(Base):
     protection_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     protection_remaining_s: Mapped[int] = mapped_column(BigInteger, default=0)
     protection_revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Disputes that froze the clock while the order was PAID (no clock yet): the clock starts
+    # frozen by them at shipment, and the list is emptied (the clock holds them from then on).
+    pending_freezes: Mapped[list[str]] = mapped_column(JSON)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completion_reason: Mapped[str | None] = mapped_column(String(32))
     escrow_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

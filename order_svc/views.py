@@ -61,6 +61,9 @@ def deadlines(row: OrderRow, day: timedelta, now: datetime) -> list[common_pb2.D
 def order_to_proto(
     row: OrderRow, events: list[OrderEventRow], day: timedelta, now: datetime
 ) -> orders_pb2.Order:
+    # Only a running clock can be frozen: a completion (e.g. the buyer confirming receipt during a
+    # dispute) ends the clock as it stood, and a PAID order's freezes wait for its shipment.
+    frozen = row.protection_frozen and Status(row.status) in IN_TRANSIT
     order = orders_pb2.Order(
         order_id=row.id,
         buyer_id=row.buyer_id,
@@ -85,8 +88,8 @@ def order_to_proto(
         protection=orders_pb2.ProtectionWindow(
             days=row.protection_days,
             extended_days=row.extended_days,
-            frozen=row.protection_frozen,
-            remaining_seconds=row.protection_remaining_s,
+            frozen=frozen,
+            remaining_seconds=row.protection_remaining_s if frozen else 0,
         ),
         created_at=_ts(row.created_at),
         updated_at=_ts(row.updated_at),

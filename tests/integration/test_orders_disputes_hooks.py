@@ -17,13 +17,16 @@ import pytest
 from orders.v1 import orders_pb2
 from temporalio.client import Client
 
+from order_svc.domain import Status
 from order_svc.protection import ClockNotRunning, ProtectionClock
-from order_svc.repository import OrderRepository
+from order_svc.repository import FreezesChanged, OrderRepository
 from order_svc.server import DISPUTES_WORKER
 from platform_common.auth import Caller, Role
+from platform_common.errors import FailedPrecondition
 from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api, stable
-from workflows.order_protection import OrderProtectionWorkflow, workflow_id
+from tests.integration.test_order_store import new_order
+from workflows.order_protection import OrderProtectionWorkflow, ProtectionState, workflow_id
 
 C = grpc.StatusCode
 Metadata = list[tuple[str, str]]
@@ -77,6 +80,11 @@ def assert_running(order: orders_pb2.Order) -> datetime:
     assert deadline.kind == "PROTECTION_EXPIRES" and not deadline.paused
     assert deadline.due_at == order.protection.expires_at
     return order.protection.expires_at.ToDatetime(tzinfo=UTC)
+
+
+async def clock_state(client: Client, order: orders_pb2.Order) -> ProtectionState:
+    handle = client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    return await handle.query(OrderProtectionWorkflow.state)
 
 
 async def wait_for_status(api: Api, order: orders_pb2.Order, status: int, timeout: float) -> orders_pb2.Order:
@@ -149,6 +157,7 @@ async def test_the_clock_stays_frozen_while_any_dispute_holds_it(api: Api) -> No
 async def test_no_running_clock_means_the_order_is_returned_unchanged(api: Api) -> None:
     paid = await api.create_order()
     before = stable(await api.get(paid))
+    # A PAID order keeps the freeze for its shipment (see the tests below) but shows no change.
     assert stable(await freeze(api, paid.order_id, dispute())) == before
     assert stable(await unfreeze(api, paid.order_id, dispute())) == before
     assert stable(await api.get(paid)) == before
@@ -166,6 +175,134 @@ async def test_no_running_clock_means_the_order_is_returned_unchanged(api: Api) 
     assert stable(await freeze(api, shipped.order_id, d)) == completed
     assert stable(await unfreeze(api, shipped.order_id, d)) == completed
     assert not (await api.get(shipped)).protection.frozen
+
+
+async def test_a_dispute_before_shipment_starts_the_clock_frozen(api: Api, temporal_client: Client) -> None:
+    """A buyer may dispute an order that never shipped; if it ships later, the clock must not
+    run (and release escrow) while that dispute is open."""
+    days = 20
+    window = days * DAY_SECONDS  # 2 s
+    paid = await api.create_order(protection_days=days)
+    before = stable(await api.get(paid))
+    d1 = dispute()
+
+    # Kept on the order, shown nowhere yet: a PAID order has no clock (its deadline is SHIP_BY).
+    assert stable(await freeze(api, paid.order_id, d1)) == before
+    assert stable(await freeze(api, paid.order_id, d1)) == before  # retried: still one freeze
+    assert stable(await api.get(paid)) == before
+    assert before.status == orders_pb2.ORDER_STATUS_PAID and not before.protection.frozen
+
+    shipped = await api.ship(paid)
+    assert shipped.status == orders_pb2.ORDER_STATUS_SHIPPED
+    assert_paused(shipped, window)
+    assert shipped.protection.remaining_seconds == int(window)  # the whole window is left
+    assert actions(shipped)[-2:] == ["ORDER_SHIPPED", "PROTECTION_FROZEN"]
+    assert stable(await api.get(paid)) == stable(shipped)
+    state = await clock_state(temporal_client, shipped)
+    assert state.frozen_by == [d1] and state.expires_at is None
+    assert state.remaining_us == round(window * 1_000_000)
+
+    await asyncio.sleep(window + 1)  # longer than the whole window: still frozen, not completed
+    still = await api.get(paid)
+    assert still.status == orders_pb2.ORDER_STATUS_SHIPPED
+    assert stable(still) == stable(shipped)
+    # The dispute's freeze retried after shipment, and an unrelated release: nothing changes.
+    assert stable(await freeze(api, paid.order_id, d1)) == stable(shipped)
+    assert stable(await unfreeze(api, paid.order_id, dispute())) == stable(shipped)
+
+    resumed_at = datetime.now(UTC)
+    thawed = await unfreeze(api, paid.order_id, d1)  # the dispute ended: the full window runs now
+    expires = assert_running(thawed)
+    late = expires - (resumed_at + timedelta(seconds=window))
+    assert timedelta(seconds=-0.1) < late < timedelta(seconds=1), late
+    assert actions(thawed)[-3:] == ["ORDER_SHIPPED", "PROTECTION_FROZEN", "PROTECTION_RESUMED"]
+
+    done = await wait_for_status(api, paid, orders_pb2.ORDER_STATUS_COMPLETED, window + 15)
+    assert done.completion_reason == orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED
+    assert done.escrow_status == orders_pb2.ESCROW_STATUS_RELEASED
+    assert done.completed_at.ToDatetime(tzinfo=UTC) >= expires
+
+
+async def test_a_dispute_released_before_shipment_leaves_the_clock_running(
+    api: Api, temporal_client: Client
+) -> None:
+    paid = await api.create_order(protection_days=180)
+    before = stable(await api.get(paid))
+    d1 = dispute()
+    assert stable(await freeze(api, paid.order_id, d1)) == before
+    assert stable(await unfreeze(api, paid.order_id, d1)) == before
+    assert stable(await unfreeze(api, paid.order_id, d1)) == before  # retried release
+
+    shipped_at = datetime.now(UTC)
+    shipped = await api.ship(paid)
+    expires = assert_running(shipped)
+    assert timedelta(0) < expires - shipped_at < timedelta(seconds=180 * DAY_SECONDS + 1)
+    assert "PROTECTION_FROZEN" not in actions(shipped)
+    assert (await clock_state(temporal_client, shipped)).frozen_by == []
+
+    # Of two disputes before shipment, the one still open freezes the clock until it ends.
+    other = await api.create_order(protection_days=180)
+    d2, d3 = dispute(), dispute()
+    for d in (d2, d3, d2):
+        await freeze(api, other.order_id, d)
+    await unfreeze(api, other.order_id, d2)
+    frozen = await api.ship(other)
+    assert_paused(frozen, 180 * DAY_SECONDS)
+    assert frozen.protection.remaining_seconds == int(180 * DAY_SECONDS)
+    assert (await clock_state(temporal_client, frozen)).frozen_by == [d3]
+    assert stable(await unfreeze(api, other.order_id, d2)) == stable(frozen)  # already released
+    assert_running(await unfreeze(api, other.order_id, d3))
+
+
+async def test_an_interrupted_shipment_catches_its_clock_up(api: Api, temporal_client: Client) -> None:
+    """MarkShipped starts the clock before it records the shipment. If it was interrupted in
+    between and disputes froze or released the order since, the retry brings the clock it finds
+    to the order's freezes before recording it."""
+    clock = ProtectionClock(temporal_client)
+    window = timedelta(seconds=180 * DAY_SECONDS)
+
+    async def interrupted(order: orders_pb2.Order, frozen_by: list[str]) -> None:
+        started = await clock.start(
+            order.order_id, order.buyer_id, order.seller_id, datetime.now(UTC) + window, window, frozen_by
+        )
+        assert started.created and (await api.get(order)).status == orders_pb2.ORDER_STATUS_PAID
+
+    # Started running; a dispute froze the order afterwards.
+    first = await api.create_order(protection_days=180)
+    await interrupted(first, [])
+    d1 = dispute()
+    await freeze(api, first.order_id, d1)
+    shipped = await api.ship(first)
+    assert shipped.status == orders_pb2.ORDER_STATUS_SHIPPED
+    assert_paused(shipped, window.total_seconds())
+    assert actions(shipped).count("PROTECTION_FROZEN") == 1
+    assert (await clock_state(temporal_client, shipped)).frozen_by == [d1]
+    assert_running(await unfreeze(api, first.order_id, d1))
+
+    # Started frozen by a dispute that ended before the retry.
+    second = await api.create_order(protection_days=180)
+    d2 = dispute()
+    await freeze(api, second.order_id, d2)
+    await interrupted(second, [d2])
+    await unfreeze(api, second.order_id, d2)
+    running = await api.ship(second)
+    assert running.status == orders_pb2.ORDER_STATUS_SHIPPED
+    assert_running(running)
+    assert (await clock_state(temporal_client, running)).frozen_by == []
+    assert stable(await unfreeze(api, second.order_id, d2)) == stable(running)  # retried: no-op
+
+
+async def test_a_completed_order_shows_no_frozen_clock(api: Api) -> None:
+    order = await api.ship(await api.create_order(protection_days=180))
+    assert_paused(await freeze(api, order.order_id, dispute()), 180 * DAY_SECONDS)
+    await api.orders.ConfirmReceipt(  # the buyer may still confirm receipt during a dispute
+        orders_pb2.ConfirmReceiptRequest(order_id=order.order_id),
+        metadata=api.auth(order.buyer_id, Role.BUYER),
+    )
+    done = await wait_for_status(api, order, orders_pb2.ORDER_STATUS_COMPLETED, 15)
+    assert done.completion_reason == orders_pb2.COMPLETION_REASON_BUYER_CONFIRMED
+    assert not done.protection.frozen and done.protection.remaining_seconds == 0
+    assert [d.kind for d in done.deadlines] == ["DISPUTE_GRACE_ENDS"]
 
 
 async def test_an_ended_clock_answers_not_running(api: Api, temporal_client: Client) -> None:
@@ -323,3 +460,39 @@ async def test_concurrent_first_writes_store_one_account(repo: OrderRepository) 
     changed = await repo.set_account(account, False, "", base + timedelta(days=1), actor)
     assert not changed.blocked and changed.updated_at == base + timedelta(days=1)
     assert await repo.get_account(f"never-{uuid.uuid4().hex}") is None
+
+
+async def test_pending_freezes_and_shipment_exclude_each_other(repo: OrderRepository) -> None:
+    actor = Caller("seller-1", Role.SELLER)
+    row = await repo.create(new_order(), datetime.now(UTC), actor)
+    d1, d2 = dispute(), dispute()
+    await asyncio.gather(*(repo.hold_pending(row.id, d, True) for d in (d1, d2, d1, d2)))
+    held = (await repo.get(row.id))[0]
+    assert sorted(held.pending_freezes) == sorted([d1, d2])
+    assert held.updated_at == row.updated_at  # nothing the API shows changed
+    assert (await repo.hold_pending(row.id, d1, False)).pending_freezes == [d2]
+    assert (await repo.hold_pending(row.id, d1, False)).pending_freezes == [d2]  # idempotent
+
+    shipped_values = {
+        "status": Status.SHIPPED.value,
+        "protection_expires_at": None,
+        "protection_frozen": True,
+        "protection_remaining_s": 6,
+        "extended_days": 0,
+    }
+    event = (datetime.now(UTC), actor, "ORDER_SHIPPED", "DHL 1234")
+    with pytest.raises(FreezesChanged) as changed:  # started with a stale set of freezes
+        await repo.ship(row.id, [d1, d2], shipped_values, event)
+    assert changed.value.pending == [d2]
+    assert (await repo.get(row.id))[0].status == Status.PAID.value
+
+    shipped = await repo.ship(row.id, [d2], shipped_values, event)
+    assert shipped.status == Status.SHIPPED.value and shipped.pending_freezes == []
+    _, events = await repo.get(row.id)
+    assert [e.action for e in events][-2:] == ["ORDER_SHIPPED", "PROTECTION_FROZEN"]
+    # Once shipped, the hooks leave the row alone (the clock takes their freezes) ...
+    late = await repo.hold_pending(row.id, dispute(), True)
+    assert late.status == Status.SHIPPED.value and late.pending_freezes == []
+    # ... and a second shipment loses.
+    with pytest.raises(FailedPrecondition):
+        await repo.ship(row.id, [], shipped_values, event)
