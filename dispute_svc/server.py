@@ -8,25 +8,18 @@ openings register, then started with update-with-start keyed by the caller's req
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from dataclasses import replace
-from datetime import UTC, datetime
-
 import grpc
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 
 from dispute_svc import requests as rq
 from dispute_svc.engine import DisputeEngine
-from dispute_svc.opening import check_history, check_parties, check_window
+from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
-from dispute_svc.repository import DisputeRepository, PastDispute
-from dispute_svc.store import OpeningRow
+from dispute_svc.repository import DisputeRepository
 from dispute_svc.views import render
 from platform_common.auth import Caller, Role, current_caller, require_internal
 from platform_common.errors import (
-    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -37,14 +30,12 @@ from platform_common.paging import page_size
 from platform_common.server import MethodRoles, roles
 from platform_common.validate import require_uuid
 from workflows.dispute import DisputeWorkflow
-from workflows.dispute_model import CLOSED, DisputeInput
+from workflows.dispute_model import CLOSED
 from workflows.dispute_policy import Policy
 
 SERVICE_NAME = "disputes.v1.DisputeService"
 # The token subject of the disputes worker, the only caller of RecordDisputeState.
 DISPUTES_WORKER = "worker-disputes"
-# An opening whose workflow never appeared after this long is treated as abandoned.
-_STALE_OPENING_S = 60
 
 B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
 METHOD_ROLES: MethodRoles = {
@@ -67,14 +58,6 @@ METHOD_ROLES: MethodRoles = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _no_history() -> list[PastDispute]:
-    return []
-
-
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
     if caller.role is Role.BUYER:
         return caller.id == buyer_id
@@ -91,6 +74,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self._engine = engine
         self._peers = peers
         self._policy = policy
+        self._opener = Opener(repo, engine, peers, policy)
         # Immutable facts per dispute (order, amount paid, currency), so actions that carry money
         # or evidence do not query the workflow twice.
         self._facts: dict[str, rq.Facts] = {}
@@ -100,87 +84,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     async def OpenDispute(
         self, request: pb.OpenDisputeRequest, context: grpc.aio.ServicerContext
     ) -> pb.OpenDisputeResponse:
-        caller = current_caller()
-        opening = rq.parse_opening(request, self._policy)
-        existing = await self._repo.opening_by_request(caller.id, opening.request_id)
-        if existing is not None and existing.fingerprint != opening.fingerprint:
-            raise rq.already_used(opening.request_id)
-        # Independent reads, in parallel: the order, the buyer's account, the order's disputes.
-        order, blocked, history = await asyncio.gather(
-            self._peers.order(opening.order_id),
-            self._peers.blocked(caller.id),
-            self._live_history(opening.order_id) if existing is None else _no_history(),
-        )
-        check_parties(order, caller.id, blocked)
-        solution = rq.opening_solution(request, order, opening)
-        if existing is None:
-            attempt = check_history(opening.order_id, history, self._policy)
-            check_window(order, self._policy, _now())
-            dispute_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dispute:{caller.id}:{opening.request_id}"))
-        else:
-            attempt, dispute_id = existing.attempt, existing.dispute_id
-        await self._peers.attach(dispute_id, order.order_id, opening.evidence_ids, at_opening=True)
-        if existing is None:
-            try:
-                await self._repo.add_opening(
-                    OpeningRow(
-                        dispute_id=dispute_id,
-                        order_id=order.order_id,
-                        buyer_id=caller.id,
-                        request_id=opening.request_id,
-                        fingerprint=opening.fingerprint,
-                        attempt=attempt,
-                        created_at=_now(),
-                    )
-                )
-            except AlreadyExists:
-                # A concurrent retry of this very request recorded it first: carry on with it.
-                raced = await self._repo.opening_by_request(caller.id, opening.request_id)
-                if raced is None or raced.fingerprint != opening.fingerprint:
-                    raise
-                attempt = raced.attempt
-        inp = DisputeInput(
-            dispute_id=dispute_id,
-            order_id=order.order_id,
-            buyer_id=caller.id,
-            seller_id=order.seller_id,
-            paid_minor=order.total.minor_units,
-            currency=order.total.currency,
-            policy_version=self._policy.version,
-            reason=opening.reason,
-            goods_received=request.goods_received,
-            solution=solution,
-            description=request.description,
-            evidence_ids=opening.evidence_ids,
-            attempt=attempt,
-        )
-        try:
-            view = await self._engine.open(inp, opening.request_id)
-        except Unavailable:
-            if not await self._engine.started(dispute_id):
-                await self._repo.drop_opening(dispute_id)  # nothing was created: free the order
-            raise
+        view = await self._opener.open(request, current_caller())
         return pb.OpenDisputeResponse(dispute=render(view))
-
-    async def _live_history(self, order_id: str) -> list[PastDispute]:
-        """The order's disputes as they stand now. The read model may lag a moment behind a
-        dispute that just closed, so an open-looking one is asked directly; an opening whose
-        workflow never started (Temporal was down and the caller gave up) is dropped, so it does
-        not block the order for good."""
-        history = []
-        for recorded in await self._repo.order_history(order_id):
-            past = recorded
-            if past.status not in CLOSED:
-                try:
-                    view = await self._engine.view(past.dispute_id)
-                    past = replace(past, status=view.state.status, resolution=view.state.resolution)
-                except NotFound:
-                    stale = (_now() - past.created_at).total_seconds() > _STALE_OPENING_S
-                    if not past.status and stale and not await self._engine.started(past.dispute_id):
-                        await self._repo.drop_opening(past.dispute_id)
-                        continue
-            history.append(past)
-        return history
 
     # --- reads ---------------------------------------------------------------------------------
 
