@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 from orders.v1 import orders_pb2
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from order_svc.domain import Status
 from order_svc.protection import ClockNotRunning, ProtectionClock
@@ -83,7 +83,9 @@ def assert_running(order: orders_pb2.Order) -> datetime:
 
 
 async def clock_state(client: Client, order: orders_pb2.Order) -> ProtectionState:
-    handle = client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    handle: WorkflowHandle[OrderProtectionWorkflow, ProtectionState] = client.get_workflow_handle_for(
+        OrderProtectionWorkflow.run, workflow_id(order.order_id)
+    )
     return await handle.query(OrderProtectionWorkflow.state)
 
 
@@ -312,7 +314,9 @@ async def test_an_ended_clock_answers_not_running(api: Api, temporal_client: Cli
         orders_pb2.ConfirmReceiptRequest(order_id=order.order_id),
         metadata=api.auth(order.buyer_id, Role.BUYER),
     )
-    handle = temporal_client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    handle: WorkflowHandle[OrderProtectionWorkflow, ProtectionState] = (
+        temporal_client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    )
     await asyncio.wait_for(handle.result(), timeout=30)
     clock = ProtectionClock(temporal_client)
     with pytest.raises(ClockNotRunning):

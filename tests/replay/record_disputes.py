@@ -166,6 +166,6 @@ async def record(
             )
         await env.sleep(timedelta(seconds=2))
         await handle.execute_update(U.accept_offer, BuyerAction("buyer-1", offer_version=5))
-        latest = env.client.get_workflow_handle_for(DisputeWorkflow.run, handle.id)
+        latest: Handle = env.client.get_workflow_handle_for(DisputeWorkflow.run, handle.id)
         await latest.result()
         await save(name, latest)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.unit.dispute_harness import PAID, Harness, actions, dispute_id, refused
+from tests.unit.dispute_harness import PAID, Handle, Harness, actions, dispute_id, refused
 from workflows.dispute import DisputeWorkflow
 from workflows.dispute_model import BuyerAction, Modification, SellerResponse, Solution
 
@@ -187,6 +187,7 @@ async def test_continue_as_new_carries_the_whole_state(disputes: Harness) -> Non
     assert view.state.status == "AWAITING_BUYER_RESPONSE"
     done = await h.execute_update(DisputeWorkflow.accept_offer, BuyerAction("buyer-1", offer_version=7))
     assert done.state.settlement == Solution("PARTIAL_REFUND", 500, False)
-    final = await disputes.env.client.get_workflow_handle_for(DisputeWorkflow.run, h.id).result()
+    latest: Handle = disputes.env.client.get_workflow_handle_for(DisputeWorkflow.run, h.id)
+    final = await latest.result()
     assert final.state.status == "CLOSED_REFUNDED" and disputes.fakes.paid(dispute_id(h)) == [500]
     assert disputes.fakes.freeze_calls == 1  # carried over: not frozen again by later runs
