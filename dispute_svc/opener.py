@@ -16,9 +16,10 @@ from dispute_svc.opening import check_history, check_parties, check_window
 from dispute_svc.peers import Peers
 from dispute_svc.repository import DisputeRepository, PastDispute
 from dispute_svc.store import OpeningRow
+from dispute_svc.views import render
 from platform_common.auth import Caller
-from platform_common.errors import AlreadyExists, NotFound, Unavailable
-from workflows.dispute_model import CLOSED, DisputeInput, DisputeView
+from platform_common.errors import AlreadyExists, NotFound
+from workflows.dispute_model import CLOSED, DisputeInput
 from workflows.dispute_policy import Policy
 
 # An opening whose workflow never appeared after this long is treated as abandoned.
@@ -40,11 +41,19 @@ class Opener:
         self._peers = peers
         self._policy = policy
 
-    async def open(self, request: pb.OpenDisputeRequest, caller: Caller) -> DisputeView:
+    async def open(self, request: pb.OpenDisputeRequest, caller: Caller) -> pb.Dispute:
         opening = rq.parse_opening(request, self._policy)
         existing = await self._repo.opening_by_request(caller.id, opening.request_id)
         if existing is not None and existing.fingerprint != opening.fingerprint:
             raise rq.already_used(opening.request_id)
+        if existing is not None:
+            stored = await self._repo.get(existing.dispute_id)
+            closed = (
+                stored is not None
+                and pb.DisputeStatus.Name(stored.status).removeprefix("DISPUTE_STATUS_") in CLOSED
+            )
+            if stored is not None and closed:
+                return stored  # a late retry of a dispute that has ended: never start it again
         # Independent reads, in parallel: the order, the buyer's account, the order's disputes.
         order, blocked, history = await asyncio.gather(
             self._peers.order(opening.order_id),
@@ -94,13 +103,9 @@ class Opener:
             evidence_ids=opening.evidence_ids,
             attempt=attempt,
         )
-        try:
-            view = await self._engine.open(inp, opening.request_id)
-        except Unavailable:
-            if not await self._engine.started(dispute_id):
-                await self._repo.drop_opening(dispute_id)  # nothing was created: free the order
-            raise
-        return view
+        # On UNAVAILABLE the opening stays recorded: a retry with the same request id completes it,
+        # and one never started is dropped by the next opening's history check after a minute.
+        return render(await self._engine.open(inp, opening.request_id))
 
     async def _live_history(self, order_id: str) -> list[PastDispute]:
         """The order's disputes as they stand now. The read model may lag a moment behind a

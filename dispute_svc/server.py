@@ -84,8 +84,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     async def OpenDispute(
         self, request: pb.OpenDisputeRequest, context: grpc.aio.ServicerContext
     ) -> pb.OpenDisputeResponse:
-        view = await self._opener.open(request, current_caller())
-        return pb.OpenDisputeResponse(dispute=render(view))
+        return pb.OpenDisputeResponse(dispute=await self._opener.open(request, current_caller()))
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflow code: imported inside the sandbox, like this module (not passed through).
 from workflows.dispute_arbitration import ArbitrationHandlers
+from workflows.dispute_core import parse_time as _t
 from workflows.dispute_negotiation import NegotiationHandlers
 
 # A side effect that keeps failing this long is set aside and retried later by the main loop, so
@@ -74,7 +75,7 @@ async def _call(name: str, arg: object, result_type: type | None = None) -> Any:
 
 
 # Payout states that need no more polling (REFUSED: RefundService turned the refund down).
-_FINAL_REFUND = ("REFUNDED", "REFUSED")
+_FINAL_REFUND = ("REFUNDED", "REFUSED", "ABANDONED")
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -124,7 +125,8 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
             if rollover and done and self.s.status not in CLOSED:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._effects()
-                if self.s.status not in CLOSED and self._effects_retry_at is None:
+                settled = self._effects_retry_at is None and self._published == self.s.revision
+                if self.s.status not in CLOSED and settled:
                     workflow.continue_as_new(self._carry_over())
                 continue
             wake = self._next_wake()
@@ -144,48 +146,71 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
                     pass
             self._on_time()
             if self.s.status == REFUND_PENDING and self._poll_due and workflow.now() >= self._poll_due:
-                await self._poll_refunds()
+                try:
+                    await self._poll_refunds()
+                except (ActivityError, ApplicationError) as exc:  # RefundService down: ask again later
+                    self._poll_due = workflow.now() + _EFFECT_RETRY_MAX
+                    workflow.logger.warning("dispute %s: refund poll deferred: %s", self._inp.dispute_id, exc)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
 
     async def _effects(self) -> None:
-        try:
-            await self._run_effects()
-        except (ActivityError, ApplicationError) as exc:
-            # Back off 1 min, 2, 4, ... up to an hour: a long outage costs a few events an hour.
-            delay = min(_EFFECT_RETRY * 2**self._effect_failures, _EFFECT_RETRY_MAX)
-            self._effect_failures += 1
-            self._effects_retry_at = workflow.now() + delay
-            workflow.logger.warning(
-                "dispute %s: side effect deferred %s: %s", self._inp.dispute_id, delay, exc
-            )
+        """Run every owed side effect. Each is tried on its own, so one service being down does
+        not hold up the others; whatever failed is retried later with backoff (1 min doubling to
+        an hour), and the dispute's clocks keep running meanwhile."""
+        failed = False
+        for step in (self._freeze, self._seal, self._pay_owed, self._release, self._publish):
+            try:
+                await step()
+            except (ActivityError, ApplicationError) as exc:
+                failed = True
+                workflow.logger.warning(
+                    "dispute %s: %s deferred: %s", self._inp.dispute_id, step.__name__, exc
+                )
+        if not failed:
+            self._effects_retry_at, self._effect_failures = None, 0
             return
-        self._effects_retry_at, self._effect_failures = None, 0
+        delay = min(_EFFECT_RETRY * 2**self._effect_failures, _EFFECT_RETRY_MAX)
+        self._effect_failures += 1
+        self._effects_retry_at = workflow.now() + delay
 
-    async def _run_effects(self) -> None:
+    async def _freeze(self) -> None:
         s, i = self.s, self._inp
         if not s.order_frozen and s.status not in CLOSED:
             await _call(api.FREEZE_ORDER, api.OrderHold(i.order_id, i.dispute_id))
             s.order_frozen = True
+
+    async def _seal(self) -> None:
+        s = self.s
         if s.escalated_at and not s.sealed and s.status not in CLOSED:
-            await _call(api.SET_LEGAL_HOLD, api.LegalHold(i.dispute_id, True))
+            await _call(api.SET_LEGAL_HOLD, api.LegalHold(self._inp.dispute_id, True))
             s.sealed = True
             self._log(
                 "system", SYSTEM, "EVIDENCE_SEALED", "evidence is under legal hold until the case closes"
             )
-        for p in s.payouts:
+
+    async def _pay_owed(self) -> None:
+        for p in self.s.payouts:
             if not p.refund_id and p.status != "REFUSED":
                 await self._issue(p)
+
+    async def _release(self) -> None:
+        """At close: release evidence and the order's clock. Both calls are idempotent no-ops when
+        nothing was held, so they are made even if the hold's own answer was lost."""
+        s, i = self.s, self._inp
         if s.status in CLOSED and not s.order_released:
-            if s.sealed:
+            if s.escalated_at:
                 await _call(api.SET_LEGAL_HOLD, api.LegalHold(i.dispute_id, False))
-            if s.order_frozen:
-                await _call(api.UNFREEZE_ORDER, api.OrderHold(i.order_id, i.dispute_id))
+            await _call(api.UNFREEZE_ORDER, api.OrderHold(i.order_id, i.dispute_id))
             s.order_released = True
+
+    async def _publish(self) -> None:
+        s = self.s
         if s.revision != self._published:
+            revision, view = s.revision, self.view()  # changes made while writing publish next time
             self._publish_search_attributes()
-            await _call(api.RECORD_DISPUTE_STATE, self.view())
-            self._published = s.revision
+            await _call(api.RECORD_DISPUTE_STATE, view)
+            self._published = revision
 
     async def _issue(self, p: Payout) -> None:
         i = self._inp
@@ -220,7 +245,18 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
             for p, status in zip(payouts, statuses, strict=True):
                 if status != p.status:
                     p.status = status
+                    p.failed_since = self._now() if status == "FAILED" else ""
                     self._log("system", SYSTEM, f"REFUND_{status}", f"round {p.round}: refund {p.refund_id}")
+                give_up = self._policy.days(self._policy.refund_failed_final_days)
+                if p.status == "FAILED" and workflow.now() - _t(p.failed_since) >= give_up:
+                    # RefundService gave it up too (no operator retry) and released the amount.
+                    p.status = "ABANDONED"
+                    self._log(
+                        "system",
+                        SYSTEM,
+                        "REFUND_ABANDONED",
+                        f"round {p.round}: refund {p.refund_id} failed for good; the buyer must be paid another way",
+                    )
         if all(p.status in _FINAL_REFUND for p in self.s.payouts):
             refunded = any(p.status == "REFUNDED" for p in self.s.payouts)
             self._close(CLOSED_REFUNDED if refunded else CLOSED_WITHOUT_REFUND)

@@ -103,6 +103,7 @@ class ArbitrationHandlers(DisputeOutcomes):
             a.caller_id == party_id, f"{req.id} is addressed to the {req.party.lower()}", PERMISSION_DENIED
         )
         self._require(req.status == "OPEN", f"{req.id} is {req.status.lower()}")
+        self._require(workflow.now() < _t(req.due_at), f"{req.id} was due at {req.due_at}")
         self._require(
             bool(a.message.strip()) or bool(a.evidence_ids),
             "an answer needs a message or evidence",

@@ -138,8 +138,10 @@ class DisputeCore:
     def _at(self, start: str, days: int) -> datetime:
         return _t(start) + self._policy.days(days)
 
-    def _require_room(self) -> None:
-        limit = self._policy.max_versions
+    def _require_room(self, reserve: int = 1) -> None:
+        """Counter-offers, rejections and modifications leave `reserve` places, so the seller can
+        always still accept the last claim."""
+        limit = self._policy.max_versions - reserve
         self._require(
             len(self.s.versions) < limit,
             f"a dispute keeps at most {limit} claim versions and offers; escalate instead",

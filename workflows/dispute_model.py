@@ -156,7 +156,10 @@ class Payout:
     key: str
     amount_minor: int
     refund_id: str = ""
-    status: str = ""  # as RefundService reports it: PENDING, PROCESSING, REFUNDED, FAILED
+    # As RefundService reports it (PENDING, PROCESSING, REFUNDED, FAILED), or REFUSED (turned down
+    # at issue) or ABANDONED (FAILED for refund_failed_final_days without a successful retry).
+    status: str = ""
+    failed_since: str = ""
 
 
 @dataclass

@@ -72,7 +72,7 @@ class NegotiationHandlers(DisputeOutcomes):
             r.seller_id == self._inp.seller_id, "only the order's seller may respond", PERMISSION_DENIED
         )
         self._require_status((AWAITING_SELLER,), "the seller cannot respond now")
-        self._require_room()
+        self._require_room(reserve=0 if r.type == "ACCEPT" else 1)
         latest = self._latest(BUYER)
         self._require(
             r.claim_version in (0, latest.number),

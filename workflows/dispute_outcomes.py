@@ -117,11 +117,11 @@ class DisputeOutcomes(DisputeCore):
 
     def _pay_rest(self) -> None:
         assert self.s.settlement is not None
-        paid = [p for p in self.s.payouts if p.status != "REFUSED"]
+        paid = [p for p in self.s.payouts if p.status not in ("REFUSED", "ABANDONED")]
         owed = self.s.settlement.amount_minor - sum(p.amount_minor for p in paid)
         if owed > 0:
             self._pay(owed, self.s.resolution.lower().replace("_", " "))
-        if any(p.status != "REFUSED" for p in self.s.payouts):
+        if any(p.status not in ("REFUSED", "ABANDONED") for p in self.s.payouts):
             self.s.status = REFUND_PENDING
             self._poll_due = workflow.now()
             self._changed += 1

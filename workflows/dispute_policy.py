@@ -47,6 +47,8 @@ class Policy:
     # Refunds
     refund_expected_business_days: int = 7
     refund_max_days: int = 20
+    # A refund FAILED this long without an operator retry is final (RefundService's own window).
+    refund_failed_final_days: int = 30
 
     def days(self, n: int) -> timedelta:
         return timedelta(seconds=self.day_seconds * n)

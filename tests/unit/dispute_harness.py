@@ -37,6 +37,8 @@ class FakeServices:
     refunds: dict[str, tuple[str, int]] = field(default_factory=dict)
     refund_status: str = "REFUNDED"
     refuse_refunds: bool = False
+    # Simulates RefundService being down for status reads.
+    refunds_down: bool = False
     records: dict[str, int] = field(default_factory=dict)
     # Simulates DisputeService being down: every read-model write fails while set.
     records_down: bool = False
@@ -68,6 +70,8 @@ class FakeServices:
 
         @activity.defn(name=api.REFUND_STATUSES)
         async def statuses(ids: list[str]) -> list[str]:
+            if self.refunds_down:
+                raise ApplicationError("RefundService unavailable", non_retryable=True)
             return [self.refund_status for _ in ids]
 
         @activity.defn(name=api.RECORD_DISPUTE_STATE)

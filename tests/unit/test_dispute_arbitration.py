@@ -184,3 +184,26 @@ async def test_refused_refund_is_surfaced(disputes: Harness) -> None:
     await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
     done = await h.result()
     assert "REFUND_REFUSED" in actions(done) and done.state.status == "CLOSED_WITHOUT_REFUND"
+
+
+async def test_refund_service_outage_while_settling_does_not_fail_the_dispute(disputes: Harness) -> None:
+    disputes.fakes.refunds_down = True
+    h = await disputes.open()
+    await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
+    await disputes.env.sleep(2 * DAY)
+    view = await h.query(DisputeWorkflow.view)
+    assert view.state.status == "REFUND_PENDING"  # still tracking, not failed
+    disputes.fakes.refunds_down = False
+    done = await h.result()
+    assert done.state.status == "CLOSED_REFUNDED"
+
+
+async def test_a_refund_failed_for_good_is_abandoned_and_the_dispute_closes(disputes: Harness) -> None:
+    disputes.fakes.refund_status = "FAILED"  # declined, and no operator retry
+    h = await disputes.open()
+    await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
+    await disputes.env.sleep(29 * DAY)
+    assert (await h.query(DisputeWorkflow.view)).state.status == "REFUND_PENDING"
+    done = await h.result()
+    assert [p.status for p in done.state.payouts] == ["ABANDONED"]
+    assert "REFUND_ABANDONED" in actions(done) and done.state.status == "CLOSED_WITHOUT_REFUND"

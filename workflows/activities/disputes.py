@@ -100,7 +100,9 @@ class DisputeActivities:
         try:
             resp = await self._refunds.IssueRefund(request, timeout=30)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
+            # Turned down for good (e.g. it would exceed the amount paid). ALREADY_EXISTS is not a
+            # refusal: the key is ours, so it is retried like any other error and looked into.
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise ApplicationError(
                     exc.details() or "refused", type=api.REFUND_REFUSED, non_retryable=True
                 ) from exc
