@@ -159,7 +159,14 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
         not hold up the others; whatever failed is retried later with backoff (1 min doubling to
         an hour), and the dispute's clocks keep running meanwhile."""
         failed = False
-        for step in (self._freeze, self._seal, self._pay_owed, self._release, self._publish):
+        for step in (
+            self._freeze,
+            self._bind_evidence,
+            self._seal,
+            self._pay_owed,
+            self._release,
+            self._publish,
+        ):
             try:
                 await step()
             except (ActivityError, ApplicationError) as exc:
@@ -179,6 +186,33 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
         if not s.order_frozen and s.status not in CLOSED:
             await _call(api.FREEZE_ORDER, api.OrderHold(i.order_id, i.dispute_id))
             s.order_frozen = True
+
+    async def _bind_evidence(self) -> None:
+        s, i = self.s, self._inp
+        if not s.evidence_registered:  # the opening's files, with the opening limits
+            opening = [e for e in i.evidence_ids if e in s.evidence_ids]
+            await self._bind(opening, at_opening=True)
+            s.evidence_registered = True
+        new = [e for e in s.evidence_ids if e not in s.evidence_bound]
+        if new and not await self._bind(new, at_opening=False) and len(new) > 1:
+            for e in new:  # refused together: keep each file that still fits
+                await self._bind([e], at_opening=False)
+
+    async def _bind(self, ids: list[str], *, at_opening: bool) -> bool:
+        """Bind files; a final refusal drops them from the dispute with a timeline entry."""
+        s, i = self.s, self._inp
+        try:
+            await _call(api.ATTACH_EVIDENCE, api.EvidenceBinding(i.dispute_id, i.order_id, ids, at_opening))
+        except (ActivityError, ApplicationError) as exc:
+            cause = exc.cause if isinstance(exc, ActivityError) else exc
+            if not isinstance(cause, ApplicationError) or cause.type != api.EVIDENCE_REFUSED:
+                raise
+            if len(ids) == 1 or at_opening:
+                s.evidence_ids = [e for e in s.evidence_ids if e not in ids]
+                self._log("system", SYSTEM, "EVIDENCE_NOT_ATTACHED", f"{', '.join(ids)}: {cause.message}")
+            return False
+        s.evidence_bound += [e for e in ids if e not in s.evidence_bound]
+        return True
 
     async def _seal(self) -> None:
         s = self.s

@@ -214,6 +214,10 @@ class DisputeState:
     # Side effects still owed by the main loop (handlers stay pure and fast).
     sealed: bool = False
     order_frozen: bool = False
+    # Evidence bound to the dispute in EvidenceService so far (DisputeService checked each action's
+    # files with a dry run before the update; the workflow binds them, retrying until done).
+    evidence_bound: list[str] = field(default_factory=list)
+    evidence_registered: bool = False
     order_released: bool = False
     revision: int = 0
     runs: int = 1

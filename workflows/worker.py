@@ -92,6 +92,7 @@ def _disputes_worker(client: Client, secret: str) -> Worker:
             acts.freeze_order,
             acts.unfreeze_order,
             acts.set_legal_hold,
+            acts.attach_evidence,
             acts.issue_refund,
             acts.refund_statuses,
             acts.record_dispute_state,

@@ -40,6 +40,7 @@ class FakeServices:
     # Simulates RefundService being down for status reads.
     refunds_down: bool = False
     records: dict[str, int] = field(default_factory=dict)
+    bound: dict[str, list[str]] = field(default_factory=dict)
     # Simulates DisputeService being down: every read-model write fails while set.
     records_down: bool = False
 
@@ -82,7 +83,16 @@ class FakeServices:
                 raise ApplicationError("DisputeService unavailable", non_retryable=True)
             self.records[view.dispute_id] = max(self.records.get(view.dispute_id, 0), view.state.revision)
 
-        return [freeze, unfreeze, legal_hold, issue, statuses, record]
+        @activity.defn(name=api.ATTACH_EVIDENCE)
+        async def attach(b: api.EvidenceBinding) -> None:
+            bound = self.bound.setdefault(b.dispute_id, [])
+            if len(set(bound) | set(b.evidence_ids)) > 20:
+                raise ApplicationError(
+                    "a dispute holds at most 20 files", type=api.EVIDENCE_REFUSED, non_retryable=True
+                )
+            bound += [e for e in b.evidence_ids if e not in bound]
+
+        return [freeze, unfreeze, legal_hold, issue, statuses, record, attach]
 
 
 Opener = Callable[..., Awaitable[Handle]]

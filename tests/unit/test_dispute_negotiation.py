@@ -126,6 +126,7 @@ async def test_modification_restarts_the_seller_window(disputes: Harness) -> Non
     assert view.state.status == "AWAITING_SELLER_RESPONSE"
     assert [v.kind for v in view.state.versions] == ["CLAIM", "MODIFICATION"]
     assert view.state.evidence_ids == ["ev-open-1", "ev-9"]
+    assert disputes.fakes.bound[dispute_id(h)] == ["ev-open-1", "ev-9"]  # bound by the workflow
     # The seller must answer the claim version they saw.
     await refused(
         "FailedPrecondition",
@@ -191,3 +192,17 @@ async def test_continue_as_new_carries_the_whole_state(disputes: Harness) -> Non
     final = await latest.result()
     assert final.state.status == "CLOSED_REFUNDED" and disputes.fakes.paid(dispute_id(h)) == [500]
     assert disputes.fakes.freeze_calls == 1  # carried over: not frozen again by later runs
+
+
+async def test_files_the_evidence_service_refuses_at_binding_are_dropped_and_recorded(
+    disputes: Harness,
+) -> None:
+    h = await disputes.open()  # opened with one file
+    many = [f"ev-{n}" for n in range(20)]  # 21 in all: over the per-dispute total
+    await h.execute_update(DisputeWorkflow.modify, Modification("buyer-1", None, "all my photos", many))
+    await disputes.env.sleep(timedelta(seconds=5))
+    view = await h.query(DisputeWorkflow.view)
+    assert "EVIDENCE_NOT_ATTACHED" in actions(view)
+    # The opening file and the first 19 new ones fit (20 files); only the 21st is dropped.
+    assert view.state.evidence_ids == ["ev-open-1", *many[:19]]
+    assert disputes.fakes.bound[dispute_id(h)] == view.state.evidence_ids

@@ -22,6 +22,15 @@ from workflows.activities import disputes_api as api
 from workflows.dispute_model import DisputeView
 
 log = logging.getLogger("activities.disputes")
+# EvidenceService answers that no retry changes (DisputeService dry-ran the same request first,
+# so these mean a race between two actions, not a bad request).
+_EVIDENCE_FINAL = (
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.PERMISSION_DENIED,
+)
 _HOPELESS = (
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.PERMISSION_DENIED,
@@ -86,6 +95,20 @@ class DisputeActivities:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return  # no evidence was ever registered for the dispute: nothing to seal
+            raise _fail("EvidenceService", exc) from exc
+
+    @activity.defn(name=api.ATTACH_EVIDENCE)
+    async def attach_evidence(self, b: api.EvidenceBinding) -> None:
+        request = evidence_pb2.AttachEvidenceRequest(
+            dispute_id=b.dispute_id, order_id=b.order_id, evidence_ids=b.evidence_ids, at_opening=b.at_opening
+        )
+        try:
+            await self._evidence.AttachEvidence(request, timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _EVIDENCE_FINAL:
+                raise ApplicationError(
+                    exc.details() or exc.code().name, type=api.EVIDENCE_REFUSED, non_retryable=True
+                ) from exc
             raise _fail("EvidenceService", exc) from exc
 
     @activity.defn(name=api.ISSUE_REFUND)

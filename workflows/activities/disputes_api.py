@@ -10,10 +10,23 @@ SET_LEGAL_HOLD = "dispute_set_legal_hold"
 ISSUE_REFUND = "dispute_issue_refund"
 REFUND_STATUSES = "dispute_refund_statuses"
 RECORD_DISPUTE_STATE = "record_dispute_state"
+ATTACH_EVIDENCE = "dispute_attach_evidence"
 
 # ApplicationError type: RefundService turned the refund down for good (e.g. it would exceed the
 # amount paid because of other refunds on the order).
 REFUND_REFUSED = "RefundRefused"
+# EvidenceService refused to bind files for good (e.g. two concurrent actions passed their checks
+# but together exceed the dispute's totals).
+EVIDENCE_REFUSED = "EvidenceRefused"
+
+
+@dataclass
+class EvidenceBinding:
+    dispute_id: str
+    order_id: str
+    evidence_ids: list[str]
+    # The first binding registers the dispute with EvidenceService, with the opening limits.
+    at_opening: bool
 
 
 @dataclass
