@@ -68,7 +68,10 @@ class Opener:
             dispute_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dispute:{caller.id}:{opening.request_id}"))
         else:
             attempt, dispute_id = existing.attempt, existing.dispute_id
-        await self._peers.attach(dispute_id, order.order_id, opening.evidence_ids, at_opening=True)
+        if opening.evidence_ids:
+            await self._peers.check_evidence(
+                dispute_id, order.order_id, opening.evidence_ids, at_opening=True
+            )
         if existing is None:
             try:
                 await self._repo.add_opening(

@@ -46,15 +46,20 @@ class Peers:
             raise _relay("OrderService", exc) from exc
         return bool(resp.account.blocked)
 
-    async def attach(self, dispute_id: str, order_id: str, evidence_ids: list[str], at_opening: bool) -> None:
-        """Attach files to the dispute (limits, ownership and type checks are EvidenceService's).
-        Attaching the same file again is a no-op there, so a retried action is safe. At opening
-        it is called even without files: that registers the dispute, so sealing on escalation
-        covers files added later."""
+    async def check_evidence(
+        self, dispute_id: str, order_id: str, evidence_ids: list[str], at_opening: bool
+    ) -> None:
+        """A dry run of attaching files to the dispute (EvidenceService's limits and ownership
+        checks, nothing written): a refusal reaches the caller before the action is sent. The
+        workflow binds the files once the action is accepted, so a refused action binds none."""
         try:
             await self._evidence.AttachEvidence(
                 evidence_pb2.AttachEvidenceRequest(
-                    dispute_id=dispute_id, evidence_ids=evidence_ids, at_opening=at_opening, order_id=order_id
+                    dispute_id=dispute_id,
+                    evidence_ids=evidence_ids,
+                    at_opening=at_opening,
+                    order_id=order_id,
+                    validate_only=True,
                 ),
                 timeout=15,
             )

@@ -176,7 +176,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     async def _attach(self, dispute_id: str, evidence_ids: list[str]) -> None:
         if evidence_ids:
             facts = await self._facts_of(dispute_id)
-            await self._peers.attach(dispute_id, facts.order_id, evidence_ids, at_opening=False)
+            await self._peers.check_evidence(dispute_id, facts.order_id, evidence_ids, at_opening=False)
 
     async def RespondAsSeller(
         self, request: pb.RespondAsSellerRequest, context: grpc.aio.ServicerContext

@@ -33,6 +33,38 @@ def check_totals(files: int, size: int) -> None:
         raise ResourceExhausted(f"a dispute holds at most {human(DISPUTE_MAX_BYTES)} of evidence")
 
 
+def _attach_rules(
+    s: Session, dispute: DisputeRow, stored: DisputeRow | None, evidence_ids: list[str], at_opening: bool
+) -> tuple[list[EvidenceRow], list[EvidenceRow]]:
+    """Every check of an attach, writing nothing: (the items, those not yet attached). `stored` is
+    the dispute as registered (None before its first attach); the new items are counted against
+    its current usage, items already attached to it only once."""
+    if stored is not None and stored.order_id != dispute.order_id:
+        raise FailedPrecondition(f"dispute {dispute.dispute_id} is about order {stored.order_id}")
+    rows = [s.get(EvidenceRow, i) for i in evidence_ids]
+    missing = [i for i, r in zip(evidence_ids, rows, strict=True) if r is None]
+    if missing:
+        raise NotFound(f"evidence not found: {', '.join(missing)}")
+    found = [r for r in rows if r is not None]
+    for r in found:
+        if r.order_id != dispute.order_id:
+            raise FailedPrecondition(f"evidence {r.id} belongs to another order")
+        if r.dispute_id not in (None, dispute.dispute_id):
+            raise FailedPrecondition(f"evidence {r.id} is attached to another dispute")
+    new = [r for r in found if r.dispute_id is None]
+    if at_opening:
+        counts = Counter(Kind(r.kind) for r in found)
+        for kind, limit in OPENING_MAX.items():
+            if counts[kind] > limit:
+                raise ResourceExhausted(
+                    f"at most {limit} {kind.value.lower()}{'s' if limit > 1 else ''} when opening a dispute "
+                    f"(got {counts[kind]})"
+                )
+    files, size = _usage(s, dispute.dispute_id)
+    check_totals(files + len(new), size + sum(r.size_bytes for r in new))
+    return found, new
+
+
 class EvidenceRepository:
     def __init__(self, url: str) -> None:
         self._sql = SqlStore(url, MIGRATIONS, "evidence-db")
@@ -126,32 +158,30 @@ class EvidenceRepository:
             if stored is None:
                 s.add(dispute)
                 s.flush()
-                stored = dispute
-            elif stored.order_id != dispute.order_id:
-                raise FailedPrecondition(f"dispute {dispute.dispute_id} is about order {stored.order_id}")
-            rows = [s.get(EvidenceRow, i) for i in evidence_ids]
-            missing = [i for i, r in zip(evidence_ids, rows, strict=True) if r is None]
-            if missing:
-                raise NotFound(f"evidence not found: {', '.join(missing)}")
-            found = [r for r in rows if r is not None]
-            for r in found:
-                if r.order_id != stored.order_id:
-                    raise FailedPrecondition(f"evidence {r.id} belongs to another order")
-                if r.dispute_id not in (None, stored.dispute_id):
-                    raise FailedPrecondition(f"evidence {r.id} is attached to another dispute")
-            new = [r for r in found if r.dispute_id is None]
-            if at_opening:
-                counts = Counter(Kind(r.kind) for r in found)
-                for kind, limit in OPENING_MAX.items():
-                    if counts[kind] > limit:
-                        raise ResourceExhausted(
-                            f"at most {limit} {kind.value.lower()}{'s' if limit > 1 else ''} when opening a dispute "
-                            f"(got {counts[kind]})"
-                        )
-            files, size = _usage(s, stored.dispute_id)
-            check_totals(files + len(new), size + sum(r.size_bytes for r in new))
+            found, new = _attach_rules(s, dispute, stored, evidence_ids, at_opening)
             for r in new:
-                r.dispute_id = stored.dispute_id  # the seal, if any, is applied by the caller on S3 first
+                r.dispute_id = dispute.dispute_id  # the seal, if any, is applied by the caller on S3 first
+            return found
+
+    async def check_attach(
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
+    ) -> list[EvidenceRow]:
+        """Dry run of `attach`: the same rules and errors, and the items as they would be once
+        attached, but nothing is written (the session is never committed)."""
+        return await self._sql.run(self._check_attach, dispute, evidence_ids, at_opening)
+
+    def _check_attach(
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
+    ) -> list[EvidenceRow]:
+        with self._sql.sessions() as s:
+            stored = s.get(DisputeRow, dispute.dispute_id)
+            found, new = _attach_rules(s, dispute, stored, evidence_ids, at_opening)
+            s.expunge_all()  # detached copies: the changes below describe the answer, never reach the store
+            for r in new:
+                r.dispute_id = dispute.dispute_id
+            if stored is not None and stored.legal_hold:
+                for r in found:  # a real attach to a sealed dispute seals every item it returns
+                    r.legal_hold = True
             return found
 
     async def held_files(self, dispute_id: str) -> list[EvidenceRow]:

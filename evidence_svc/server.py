@@ -332,6 +332,9 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             legal_hold=False,
             created_at=_now(),
         )
+        if request.validate_only:  # same checks and answer, nothing written (see the proto)
+            rows = await self._repo.check_attach(dispute, ids, request.at_opening)
+            return evidence_pb2.AttachEvidenceResponse(evidence=[to_proto(r) for r in rows])
         rows = await self._repo.attach(dispute, ids, request.at_opening)
         stored = await self._repo.dispute(request.dispute_id)
         if stored.legal_hold:

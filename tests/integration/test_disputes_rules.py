@@ -9,9 +9,11 @@ import uuid
 import grpc
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
+from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from orders.v1 import orders_pb2
 
 from platform_common.auth import Role
+from tests.harness.evidence import Generated, upload
 from tests.harness.fixtures import DISPUTE_DAY_SECONDS
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
@@ -194,6 +196,17 @@ async def test_wrong_party_wrong_state_and_closed_disputes(api: Api) -> None:
         C.FAILED_PRECONDITION,
         stub.EscalateDispute(pb.EscalateDisputeRequest(dispute_id=d.dispute_id), metadata=buyer),
     )
+    # A refused action binds none of its files to the dispute.
+    evidence = evidence_pb2_grpc.EvidenceServiceStub(api.channels["EVIDENCE"])
+    photo = await upload(evidence, Generated("image/jpeg", 20_000), buyer, order_id=case.order.order_id)
+    appeal = pb.AppealDecisionRequest(
+        dispute_id=d.dispute_id, message="no decision yet", evidence_ids=[photo.evidence_id]
+    )
+    await refused(C.FAILED_PRECONDITION, stub.AppealDecision(appeal, metadata=buyer))
+    got = await evidence.GetEvidence(
+        evidence_pb2.GetEvidenceRequest(evidence_id=photo.evidence_id), metadata=buyer
+    )
+    assert got.evidence.dispute_id == ""
     # Internal write path: only the disputes worker.
     record = pb.RecordDisputeStateRequest(dispute=before, revision=10_000)
     await refused(C.PERMISSION_DENIED, stub.RecordDisputeState(record, metadata=api.service()))
