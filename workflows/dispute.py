@@ -18,6 +18,8 @@ dispute_arbitration (the validated updates); this module holds the main loop and
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,28 +160,31 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
         """Run every owed side effect. Each is tried on its own, so one service being down does
         not hold up the others; whatever failed is retried later with backoff (1 min doubling to
         an hour), and the dispute's clocks keep running meanwhile."""
-        failed = False
-        for step in (
-            self._freeze,
-            self._bind_evidence,
-            self._seal,
-            self._pay_owed,
-            self._release,
-            self._publish,
-        ):
-            try:
-                await step()
-            except (ActivityError, ApplicationError) as exc:
-                failed = True
-                workflow.logger.warning(
-                    "dispute %s: %s deferred: %s", self._inp.dispute_id, step.__name__, exc
-                )
+        # Independent calls run side by side (the workflow task, and the answer to the update that
+        # caused them, waits for the slowest one, not for their sum); the read model is written
+        # last so it shows their outcome.
+        ok = await asyncio.gather(
+            self._try(self._freeze),
+            self._try(self._bind_evidence),
+            self._try(self._seal),
+            self._try(self._pay_owed),
+            self._try(self._release),
+        )
+        failed = not all(ok) or not await self._try(self._publish)
         if not failed:
             self._effects_retry_at, self._effect_failures = None, 0
             return
         delay = min(_EFFECT_RETRY * 2**self._effect_failures, _EFFECT_RETRY_MAX)
         self._effect_failures += 1
         self._effects_retry_at = workflow.now() + delay
+
+    async def _try(self, step: Callable[[], Awaitable[None]]) -> bool:
+        try:
+            await step()
+            return True
+        except (ActivityError, ApplicationError) as exc:
+            workflow.logger.warning("dispute %s: %s deferred: %s", self._inp.dispute_id, step.__name__, exc)
+            return False
 
     async def _freeze(self) -> None:
         s, i = self.s, self._inp
