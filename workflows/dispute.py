@@ -56,6 +56,9 @@ from workflows.dispute_negotiation import NegotiationHandlers
 _EFFECT_PATIENCE = timedelta(minutes=2)
 _EFFECT_RETRY = timedelta(minutes=1)
 _EFFECT_RETRY_MAX = timedelta(hours=1)
+# Deferred this many times in a row (about 2 h 10 min of failures with the backoff above, each
+# attempt itself retrying for 2 minutes): flagged for operators.
+_FLAG_AFTER_FAILURES = 3
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -173,10 +176,21 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
         failed = not all(ok) or not await self._try(self._publish)
         if not failed:
             self._effects_retry_at, self._effect_failures = None, 0
+            if self.s.effects_deferred:
+                self._flag_deferred(False, "SIDE_EFFECTS_RESUMED", "every deferred side effect is done")
+                await self._try(self._publish)
             return
         delay = min(_EFFECT_RETRY * 2**self._effect_failures, _EFFECT_RETRY_MAX)
         self._effect_failures += 1
         self._effects_retry_at = workflow.now() + delay
+        if self._effect_failures >= _FLAG_AFTER_FAILURES and not self.s.effects_deferred:
+            self._flag_deferred(True, "SIDE_EFFECTS_DEFERRED", "a service keeps failing; see the worker log")
+
+    def _flag_deferred(self, on: bool, action: str, detail: str) -> None:
+        """Make a stuck side effect visible to operators (Temporal UI search + timeline)."""
+        self.s.effects_deferred = on
+        workflow.upsert_search_attributes([sa.SIDE_EFFECTS_DEFERRED.value_set(on)])
+        self._log("system", SYSTEM, action, detail)
 
     async def _try(self, step: Callable[[], Awaitable[None]]) -> bool:
         try:

@@ -218,6 +218,8 @@ class DisputeState:
     # files with a dry run before the update; the workflow binds them, retrying until done).
     evidence_bound: list[str] = field(default_factory=list)
     evidence_registered: bool = False
+    # Some side effect has kept failing (search attribute SideEffectsDeferred, timeline events).
+    effects_deferred: bool = False
     order_released: bool = False
     revision: int = 0
     runs: int = 1

@@ -20,6 +20,8 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
 REFUND_OVERDUE = SearchAttributeKey.for_bool("RefundOverdue")
+# A dispute whose side effects (freeze, evidence, refund, read model) keep failing: operators look.
+SIDE_EFFECTS_DEFERRED = SearchAttributeKey.for_bool("SideEffectsDeferred")
 
 ALL = (
     ORDER_ID,
@@ -32,6 +34,7 @@ ALL = (
     SLA_BREACHED,
     REFUND_STATUS,
     REFUND_OVERDUE,
+    SIDE_EFFECTS_DEFERRED,
 )
 
 _CLI_TYPES = {

@@ -146,6 +146,9 @@ async def test_a_service_outage_does_not_stop_the_clocks(disputes: Harness) -> N
     view = await h.query(DisputeWorkflow.view)
     assert view.state.status == "UNDER_ARBITRATION"  # escalated on time all the same
     assert disputes.fakes.records[dispute_id(h)] < view.state.revision  # not recorded yet
+    assert view.state.effects_deferred and "SIDE_EFFECTS_DEFERRED" in actions(view)  # flagged
     disputes.fakes.records_down = False
     await disputes.env.sleep(timedelta(hours=2))  # the deferred write is retried within the hour
-    assert disputes.fakes.records[dispute_id(h)] == (await h.query(DisputeWorkflow.view)).state.revision
+    view = await h.query(DisputeWorkflow.view)
+    assert disputes.fakes.records[dispute_id(h)] == view.state.revision
+    assert not view.state.effects_deferred and actions(view)[-1] == "SIDE_EFFECTS_RESUMED"
