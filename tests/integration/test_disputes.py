@@ -17,6 +17,7 @@ from tests.harness.evidence import Generated, upload
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
     C,
+    Case,
     disputable,
     disputes,
     eventually,
@@ -262,3 +263,31 @@ async def test_an_order_under_dispute_does_not_complete_when_its_window_would_en
         return (await api.get(case.order)).status == orders_pb2.ORDER_STATUS_COMPLETED
 
     await eventually(completed, 20, "the order to complete after the dispute ended")
+
+
+async def test_a_dispute_on_an_unshipped_order_keeps_its_clock_frozen_when_it_ships(api: Api) -> None:
+    order = await api.create_order(protection_days=20)  # 2 s of order days once shipped
+    await asyncio.sleep(0.9)  # its 7-day handling time (0.7 s) passed without a shipment
+    case = Case(await api.get(order))
+    d = await open_dispute(
+        api,
+        case,
+        goods_received=False,
+        reason=pb.DISPUTE_REASON_NOT_DELIVERED,
+        solution=pb.Solution(type=pb.SOLUTION_TYPE_FULL_REFUND),
+    )
+    assert d.status == pb.DISPUTE_STATUS_AWAITING_SELLER_RESPONSE
+
+    await asyncio.sleep(1.0)  # the workflow's freeze has reached OrderService by now
+    shipped = await api.ship(order)  # late shipment during the dispute
+    assert shipped.protection.frozen, shipped.protection
+    await asyncio.sleep(3.0)  # longer than the whole 2 s window
+    assert (await api.get(order)).status == orders_pb2.ORDER_STATUS_SHIPPED
+    await disputes(api).CancelDispute(
+        pb.CancelDisputeRequest(dispute_id=d.dispute_id), metadata=api.auth(case.buyer, Role.BUYER)
+    )
+
+    async def completed() -> bool:
+        return (await api.get(order)).status == orders_pb2.ORDER_STATUS_COMPLETED
+
+    await eventually(completed, 20, "the order to complete once the dispute ended")
