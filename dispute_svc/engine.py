@@ -30,6 +30,7 @@ from platform_common.errors import (
     PermissionDenied,
     ResourceExhausted,
     Unavailable,
+    engine_unavailable,
 )
 from workflows import search_attributes as sa
 from workflows.dispute import DisputeWorkflow
@@ -43,11 +44,6 @@ _REFUSALS: dict[str, type[DomainError]] = {
     "InvalidArgument": InvalidArgument,
     "ResourceExhausted": ResourceExhausted,
 }
-
-
-def _unavailable(exc: Exception) -> Unavailable:
-    kind = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__
-    return Unavailable(f"workflow engine unavailable ({kind}); retry later")
 
 
 class DisputeEngine:
@@ -115,7 +111,7 @@ class DisputeEngine:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
-            raise _unavailable(exc) from exc
+            raise engine_unavailable(exc) from exc
 
     @staticmethod
     def _translate(exc: Exception, dispute_id: str) -> DomainError:
@@ -134,9 +130,9 @@ class DisputeEngine:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 # Either no such dispute, or it has closed (a closed workflow takes no updates).
                 return NotFound(f"dispute {dispute_id} not found or already closed")
-            return _unavailable(exc)
+            return engine_unavailable(exc)
         if isinstance(exc, RuntimeError):  # the lazy client's first connect failed
-            return _unavailable(exc)
+            return engine_unavailable(exc)
         if isinstance(exc, DomainError):
             return exc
         raise exc

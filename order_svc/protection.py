@@ -22,7 +22,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from platform_common.errors import DomainError, FailedPrecondition, Unavailable
+from platform_common.errors import FailedPrecondition, Unavailable, engine_unavailable
 from workflows import search_attributes as sa
 from workflows.order_protection import (
     ConfirmReceiptInput,
@@ -117,7 +117,7 @@ class ProtectionClock:
             except WorkflowAlreadyStartedError:
                 pass
             except (RPCError, RuntimeError) as exc:
-                raise _unavailable(exc) from exc
+                raise engine_unavailable(exc) from exc
             handle = self._client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order_id))
             try:
                 if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
@@ -128,7 +128,7 @@ class ProtectionClock:
                         return Started(state, created=False)
                     raise FailedPrecondition(f"order {order_id} has a protection window that is not running")
             except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
-                raise _unavailable(exc) from exc
+                raise engine_unavailable(exc) from exc
             # A clock from an attempt whose order never shipped has ended: replace it.
             reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE
         raise FailedPrecondition(f"order {order_id}: could not start its protection window")
@@ -155,7 +155,7 @@ class ProtectionClock:
                 OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10)
             )
         except (RPCError, RuntimeError, WorkflowQueryFailedError) as exc:
-            raise _unavailable(exc) from exc
+            raise engine_unavailable(exc) from exc
         if sorted(current.frozen_by) != sorted(frozen_by):
             raise Unavailable(f"order {order_id}: the protection window is still catching up; retry")
         return current
@@ -207,15 +207,10 @@ class ProtectionClock:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ClockNotRunning(f"order {order_id} has no running protection window") from exc
-            raise _unavailable(exc) from exc
+            raise engine_unavailable(exc) from exc
         except RuntimeError as exc:  # the lazy client's first connect failed
-            raise _unavailable(exc) from exc
+            raise engine_unavailable(exc) from exc
 
 
 def _us(delta: timedelta) -> int:
     return delta // timedelta(microseconds=1)
-
-
-def _unavailable(exc: Exception) -> DomainError:
-    kind = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__
-    return Unavailable(f"workflow engine unavailable ({kind}); nothing was changed, retry later")

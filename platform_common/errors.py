@@ -52,3 +52,10 @@ class Unavailable(DomainError):
     """A dependency (Temporal, S3, database) is down; the request changed nothing and may be retried."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+
+def engine_unavailable(exc: Exception) -> Unavailable:
+    """Temporal could not be reached (an RPC error, or the lazy client's first connect failed)."""
+    status = getattr(exc, "status", None)
+    kind = status.name if status is not None else type(exc).__name__
+    return Unavailable(f"workflow engine unavailable ({kind}); nothing was changed, retry later")

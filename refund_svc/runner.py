@@ -14,7 +14,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from platform_common.errors import FailedPrecondition, Unavailable
+from platform_common.errors import FailedPrecondition, engine_unavailable
 from refund_svc.store import RefundRow
 from workflows import search_attributes as sa
 from workflows.activities.refunds_api import ProviderState
@@ -92,7 +92,7 @@ class RefundRunner:
         except WorkflowAlreadyStartedError:
             pass  # it ran to completion already
         except RPCError as exc:
-            raise Unavailable(f"workflow engine unavailable ({exc.status.name}); retry later") from exc
+            raise engine_unavailable(exc) from exc
 
     async def retry(self, row: RefundRow, operator: str, note: str) -> RefundView:
         handle = self._client.get_workflow_handle_for(RefundWorkflow.run, workflow_id(row.idempotency_key))
@@ -109,7 +109,7 @@ class RefundRunner:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise FailedPrecondition(f"refund {row.id} is closed; it can no longer be retried") from exc
-            raise Unavailable(f"workflow engine unavailable ({exc.status.name}); retry later") from exc
+            raise engine_unavailable(exc) from exc
 
     async def settlement(self, provider_key: str, state: ProviderState) -> None:
         """Relay a provider webhook. The provider key is '<ledger key>:<attempt>'."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -330,21 +331,4 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
         )
 
     def _carry_over(self) -> DisputeInput:
-        i = self._inp
-        return DisputeInput(
-            dispute_id=i.dispute_id,
-            order_id=i.order_id,
-            buyer_id=i.buyer_id,
-            seller_id=i.seller_id,
-            paid_minor=i.paid_minor,
-            currency=i.currency,
-            policy_version=i.policy_version,
-            reason=i.reason,
-            goods_received=i.goods_received,
-            solution=i.solution,
-            description=i.description,
-            evidence_ids=list(i.evidence_ids),
-            attempt=i.attempt,
-            max_updates_per_run=i.max_updates_per_run,
-            carried=self.s,
-        )
+        return replace(self._inp, carried=self.s)

@@ -96,16 +96,10 @@ class DisputeCore:
         return out
 
     def _next_wake(self) -> datetime | None:
-        s = self.s
-        times = [_t(d.due_at) for d in self._deadlines() if d.kind != "ESCALATION_ALLOWED_FROM"]
-        if s.status in ARBITRATING:
-            times = [_t(q.due_at) for q in s.info_requests if q.status == "OPEN"]
-            times += [] if s.target_missed else [_t(s.arbitration_target)]
-            times += [] if s.sla_breached else [_t(s.arbitration_max)]
-        if s.status == REFUND_PENDING and self._poll_due is not None:
+        """When the main loop must wake: the next live deadline, a refund poll, a deferred effect."""
+        times = [t for t in (self._live_deadline(), self._effects_retry_at) if t is not None]
+        if self.s.status == REFUND_PENDING and self._poll_due is not None:
             times.append(self._poll_due)
-        if self._effects_retry_at is not None:
-            times.append(self._effects_retry_at)
         return min(times) if times else None
 
     def _live_deadline(self) -> datetime | None:

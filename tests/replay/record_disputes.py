@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -103,6 +104,23 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle], Awaitable[None]]] = {
 }
 
 
+def _input(name: str) -> DisputeInput:
+    return DisputeInput(
+        dispute_id=name,
+        order_id=f"order-{name}",
+        buyer_id="buyer-1",
+        seller_id="seller-1",
+        paid_minor=PAID,
+        currency="EUR",
+        policy_version="2026-11-standard",
+        reason="COLOR_NOT_AS_DESCRIBED",
+        goods_received=True,
+        solution=Solution("PARTIAL_REFUND", 4_000, False),
+        description="wrong colour",
+        evidence_ids=["ev-1"],
+    )
+
+
 async def record(
     env: WorkflowEnvironment, save: Callable[[str, WorkflowHandle[Any, Any]], Awaitable[None]]
 ) -> None:
@@ -113,20 +131,7 @@ async def record(
         for name, drive in PATHS.items():
             handle = await env.client.start_workflow(
                 DisputeWorkflow.run,
-                DisputeInput(
-                    dispute_id=name,
-                    order_id=f"order-{name}",
-                    buyer_id="buyer-1",
-                    seller_id="seller-1",
-                    paid_minor=PAID,
-                    currency="EUR",
-                    policy_version="2026-11-standard",
-                    reason="COLOR_NOT_AS_DESCRIBED",
-                    goods_received=True,
-                    solution=Solution("PARTIAL_REFUND", 4_000, False),
-                    description="wrong colour",
-                    evidence_ids=["ev-1"],
-                ),
+                _input(name),
                 id=workflow_id(name),
                 task_queue="record-disputes",
             )
@@ -137,20 +142,7 @@ async def record(
         name = "dispute_continue_as_new"
         handle = await env.client.start_workflow(
             DisputeWorkflow.run,
-            DisputeInput(
-                dispute_id=name,
-                order_id=f"order-{name}",
-                buyer_id="buyer-1",
-                seller_id="seller-1",
-                paid_minor=PAID,
-                currency="EUR",
-                policy_version="2026-11-standard",
-                reason="DAMAGED",
-                goods_received=True,
-                solution=Solution("PARTIAL_REFUND", 4_000, False),
-                description="dented",
-                max_updates_per_run=2,
-            ),
+            replace(_input(name), reason="DAMAGED", evidence_ids=[], max_updates_per_run=2),
             id=workflow_id(name),
             task_queue="record-disputes",
         )
