@@ -249,8 +249,11 @@ class Stack:
         temporal: Infra | None = None,
         s3: Infra | None = None,
         dispute_policy: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
+        # Settings for every platform process on top of the defaults (tests shorten timers).
+        self.extra_env = dict(extra_env or {})
         self.ports = ports or Ports()
         self.host = host
         self.secrets = Secrets.load_or_create(self.data_dir)
@@ -289,6 +292,7 @@ class Stack:
             env[f"DP_{key}_TARGET"] = f"{self.host}:{port}"
         if self.day_seconds is not None:
             env["DP_DAY_SECONDS"] = str(self.day_seconds)
+        env.update(self.extra_env)
         return env
 
     def service_address(self, key: str) -> str:

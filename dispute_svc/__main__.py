@@ -12,11 +12,13 @@ from orders.v1 import orders_pb2_grpc
 from temporalio.client import Client
 
 from dispute_svc.engine import DisputeEngine
+from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.server import METHOD_ROLES, SERVICE_NAME, DisputeService
+from platform_common.access import DISPUTE_SVC
 from platform_common.auth import jwt_secret
-from platform_common.config import TemporalConfig, target_address
+from platform_common.config import TemporalConfig
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
 from workflows.dispute_policy import DEFAULT_VERSION, policy
@@ -34,14 +36,15 @@ async def main() -> None:
     temporal = TemporalConfig.from_env()
     client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
     peers = Peers(
-        orders_pb2_grpc.OrderServiceStub(service_channel(target_address("ORDER"), "dispute-svc", secret)),
-        evidence_pb2_grpc.EvidenceServiceStub(
-            service_channel(target_address("EVIDENCE"), "dispute-svc", secret)
-        ),
+        orders_pb2_grpc.OrderServiceStub(service_channel("ORDER", DISPUTE_SVC, secret)),
+        evidence_pb2_grpc.EvidenceServiceStub(service_channel("EVIDENCE", DISPUTE_SVC, secret)),
     )
     service = DisputeService(repo, DisputeEngine(client), peers, dispute_policy)
     log.info(
         "dispute database: %s; policy for new disputes: %s", db_url.split("@")[-1], dispute_policy.version
+    )
+    reconciling = asyncio.create_task(
+        reconcile_openings(service.opener, float(os.environ.get("DP_OPENING_RECONCILE_SECONDS", "10")))
     )
     try:
         await run_service(
@@ -51,7 +54,21 @@ async def main() -> None:
             register=lambda s: disputes_pb2_grpc.add_DisputeServiceServicer_to_server(service, s),
         )
     finally:
+        reconciling.cancel()
         repo.close()
+
+
+async def reconcile_openings(opener: Opener, every_s: float) -> None:
+    """Settle openings that a crash or an outage left half-done: a failed opening must never
+    hold its order (or block its next opening) for longer than this."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            settled = await opener.reconcile()
+            if settled:
+                log.info("settled %d interrupted dispute openings", settled)
+        except Exception as exc:
+            log.info("opening reconciliation deferred: %s", exc)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from platform_common.errors import (
+    REFUSALS,
     DomainError,
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
-    PermissionDenied,
-    ResourceExhausted,
     Unavailable,
     engine_unavailable,
+    translate_refusal,
 )
 from workflows import search_attributes as sa
 from workflows.dispute import DisputeWorkflow
@@ -38,12 +37,6 @@ from workflows.dispute_model import DisputeInput, DisputeView, workflow_id
 from workflows.task_queues import DISPUTES
 
 _TIMEOUT = timedelta(seconds=30)
-_REFUSALS: dict[str, type[DomainError]] = {
-    "PermissionDenied": PermissionDenied,
-    "FailedPrecondition": FailedPrecondition,
-    "InvalidArgument": InvalidArgument,
-    "ResourceExhausted": ResourceExhausted,
-}
 
 
 class DisputeEngine:
@@ -94,10 +87,12 @@ class DisputeEngine:
         except Exception as exc:
             raise self._translate(exc, dispute_id) from exc
 
-    async def view(self, dispute_id: str) -> DisputeView:
+    async def view(self, dispute_id: str, timeout_s: float = 10.0) -> DisputeView:
+        """The dispute as its workflow sees it. `timeout_s` bounds the wait: a query waits for a
+        worker, so with the disputes worker down it times out (UNAVAILABLE) rather than hangs."""
         handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
         try:
-            return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=10))
+            return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=timeout_s))
         except Exception as exc:
             raise self._translate(exc, dispute_id) from exc
 
@@ -112,13 +107,15 @@ class DisputeEngine:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
             raise engine_unavailable(exc) from exc
+        except RuntimeError as exc:  # the lazy client's first connect failed
+            raise engine_unavailable(exc) from exc
 
     @staticmethod
     def _translate(exc: Exception, dispute_id: str) -> DomainError:
         if isinstance(exc, WorkflowUpdateFailedError):
             cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-                return _REFUSALS[cause.type](cause.message)
+            if isinstance(cause, ApplicationError) and cause.type in REFUSALS:
+                return translate_refusal(cause)
             return FailedPrecondition(f"dispute {dispute_id} refused the action: {cause}")
         if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
             return Unavailable(

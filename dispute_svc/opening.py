@@ -10,7 +10,7 @@ from datetime import datetime
 
 from orders.v1 import orders_pb2
 
-from dispute_svc.repository import PastDispute
+from dispute_svc.openings import PastDispute
 from platform_common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -27,6 +27,7 @@ ORDER_SETTLED = "ORDER_ALREADY_SETTLED"
 DISPUTE_OPEN = "DISPUTE_ALREADY_OPEN"
 MAX_DISPUTES = "MAX_DISPUTES_REACHED"
 ORDER_CANCELLED = "ORDER_CANCELLED"
+ORDER_REFUNDED = "ORDER_REFUNDED"
 TOO_EARLY = "TOO_EARLY"
 WINDOW_CLOSED = "WINDOW_CLOSED"
 
@@ -46,7 +47,7 @@ def check_parties(order: orders_pb2.Order, caller_id: str, blocked: bool) -> Non
         )
 
 
-def check_history(order_id: str, history: list[PastDispute], policy: Policy) -> int:
+def check_history(order_id: str, history: list[PastDispute], policy: Policy, now: datetime) -> int:
     """The attempt number of a new dispute on the order, or the refusal."""
     for past in history:
         if past.resolution in SETTLING_RESOLUTIONS:
@@ -56,6 +57,12 @@ def check_history(order_id: str, history: list[PastDispute], policy: Policy) -> 
                 ORDER_SETTLED,
             )
     for past in history:
+        if past.being_opened(now):
+            raise AlreadyExists(
+                f"another dispute is being opened on order {order_id} at this moment; "
+                "if that opening fails, this order can be disputed again at once",
+                DISPUTE_OPEN,
+            )
         if past.status not in CLOSED:
             raise AlreadyExists(
                 f"dispute {past.dispute_id} is already open on order {order_id}", DISPUTE_OPEN
@@ -74,6 +81,10 @@ def check_window(order: orders_pb2.Order, policy: Policy, now: datetime) -> None
     status = order.status
     if status == orders_pb2.ORDER_STATUS_CANCELLED:
         raise FailedPrecondition(f"order {order.order_id} was cancelled", ORDER_CANCELLED)
+    if status == orders_pb2.ORDER_STATUS_REFUNDED:
+        raise FailedPrecondition(
+            f"order {order.order_id} was refunded in full; there is nothing left to dispute", ORDER_REFUNDED
+        )
     if status == orders_pb2.ORDER_STATUS_PAID:
         ship_by = next((d for d in order.deadlines if d.kind == "SHIP_BY"), None)
         if ship_by is not None and now < ship_by.due_at.ToDatetime(tzinfo=now.tzinfo):

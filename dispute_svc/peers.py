@@ -1,9 +1,11 @@
-"""The services DisputeService asks before it acts: OrderService (orders, blocked accounts) and
-EvidenceService (attaching files). Their refusals reach the caller with their own code."""
+"""The services DisputeService asks before it acts: OrderService (orders, blocked accounts, the
+hold an opening puts on its order) and EvidenceService (attaching files). Their refusals reach
+the caller with their own code; their messages are quoted, never their ids of other parties."""
 
 from __future__ import annotations
 
 import grpc
+from common.v1 import common_pb2
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
@@ -46,12 +48,32 @@ class Peers:
             raise _relay("OrderService", exc) from exc
         return bool(resp.account.blocked)
 
+    async def hold(self, order_id: str, dispute_id: str, token: str) -> bool:
+        """The opening holds its order (OrderService's own store, nothing else), before OpenDispute
+        answers: whatever is down afterwards, the order cannot complete under the dispute."""
+        return await self._hold(order_id, dispute_id, token, release=False)
+
+    async def release(self, order_id: str, dispute_id: str, token: str) -> None:
+        """Drop the hold of an opening abandoned before its dispute started."""
+        await self._hold(order_id, dispute_id, token, release=True)
+
+    async def _hold(self, order_id: str, dispute_id: str, token: str, *, release: bool) -> bool:
+        request = orders_pb2.HoldForDisputeRequest(
+            order_id=order_id, dispute_id=dispute_id, token=token, release=release
+        )
+        try:
+            resp = await self._orders.HoldForDispute(request, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            raise _relay("OrderService", exc) from exc
+        return bool(resp.held)
+
     async def check_evidence(
-        self, dispute_id: str, order_id: str, evidence_ids: list[str], at_opening: bool
+        self, dispute_id: str, order_id: str, evidence_ids: list[str], at_opening: bool, party: str
     ) -> None:
-        """A dry run of attaching files to the dispute (EvidenceService's limits and ownership
-        checks, nothing written): a refusal reaches the caller before the action is sent. The
-        workflow binds the files once the action is accepted, so a refused action binds none."""
+        """A dry run of attaching files to the dispute for `party` (BUYER, SELLER, ARBITER):
+        EvidenceService's limits and ownership checks, nothing written. A refusal reaches the
+        caller before the action is sent; the workflow binds the files once the action is
+        accepted, so a refused action binds none."""
         try:
             await self._evidence.AttachEvidence(
                 evidence_pb2.AttachEvidenceRequest(
@@ -60,6 +82,7 @@ class Peers:
                     at_opening=at_opening,
                     order_id=order_id,
                     validate_only=True,
+                    party=common_pb2.Role.Value(f"ROLE_{party}"),
                 ),
                 timeout=15,
             )

@@ -5,14 +5,16 @@ parties is the workflow validator's job."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from disputes.v1 import disputes_pb2 as pb
 from orders.v1 import orders_pb2
+from temporalio.exceptions import ApplicationError
 
 from dispute_svc.views import parse_solution
-from platform_common.errors import AlreadyExists, InvalidArgument
+from platform_common.errors import AlreadyExists, InvalidArgument, translate_refusal
 from platform_common.validate import require_uuid
 from workflows.dispute_model import (
     AppealAction,
@@ -25,12 +27,22 @@ from workflows.dispute_model import (
     ReturnShipmentAction,
     SellerResponse,
     Solution,
+    check_counter_offer,
 )
 from workflows.dispute_policy import Policy
 
 _NOT_RECEIVED = range(1, 20)
 _RECEIVED = range(20, 100)
 _MAX_EVIDENCE = 20
+
+
+def rule(check: Callable[..., None], *args: Any) -> None:
+    """Run one of the workflow's own rules here, so a bad request is refused before it is sent,
+    with the same words and code (the rule lives once, in workflows/dispute_model.py)."""
+    try:
+        check(*args)
+    except ApplicationError as exc:
+        raise translate_refusal(exc) from None
 
 
 def text(value: str, field: str, lo: int, hi: int) -> str:
@@ -116,6 +128,7 @@ def seller_response(r: pb.RespondAsSellerRequest, caller_id: str, facts: Facts |
         if facts is None:
             raise InvalidArgument("counter_offer is required for COUNTER_OFFER")
         solution = parse_solution(r.counter_offer, facts.paid_minor, facts.currency, "counter_offer")
+        rule(check_counter_offer, solution, facts.paid_minor)
     elif r.HasField("counter_offer"):
         raise InvalidArgument("counter_offer is only for COUNTER_OFFER")
     text(r.message, "message", 1 if kind != "ACCEPT" else 0, 2000)
@@ -127,22 +140,25 @@ def seller_response(r: pb.RespondAsSellerRequest, caller_id: str, facts: Facts |
 def buyer_action(
     caller_id: str,
     *,
-    offer_version: int = 0,
+    offer_version: int | None = None,
     message: str = "",
     escalate: bool = False,
     evidence_ids: list[str] | None = None,
 ) -> BuyerAction:
-    if offer_version < 0:
-        raise InvalidArgument("offer_version must not be negative")
+    """`offer_version`: AcceptOffer and RejectOffer name the offer they answer (the latest
+    pending one), so a stale screen never answers a newer offer; None for other actions."""
+    if offer_version is not None and offer_version <= 0:
+        raise InvalidArgument("offer_version is required: the version of the pending offer you answer")
     text(message, "message", 0, 2000)
-    return BuyerAction(caller_id, offer_version, escalate, message, evidence(evidence_ids or []))
+    return BuyerAction(caller_id, offer_version or 0, escalate, message, evidence(evidence_ids or []))
 
 
 def modification(r: pb.ModifyDisputeRequest, caller_id: str, facts: Facts | None) -> Modification:
     solution = None
     if facts is not None:
         solution = parse_solution(r.solution, facts.paid_minor, facts.currency, "solution")
-    text(r.description, "description", 0, 2000)
+    if r.description:
+        text(r.description, "description", 1, 2000)  # given: it must say something
     return Modification(caller_id, solution, r.description, evidence(r.evidence_ids))
 
 
@@ -153,14 +169,14 @@ def info_request(r: pb.RequestInformationRequest, caller_id: str) -> InfoRequest
     return InfoRequestAction(caller_id, party, text(r.question, "question", 1, 2000))
 
 
-def info_answer(r: pb.SubmitInformationRequest, caller_id: str) -> InfoAnswer:
+def info_answer(r: pb.SubmitInformationRequest, caller_id: str, role: str) -> InfoAnswer:
     if not r.info_request_id or len(r.info_request_id) > 64:
         raise InvalidArgument("info_request_id is required")
     text(r.message, "message", 0, 2000)
     ids = evidence(r.evidence_ids)
     if not r.message.strip() and not ids:
         raise InvalidArgument("an answer needs a message or evidence")
-    return InfoAnswer(caller_id, r.info_request_id, r.message, ids)
+    return InfoAnswer(caller_id, r.info_request_id, r.message, ids, role)
 
 
 def decision(r: pb.DecideDisputeRequest, caller_id: str, facts: Facts) -> DecisionAction:

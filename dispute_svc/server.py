@@ -8,6 +8,8 @@ openings register, then started with update-with-start keyed by the caller's req
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
@@ -16,9 +18,10 @@ from dispute_svc import requests as rq
 from dispute_svc.engine import DisputeEngine
 from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
-from dispute_svc.repository import DisputeRepository
+from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.views import render
-from platform_common.auth import Caller, Role, current_caller, require_internal
+from platform_common import access
+from platform_common.auth import DISPUTE_API, Caller, Role, current_caller
 from platform_common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -27,48 +30,41 @@ from platform_common.errors import (
     Unavailable,
 )
 from platform_common.paging import page_size
-from platform_common.server import MethodRoles, roles
-from platform_common.validate import require_uuid
+from platform_common.server import MethodRoles
+from platform_common.validate import enum_name, require_timestamp, require_uuid
 from workflows.dispute import DisputeWorkflow
 from workflows.dispute_model import CLOSED
 from workflows.dispute_policy import Policy
 
-SERVICE_NAME = "disputes.v1.DisputeService"
-# The token subject of the disputes worker, the only caller of RecordDisputeState.
-DISPUTES_WORKER = "worker-disputes"
-
-B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
-METHOD_ROLES: MethodRoles = {
-    "OpenDispute": roles(B),
-    "GetDispute": roles(B, S, A, SVC),
-    "ListDisputes": roles(B, S, A, SVC),
-    "RespondAsSeller": roles(S),
-    "AcceptOffer": roles(B),
-    "RejectOffer": roles(B),
-    "ModifyDispute": roles(B),
-    "EscalateDispute": roles(B),
-    "CancelDispute": roles(B),
-    "RequestInformation": roles(A),
-    "SubmitInformation": roles(B, S),
-    "DecideDispute": roles(A),
-    "AppealDecision": roles(B),
-    "SubmitReturnShipment": roles(B),
-    "ConfirmReturnReceived": roles(S),
-    "RecordDisputeState": roles(SVC),
-}
+SERVICE_NAME = DISPUTE_API
+METHOD_ROLES: MethodRoles = access.DISPUTES
+# GetDispute reads the workflow for at most this long (or half the caller's deadline) before it
+# answers from the read model: a query waits for a worker, and the worker may be down.
+QUERY_PATIENCE_S = 1.0
+_PARTY_OF = {Role.BUYER: "BUYER", Role.SELLER: "SELLER", Role.ARBITER: "ARBITER"}
 
 
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
+    """The dispute's parties (role and id together), arbiters once it was escalated, services."""
     if caller.role is Role.BUYER:
-        return caller.id == buyer_id
+        return caller.is_(Role.BUYER, buyer_id)
     if caller.role is Role.SELLER:
-        return caller.id == seller_id
+        return caller.is_(Role.SELLER, seller_id)
     if caller.role is Role.ARBITER:
         return escalated
     return caller.role is Role.SERVICE
 
 
+def _patience(context: grpc.aio.ServicerContext) -> float:
+    remaining = context.time_remaining()
+    return QUERY_PATIENCE_S if remaining is None else max(0.05, min(QUERY_PATIENCE_S, remaining / 2))
+
+
 class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
+    @property
+    def opener(self) -> Opener:
+        return self._opener
+
     def __init__(self, repo: DisputeRepository, engine: DisputeEngine, peers: Peers, policy: Policy) -> None:
         self._repo = repo
         self._engine = engine
@@ -76,8 +72,10 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self._policy = policy
         self._opener = Opener(repo, engine, peers, policy)
         # Immutable facts per dispute (order, amount paid, currency), so actions that carry money
-        # or evidence do not query the workflow twice.
+        # or evidence do not query the workflow twice; and the disputes known to be escalated
+        # (escalation is never undone), which arbiters may act on.
         self._facts: dict[str, rq.Facts] = {}
+        self._escalated: set[str] = set()
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -93,10 +91,13 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     ) -> pb.GetDisputeResponse:
         dispute_id = require_uuid(request.dispute_id, "dispute_id")
         try:
-            dispute = render(await self._engine.view(dispute_id))
-        except (NotFound, Unavailable):
-            stored = await self._repo.get(dispute_id)  # closed long ago, or Temporal is down
+            dispute = render(await self._engine.view(dispute_id, _patience(context)))
+        except (NotFound, Unavailable) as exc:
+            # Closed long ago, or its worker (or Temporal) cannot answer now: the read model.
+            stored = await self._repo.get(dispute_id)
             if stored is None:
+                if isinstance(exc, Unavailable):
+                    raise Unavailable(f"dispute {dispute_id} cannot be read right now; retry") from None
                 raise NotFound(f"dispute {dispute_id} not found") from None
             dispute = stored
         if not _may_read(
@@ -104,6 +105,16 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         ):
             raise PermissionDenied(f"dispute {dispute_id} is not yours")
         return pb.GetDisputeResponse(dispute=dispute)
+
+    async def _arbiter_may_act(self, dispute_id: str) -> None:
+        """Arbiters act on escalated disputes only; nothing about another dispute (not even its
+        currency or amount paid, from a parse error) reaches them."""
+        if dispute_id in self._escalated:
+            return
+        view = await self._engine.view(dispute_id)
+        if not view.state.escalated_at:
+            raise PermissionDenied(f"dispute {dispute_id} is not under arbitration")
+        self._escalated.add(dispute_id)
 
     async def ListDisputes(
         self, request: pb.ListDisputesRequest, context: grpc.aio.ServicerContext
@@ -120,9 +131,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             seller_id = caller.id
         status = ""
         if request.status:
-            if request.status not in pb.DisputeStatus.values():
-                raise InvalidArgument(f"unknown status {request.status}")
-            status = pb.DisputeStatus.Name(request.status).removeprefix("DISPUTE_STATUS_")
+            status = enum_name(pb.DisputeStatus, request.status, "status", "DISPUTE_STATUS_")
         order_id = require_uuid(request.order_id, "order_id") if request.order_id else ""
         size = page_size(request.page.page_size)
         disputes, token = await self._repo.search(
@@ -169,14 +178,19 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
                 self._facts.clear()
             self._facts[dispute_id] = facts
         caller = current_caller()
-        if caller.role is Role.ARBITER or caller.id in (facts.buyer_id, facts.seller_id):
+        if caller.role is Role.ARBITER:
+            await self._arbiter_may_act(dispute_id)
+            return facts
+        if caller.is_(Role.BUYER, facts.buyer_id) or caller.is_(Role.SELLER, facts.seller_id):
             return facts
         raise PermissionDenied(f"dispute {dispute_id} is not yours")
 
     async def _attach(self, dispute_id: str, evidence_ids: list[str]) -> None:
+        """Dry-run the files for the calling party: it may attach only its own side's files."""
         if evidence_ids:
             facts = await self._facts_of(dispute_id)
-            await self._peers.check_evidence(dispute_id, facts.order_id, evidence_ids, at_opening=False)
+            party = _PARTY_OF[current_caller().role]
+            await self._peers.check_evidence(dispute_id, facts.order_id, evidence_ids, False, party)
 
     async def RespondAsSeller(
         self, request: pb.RespondAsSellerRequest, context: grpc.aio.ServicerContext
@@ -244,6 +258,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self, request: pb.RequestInformationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RequestInformationResponse:
         dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        await self._arbiter_may_act(dispute_id)
         action = rq.info_request(request, current_caller().id)
         return pb.RequestInformationResponse(
             dispute=await self._act(dispute_id, DisputeWorkflow.request_information, action)
@@ -253,7 +268,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self, request: pb.SubmitInformationRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitInformationResponse:
         dispute_id = require_uuid(request.dispute_id, "dispute_id")
-        action = rq.info_answer(request, current_caller().id)
+        caller = current_caller()
+        action = rq.info_answer(request, caller.id, _PARTY_OF[caller.role])
         await self._attach(dispute_id, action.evidence_ids)
         return pb.SubmitInformationResponse(
             dispute=await self._act(dispute_id, DisputeWorkflow.submit_information, action)
@@ -298,10 +314,29 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     async def RecordDisputeState(
         self, request: pb.RecordDisputeStateRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordDisputeStateResponse:
-        require_internal(DISPUTES_WORKER)
-        require_uuid(request.dispute.dispute_id, "dispute.dispute_id")
+        d = request.dispute
+        require_uuid(d.dispute_id, "dispute.dispute_id")
+        require_uuid(d.order_id, "dispute.order_id")
         if request.revision <= 0:
             raise InvalidArgument("revision must be positive")
-        return pb.RecordDisputeStateResponse(
-            applied=await self._repo.record(request.dispute, request.revision)
+        for name in ("opened_at", "updated_at", "escalated_at", "closed_at"):
+            if d.HasField(name):
+                require_timestamp(getattr(d, name), f"dispute.{name}")
+        if not d.HasField("opened_at") or not d.HasField("updated_at"):
+            raise InvalidArgument("dispute.opened_at and dispute.updated_at are required")
+        enum_name(pb.DisputeReason, d.reason, "dispute.reason", "DISPUTE_REASON_", allow_unset=True)
+        recorded = Recorded(
+            dispute=d,
+            revision=request.revision,
+            status=enum_name(pb.DisputeStatus, d.status, "dispute.status", "DISPUTE_STATUS_"),
+            resolution=enum_name(
+                pb.DisputeResolution,
+                d.resolution,
+                "dispute.resolution",
+                "DISPUTE_RESOLUTION_",
+                allow_unset=True,
+            ),
+            opened_at=d.opened_at.ToDatetime(tzinfo=UTC),
+            updated_at=d.updated_at.ToDatetime(tzinfo=UTC),
         )
+        return pb.RecordDisputeStateResponse(applied=await self._repo.record(recorded))

@@ -22,9 +22,18 @@ class Base(DeclarativeBase):
     pass
 
 
+OPENING, STARTED, ABANDONING = "OPENING", "STARTED", "ABANDONING"
+
+
 class OpeningRow(Base):
-    """One row per dispute ever opened; (order_id, attempt) is unique, so two concurrent openings
-    on one order cannot both take the same attempt number."""
+    """One row per dispute opened; (order_id, attempt) is unique, so two concurrent openings on
+    one order cannot both take the same attempt number.
+
+    state OPENING: OpenDispute calls (`inflight` of them, each holding the lease until
+    `lease_until`) are starting the workflow. STARTED: the workflow exists. ABANDONING: it never
+    started; the order's hold (recorded with `token`) is being dropped, and the attempt number
+    was given back (NULL). See dispute_svc/opener.py.
+    """
 
     __tablename__ = "dispute_openings"
 
@@ -33,12 +42,18 @@ class OpeningRow(Base):
     buyer_id: Mapped[str] = mapped_column(String(128))
     request_id: Mapped[str] = mapped_column(String(128))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    attempt: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default=OPENING)
+    token: Mapped[str] = mapped_column(String(64), default="")
+    inflight: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("order_id", "attempt", name="uq_dispute_openings_order_attempt"),
         UniqueConstraint("buyer_id", "request_id", name="uq_dispute_openings_request"),
+        Index("ix_dispute_openings_order", "order_id"),
+        Index("ix_dispute_openings_state", "state"),
     )
 
 

@@ -12,9 +12,16 @@ from orders.v1 import orders_pb2_grpc
 
 from evidence_svc.objects import ObjectStore
 from evidence_svc.repository import EvidenceRepository
-from evidence_svc.server import METHOD_ROLES, SERVICE_NAME, EvidenceService
+from evidence_svc.server import (
+    IDLE_SECONDS,
+    MAX_UPLOADS_PER_CALLER,
+    METHOD_ROLES,
+    SERVICE_NAME,
+    EvidenceService,
+)
+from platform_common.access import EVIDENCE_SVC
 from platform_common.auth import jwt_secret
-from platform_common.config import env, target_address
+from platform_common.config import env, env_float
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
 
@@ -57,12 +64,14 @@ async def main() -> None:
             log.info("waiting for S3 at %s: %s", env("DP_S3_ENDPOINT"), exc)
             await asyncio.sleep(1)
     repo = EvidenceRepository(os.environ.get("DP_EVIDENCE_DB_URL", "sqlite:///data/evidence.db"))
-    orders = service_channel(target_address("ORDER"), "evidence-svc", secret)
+    orders = service_channel("ORDER", EVIDENCE_SVC, secret)
     service = EvidenceService(
         repo,
         objects,
         orders_pb2_grpc.OrderServiceStub(orders),
         int(os.environ.get("DP_EVIDENCE_MAX_UPLOADS", "32")),
+        int(os.environ.get("DP_EVIDENCE_MAX_UPLOADS_PER_CALLER", str(MAX_UPLOADS_PER_CALLER))),
+        env_float("DP_EVIDENCE_IDLE_SECONDS", IDLE_SECONDS),
     )
 
     janitor_every = float(os.environ.get("DP_EVIDENCE_JANITOR_SECONDS", "30"))

@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 
 from evidence_svc.policy import DISPUTE_MAX_BYTES, DISPUTE_MAX_FILES, OPENING_MAX, Kind, human
 from evidence_svc.store import MIGRATIONS, DisputeRow, EvidenceRow
-from platform_common.errors import FailedPrecondition, NotFound, ResourceExhausted
+from platform_common.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
+
+# The parties evidence can belong to (EvidenceRow.side).
+SIDES = ("BUYER", "SELLER")
 
 
 def _usage(s: Session, dispute_id: str) -> tuple[int, int]:
@@ -34,11 +37,18 @@ def check_totals(files: int, size: int) -> None:
 
 
 def _attach_rules(
-    s: Session, dispute: DisputeRow, stored: DisputeRow | None, evidence_ids: list[str], at_opening: bool
+    s: Session,
+    dispute: DisputeRow,
+    stored: DisputeRow | None,
+    evidence_ids: list[str],
+    at_opening: bool,
+    party: str,
 ) -> tuple[list[EvidenceRow], list[EvidenceRow]]:
     """Every check of an attach, writing nothing: (the items, those not yet attached). `stored` is
     the dispute as registered (None before its first attach); the new items are counted against
-    its current usage, items already attached to it only once."""
+    its current usage, items already attached to it only once. `party` (BUYER, SELLER) may attach
+    only files on its own side; ARBITER any file of the order; "" (a binding of files already
+    checked) is not checked for ownership."""
     if stored is not None and stored.order_id != dispute.order_id:
         raise FailedPrecondition(f"dispute {dispute.dispute_id} is about order {stored.order_id}")
     rows = [s.get(EvidenceRow, i) for i in evidence_ids]
@@ -51,6 +61,10 @@ def _attach_rules(
             raise FailedPrecondition(f"evidence {r.id} belongs to another order")
         if r.dispute_id not in (None, dispute.dispute_id):
             raise FailedPrecondition(f"evidence {r.id} is attached to another dispute")
+        if party in SIDES and r.side != party:
+            raise PermissionDenied(
+                f"evidence {r.id} is not the {party.lower()}'s: attach files you uploaded yourself"
+            )
     new = [r for r in found if r.dispute_id is None]
     if at_opening:
         counts = Counter(Kind(r.kind) for r in found)
@@ -91,6 +105,17 @@ class EvidenceRepository:
             if row is None:
                 raise NotFound(f"dispute {dispute_id} has no evidence file yet (unknown to EvidenceService)")
             return row
+
+    async def order_escalated(self, order_id: str) -> bool:
+        """Whether a dispute of the order was escalated (arbiters may see the order's files)."""
+        return await self._sql.run(self._order_escalated, order_id)
+
+    def _order_escalated(self, order_id: str) -> bool:
+        with self._sql.sessions() as s:
+            query = select(DisputeRow.dispute_id).where(
+                DisputeRow.order_id == order_id, DisputeRow.escalated.is_(True)
+            )
+            return s.scalar(query.limit(1)) is not None
 
     async def usage(self, dispute_id: str) -> tuple[int, int]:
         return await self._sql.run(self._usage_sync, dispute_id)
@@ -145,37 +170,39 @@ class EvidenceRepository:
                 s.delete(row)
 
     async def attach(
-        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool, party: str
     ) -> list[EvidenceRow]:
         try:
-            return await self._sql.write(self._attach, dispute, evidence_ids, at_opening)
+            return await self._sql.write(self._attach, dispute, evidence_ids, at_opening, party)
         except IntegrityError:  # a concurrent first attach registered the dispute: go again
-            return await self._sql.write(self._attach, dispute, evidence_ids, at_opening)
+            return await self._sql.write(self._attach, dispute, evidence_ids, at_opening, party)
 
-    def _attach(self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool) -> list[EvidenceRow]:
+    def _attach(
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool, party: str
+    ) -> list[EvidenceRow]:
         with self._sql.sessions() as s, s.begin():
             stored = s.get(DisputeRow, dispute.dispute_id, with_for_update=True)
             if stored is None:
                 s.add(dispute)
                 s.flush()
-            found, new = _attach_rules(s, dispute, stored, evidence_ids, at_opening)
+            found, new = _attach_rules(s, dispute, stored, evidence_ids, at_opening, party)
             for r in new:
                 r.dispute_id = dispute.dispute_id  # the seal, if any, is applied by the caller on S3 first
             return found
 
     async def check_attach(
-        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool, party: str
     ) -> list[EvidenceRow]:
         """Dry run of `attach`: the same rules and errors, and the items as they would be once
         attached, but nothing is written (the session is never committed)."""
-        return await self._sql.run(self._check_attach, dispute, evidence_ids, at_opening)
+        return await self._sql.run(self._check_attach, dispute, evidence_ids, at_opening, party)
 
     def _check_attach(
-        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool
+        self, dispute: DisputeRow, evidence_ids: list[str], at_opening: bool, party: str
     ) -> list[EvidenceRow]:
         with self._sql.sessions() as s:
             stored = s.get(DisputeRow, dispute.dispute_id)
-            found, new = _attach_rules(s, dispute, stored, evidence_ids, at_opening)
+            found, new = _attach_rules(s, dispute, stored, evidence_ids, at_opening, party)
             s.expunge_all()  # detached copies: the changes below describe the answer, never reach the store
             for r in new:
                 r.dispute_id = dispute.dispute_id
@@ -197,6 +224,7 @@ class EvidenceRepository:
     def _set_hold(self, dispute_id: str, evidence_id: str | None, on: bool, at: datetime) -> None:
         with self._sql.sessions() as s, s.begin():
             if evidence_id is None:
-                s.execute(update(DisputeRow).where(DisputeRow.dispute_id == dispute_id).values(legal_hold=on))
+                seal = {"legal_hold": on, **({"escalated": True} if on else {})}
+                s.execute(update(DisputeRow).where(DisputeRow.dispute_id == dispute_id).values(**seal))
             else:
                 s.execute(update(EvidenceRow).where(EvidenceRow.id == evidence_id).values(legal_hold=on))

@@ -29,30 +29,31 @@ from evidence_svc.policy import (
 )
 from evidence_svc.repository import EvidenceRepository
 from evidence_svc.store import DisputeRow, EvidenceRow
-from platform_common.auth import Caller, Role, current_caller
+from platform_common import access
+from platform_common.auth import EVIDENCE_API, Caller, Role, current_caller
 from platform_common.errors import (
+    DeadlineExceeded,
     DomainError,
     InvalidArgument,
     PermissionDenied,
     ResourceExhausted,
 )
 from platform_common.paging import page_size
-from platform_common.server import MethodRoles, roles
+from platform_common.server import MethodRoles
 from platform_common.validate import fetch_order, require_uuid
 
-SERVICE_NAME = "evidence.v1.EvidenceService"
+SERVICE_NAME = EVIDENCE_API
+METHOD_ROLES: MethodRoles = access.EVIDENCE
 
-B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
-METHOD_ROLES: MethodRoles = {
-    "UploadEvidence": roles(B, S, A, SVC),
-    "GetEvidence": roles(B, S, A, SVC),
-    "ListEvidence": roles(B, S, A, SVC),
-    "DownloadEvidence": roles(B, S, A, SVC),
-    "AttachEvidence": roles(SVC),
-    "SetLegalHold": roles(SVC),
-}
-
-MAX_CHUNK = 4 * 1024 * 1024
+# As the proto says: a chunk carries at most 1 MiB.
+MAX_CHUNK = 1024 * 1024
+# Uploads one caller may have in progress at once: below the server's cap, so no single caller
+# (or stalled client) can take every slot.
+MAX_UPLOADS_PER_CALLER = 4
+# A stream that sends nothing for this long is aborted (nothing is kept).
+IDLE_SECONDS = 30.0
+_SIDE_OF_ROLE = {common_pb2.ROLE_BUYER: "BUYER", common_pb2.ROLE_SELLER: "SELLER"}
+_PARTIES = {**_SIDE_OF_ROLE, common_pb2.ROLE_ARBITER: "ARBITER"}
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
 DRAIN_MAX_SECONDS = 10.0
 DEFAULT_URL_TTL = 300
@@ -77,11 +78,31 @@ def _ts(value: datetime) -> Timestamp:
 
 
 def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> None:
-    """Only the order's buyer and seller, arbiters and services see a case's evidence."""
-    if caller.role is Role.BUYER and caller.id != buyer_id:
+    """Only the order's buyer and seller (role and id together), arbiters (of escalated
+    disputes, checked by the caller) and services see a case's evidence."""
+    if caller.role is Role.BUYER and not caller.is_(Role.BUYER, buyer_id):
         raise PermissionDenied(f"{what} belongs to another buyer's case")
-    if caller.role is Role.SELLER and caller.id != seller_id:
+    if caller.role is Role.SELLER and not caller.is_(Role.SELLER, seller_id):
         raise PermissionDenied(f"{what} belongs to another seller's case")
+
+
+async def _idle_guarded(
+    requests: AsyncIterator[evidence_pb2.UploadEvidenceRequest], idle_s: float
+) -> AsyncIterator[evidence_pb2.UploadEvidenceRequest]:
+    """The client's messages, aborting the upload if one takes longer than `idle_s` to come:
+    a stalled stream must not hold an upload slot (and a multipart upload) for ever."""
+    stream = aiter(requests)
+    while True:
+        try:
+            async with asyncio.timeout(idle_s):
+                message = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"no data for {idle_s:g} s: the upload was aborted, nothing was kept"
+            ) from None
+        yield message
 
 
 def to_proto(row: EvidenceRow) -> evidence_pb2.Evidence:
@@ -100,6 +121,7 @@ def to_proto(row: EvidenceRow) -> evidence_pb2.Evidence:
         uploaded_at=_ts(row.created_at),
         legal_hold=row.legal_hold,
         declared_content_type=row.declared_type,
+        side=common_pb2.Role.Value(f"ROLE_{row.side}") if row.side else common_pb2.ROLE_UNSPECIFIED,
     )
 
 
@@ -119,12 +141,17 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         objects: ObjectStore,
         orders: orders_pb2_grpc.OrderServiceStub,
         max_uploads: int = 32,
+        per_caller: int = MAX_UPLOADS_PER_CALLER,
+        idle_s: float = IDLE_SECONDS,
     ) -> None:
         self._repo = repo
         self._objects = objects
         self._orders = orders
         # Each upload holds at most ~15 MiB; this bounds the total whatever the number of clients.
         self._uploads = asyncio.Semaphore(max_uploads)
+        self._per_caller_limit = min(per_caller, max_uploads)
+        self._active: dict[tuple[str, str], int] = {}
+        self._idle_s = idle_s
 
     async def _parties(self, order_id: str) -> tuple[str, str]:
         order = await fetch_order(self._orders, order_id)
@@ -137,15 +164,33 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         request_iterator: AsyncIterator[evidence_pb2.UploadEvidenceRequest],
         context: grpc.aio.ServicerContext,
     ) -> evidence_pb2.UploadEvidenceResponse:
+        caller = current_caller()
+        key = (caller.role.value, caller.id)
+        requests = _idle_guarded(request_iterator, self._idle_s)
+        # Checked and taken without an await in between: no other upload can slip in.
+        if self._active.get(key, 0) >= self._per_caller_limit:
+            await _drain(requests)
+            raise ResourceExhausted(
+                f"you have {self._per_caller_limit} uploads in progress already; finish one first"
+            )
         if self._uploads.locked():
-            await _drain(request_iterator)
+            await _drain(requests)
             raise ResourceExhausted("too many uploads in progress on this server; retry shortly")
+        self._active[key] = self._active.get(key, 0) + 1
         try:
             async with self._uploads:
-                return await self._upload(request_iterator)
+                return await self._upload(requests)
+        except DeadlineExceeded:
+            raise  # the client stopped sending: nothing to drain
         except DomainError:
-            await _drain(request_iterator)  # nothing is stored any more; see _drain
+            await _drain(requests)  # nothing is stored any more; see _drain
             raise
+        finally:
+            left = self._active[key] - 1
+            if left:
+                self._active[key] = left
+            else:
+                del self._active[key]
 
     async def _upload(
         self, request_iterator: AsyncIterator[evidence_pb2.UploadEvidenceRequest]
@@ -157,6 +202,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         meta = first.metadata
         if bool(meta.dispute_id) == bool(meta.order_id):
             raise InvalidArgument("exactly one of metadata.dispute_id or metadata.order_id is required")
+        side = self._side(caller, meta.on_behalf_of)
         filename = meta.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
         if not filename or len(filename) > 255 or any(ord(c) < 32 for c in filename):
             raise InvalidArgument("metadata.filename must be 1..255 printable characters")
@@ -176,7 +222,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
 
         dispute: DisputeRow | None = None
         if meta.dispute_id:
-            dispute = await self._repo.dispute(meta.dispute_id)
+            dispute = await self._repo.dispute(require_uuid(meta.dispute_id, "metadata.dispute_id"))
             order_id, buyer_id, seller_id = dispute.order_id, dispute.buyer_id, dispute.seller_id
         else:
             order_id = require_uuid(meta.order_id, "metadata.order_id")
@@ -246,6 +292,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             version_id=version,
             legal_hold=False,
             created_at=_now(),
+            side=side,
         )
         try:
             sealed = await self._repo.insert(row)
@@ -259,11 +306,32 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             raise
         return evidence_pb2.UploadEvidenceResponse(evidence=to_proto(row))
 
+    @staticmethod
+    def _side(caller: Caller, on_behalf_of: int) -> str:
+        """The party an upload belongs to: the uploader itself, or the party a service names."""
+        if caller.role is Role.SERVICE:
+            side = _SIDE_OF_ROLE.get(on_behalf_of, "")  # type: ignore[call-overload]
+            if not side:
+                raise InvalidArgument(
+                    "services upload for a party: set metadata.on_behalf_of to ROLE_BUYER or ROLE_SELLER"
+                )
+            return str(side)
+        if on_behalf_of:
+            raise InvalidArgument(
+                "metadata.on_behalf_of is for services; buyers and sellers upload for themselves"
+            )
+        return caller.role.value.upper()
+
     # --- reads --------------------------------------------------------------------------------
 
     async def _readable(self, evidence_id: str) -> EvidenceRow:
         row = await self._repo.get(require_uuid(evidence_id, "evidence_id"))
-        _check_party(row.buyer_id, row.seller_id, current_caller(), f"evidence {row.id}")
+        caller = current_caller()
+        _check_party(row.buyer_id, row.seller_id, caller, f"evidence {row.id}")
+        if caller.role is Role.ARBITER:
+            escalated = row.dispute_id is not None and (await self._repo.dispute(row.dispute_id)).escalated
+            if not escalated:
+                raise PermissionDenied("arbiters see the evidence of disputes under arbitration only")
         return row
 
     async def GetEvidence(
@@ -284,18 +352,24 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         if bool(request.dispute_id) == bool(request.order_id):
             raise InvalidArgument("exactly one of dispute_id or order_id is required")
         size = page_size(request.page.page_size)
-        if request.dispute_id:
-            dispute = await self._repo.dispute(request.dispute_id)
+        caller = current_caller()
+        dispute_id = require_uuid(request.dispute_id, "dispute_id") if request.dispute_id else ""
+        if dispute_id:
+            dispute = await self._repo.dispute(dispute_id)
             buyer_id, seller_id, what = dispute.buyer_id, dispute.seller_id, f"dispute {dispute.dispute_id}"
             order_id = ""
+            escalated = dispute.escalated
         else:
             order_id = require_uuid(request.order_id, "order_id")
             buyer_id, seller_id = await self._parties(order_id)
             what = f"order {order_id}"
-        _check_party(buyer_id, seller_id, current_caller(), what)
+            escalated = caller.role is Role.ARBITER and await self._repo.order_escalated(order_id)
+        _check_party(buyer_id, seller_id, caller, what)
+        if caller.role is Role.ARBITER and not escalated:
+            raise PermissionDenied("arbiters see the evidence of disputes under arbitration only")
         rows, token = await self._repo.list_evidence(
             order_id=order_id,
-            dispute_id=request.dispute_id,
+            dispute_id=dispute_id,
             page_size=size,
             page_token=request.page.page_token,
         )
@@ -317,26 +391,36 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
     async def AttachEvidence(
         self, request: evidence_pb2.AttachEvidenceRequest, context: grpc.aio.ServicerContext
     ) -> evidence_pb2.AttachEvidenceResponse:
-        if not request.dispute_id or len(request.dispute_id) > 128:
-            raise InvalidArgument("dispute_id is required (at most 128 characters)")
+        caller = current_caller()
+        owners = access.ATTACH_VALIDATE_ONLY if request.validate_only else access.ATTACH_BIND
+        if caller.id not in owners:
+            mode = "dry-run" if request.validate_only else "bind"
+            raise PermissionDenied(f"{caller.describe()} may not {mode} evidence (see docs/access.md)")
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        party = _PARTIES.get(request.party, "")  # type: ignore[call-overload]
+        if request.party and not party:
+            raise InvalidArgument("party must be ROLE_BUYER, ROLE_SELLER or ROLE_ARBITER")
+        if request.validate_only and not party:
+            raise InvalidArgument("party is required with validate_only: whose files are these?")
         order_id = require_uuid(request.order_id, "order_id")
         if len(request.evidence_ids) > DISPUTE_MAX_FILES:
             raise ResourceExhausted(f"a dispute holds at most {DISPUTE_MAX_FILES} evidence files")
         ids = [require_uuid(i, "evidence_ids[]") for i in dict.fromkeys(request.evidence_ids)]
         buyer_id, seller_id = await self._parties(order_id)
         dispute = DisputeRow(
-            dispute_id=request.dispute_id,
+            dispute_id=dispute_id,
             order_id=order_id,
             buyer_id=buyer_id,
             seller_id=seller_id,
             legal_hold=False,
+            escalated=False,
             created_at=_now(),
         )
         if request.validate_only:  # same checks and answer, nothing written (see the proto)
-            rows = await self._repo.check_attach(dispute, ids, request.at_opening)
+            rows = await self._repo.check_attach(dispute, ids, request.at_opening, party)
             return evidence_pb2.AttachEvidenceResponse(evidence=[to_proto(r) for r in rows])
-        rows = await self._repo.attach(dispute, ids, request.at_opening)
-        stored = await self._repo.dispute(request.dispute_id)
+        rows = await self._repo.attach(dispute, ids, request.at_opening, party)
+        stored = await self._repo.dispute(dispute_id)
         if stored.legal_hold:
             await self._hold(stored.dispute_id, True)
             rows = [await self._repo.get(r.id) for r in rows]
@@ -345,7 +429,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
     async def SetLegalHold(
         self, request: evidence_pb2.SetLegalHoldRequest, context: grpc.aio.ServicerContext
     ) -> evidence_pb2.SetLegalHoldResponse:
-        dispute = await self._repo.dispute(request.dispute_id)
+        dispute = await self._repo.dispute(require_uuid(request.dispute_id, "dispute_id"))
         changed = await self._hold(dispute.dispute_id, request.legal_hold)
         return evidence_pb2.SetLegalHoldResponse(changed_count=changed)
 
@@ -378,7 +462,7 @@ async def _drain(requests: AsyncIterator[evidence_pb2.UploadEvidenceRequest]) ->
                 budget -= len(req.chunk)
                 if budget < 0:
                     return
-    except (TimeoutError, grpc.RpcError):
+    except (TimeoutError, grpc.RpcError, DomainError):  # DomainError: stalled, or bad bytes
         return
 
 

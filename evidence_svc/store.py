@@ -28,6 +28,8 @@ class DisputeRow(Base):
     seller_id: Mapped[str] = mapped_column(String(128))
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Sealed at least once, i.e. escalated to arbitration: arbiters may see its evidence.
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class EvidenceRow(Base):
@@ -51,6 +53,8 @@ class EvidenceRow(Base):
     version_id: Mapped[str] = mapped_column(String(128))
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # BUYER or SELLER: the party this evidence belongs to (only it may attach it to an action).
+    side: Mapped[str] = mapped_column(String(16), default="")
 
     __table_args__ = (
         Index("ix_evidence_order_created", "order_id", "created_at", "id"),

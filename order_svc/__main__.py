@@ -7,14 +7,17 @@ import logging
 import os
 from datetime import timedelta
 
+from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2_grpc
 from temporalio.client import Client
 
 from order_svc.protection import ProtectionClock
 from order_svc.repository import OrderRepository
 from order_svc.server import METHOD_ROLES, SERVICE_NAME, OrderService
+from platform_common.access import ORDER_SVC
 from platform_common.auth import jwt_secret
 from platform_common.config import TemporalConfig, day_length_seconds
+from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
 
 log = logging.getLogger("order_svc")
@@ -22,13 +25,15 @@ log = logging.getLogger("order_svc")
 
 async def main() -> None:
     configure_logging()
-    jwt_secret()  # fail fast on a missing secret, before opening the database
+    secret = jwt_secret()  # fail fast on a missing secret, before opening the database
     db_url = os.environ.get("DP_ORDER_DB_URL", "sqlite:///data/orders.db")
     repo = OrderRepository(db_url)
     temporal = TemporalConfig.from_env()
     # Lazy: the service starts even while Temporal is down; affected RPCs answer UNAVAILABLE.
     client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
-    service = OrderService(repo, ProtectionClock(client), timedelta(seconds=day_length_seconds()))
+    # Arbiters see only orders with an escalated dispute: DisputeService knows which.
+    disputes = disputes_pb2_grpc.DisputeServiceStub(service_channel("DISPUTE", ORDER_SVC, secret))
+    service = OrderService(repo, ProtectionClock(client), timedelta(seconds=day_length_seconds()), disputes)
     log.info("order database: %s", db_url.split("@")[-1])  # never log credentials
     try:
         await run_service(

@@ -1,27 +1,39 @@
-"""The disputes' side of the protection clock (DESIGN §4: while a dispute is open the clock is
-frozen, so a window cannot run out mid-dispute).
+"""The disputes' side of an order (DESIGN §4: while a dispute is open the order is held and its
+protection clock frozen, so a window cannot run out and escrow cannot be released mid-dispute).
 
-Each open dispute holds its own freeze on OrderProtectionWorkflow; the clock runs again once no
-dispute holds one. A PAID order has no clock yet (a buyer may dispute an order that never
-shipped): its freezes are kept on the order (pending_freezes) and the clock starts frozen by
-them when the order ships, with the whole window left for when they end. Completed orders (within
-the completion grace) have nothing to freeze: the hooks are no-ops for them, so opening or closing
-a dispute never fails on that account.
+Two layers, so that no process being down can let an order complete under an open dispute:
+- the hold, in the order's own store, recorded by OpenDispute before it answers (HoldForDispute)
+  and again by the dispute's freeze. CompleteOrder and CancelOrder honour it in the same
+  transaction that would complete or cancel, and the protection clock, refused a completion,
+  freezes itself from the moment the hold began;
+- the clock freeze on OrderProtectionWorkflow, sent by the disputes worker, which makes the paused
+  deadline exact and visible.
+A PAID order has no clock yet (a buyer may dispute an order that never shipped): its holds are
+the freezes the clock starts with when it ships. Completed and refunded orders have nothing left
+to hold: the hooks are no-ops for them, so opening or closing a dispute never fails on that
+account.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from order_svc import domain
 from order_svc.domain import IN_TRANSIT, Status
 from order_svc.protection import ClockNotRunning, ProtectionClock
 from order_svc.repository import OrderRepository
-from platform_common.errors import FailedPrecondition
+from order_svc.store import OrderRow
+from platform_common.auth import Caller
+from platform_common.errors import InvalidArgument
 from platform_common.validate import require_uuid
 
 log = logging.getLogger(__name__)
+MAX_TOKEN = 64
+
+
+def _ids(order_id: str, dispute_id: str) -> tuple[str, str]:
+    return domain.require_order_id(order_id), require_uuid(dispute_id, "dispute_id")
 
 
 class DisputeHooks:
@@ -29,31 +41,46 @@ class DisputeHooks:
         self._repo = repo
         self._clock = clock
 
-    async def freeze(self, order_id: str, dispute_id: str) -> str:
-        """Pause the order's clock for `dispute_id`; returns the normalized order id."""
-        return await self._apply(order_id, dispute_id, True, self._clock.freeze)
+    async def hold(
+        self, order_id: str, dispute_id: str, token: str, at: datetime, actor: Caller
+    ) -> tuple[str, bool]:
+        """Record the hold only (no clock): OpenDispute must not depend on the orders worker.
+        Returns the order id and whether the dispute holds the order now."""
+        order_id, dispute_id = _ids(order_id, dispute_id)
+        if not 1 <= len(token) <= MAX_TOKEN:
+            raise InvalidArgument(f"token must be 1..{MAX_TOKEN} characters")
+        result = await self._repo.ledger.hold(order_id, dispute_id, token, at, actor)
+        return order_id, result.hold is not None
 
-    async def unfreeze(self, order_id: str, dispute_id: str) -> str:
-        """Release `dispute_id`'s freeze (a no-op if it holds none); returns the order id."""
-        return await self._apply(order_id, dispute_id, False, self._clock.unfreeze)
+    async def freeze(self, order_id: str, dispute_id: str, at: datetime, actor: Caller) -> str:
+        """Hold the order for `dispute_id` and pause its clock from when the hold began."""
+        order_id, dispute_id = _ids(order_id, dispute_id)
+        result = await self._repo.ledger.hold(order_id, dispute_id, "", at, actor)
+        if result.hold is not None and Status(result.row.status) in IN_TRANSIT:
+            await self._on_clock(result.row, dispute_id, True, result.hold.held_at)
+        return order_id
 
-    async def _apply(
-        self, order_id: str, dispute_id: str, hold: bool, send: Callable[[str, str], Awaitable[object]]
+    async def release(
+        self, order_id: str, dispute_id: str, token: str | None, at: datetime, actor: Caller
     ) -> str:
-        order_id = domain.require_order_id(order_id)
-        dispute_id = require_uuid(dispute_id, "dispute_id")
-        row, _ = await self._repo.get(order_id)
-        if row.status == Status.PAID:
-            # Kept on the order until it ships (the order as shown does not change meanwhile).
-            # Conditional on PAID: if MarkShipped won the race, the clock runs and takes it below.
-            row = await self._repo.hold_pending(row.id, dispute_id, hold)
-        if row.status == Status.CANCELLED:
-            raise FailedPrecondition(f"order {row.id} is CANCELLED; it has no protection window")
-        if row.status in IN_TRANSIT:  # COMPLETED: the clock has ended
-            try:
-                # The workflow records the clock on the order (RecordProtection) inside the
-                # update, so the order read after this returns already shows the change.
-                await send(row.id, dispute_id)
-            except ClockNotRunning as exc:  # completed meanwhile: the same as COMPLETED
-                log.info("order %s: %s; dispute %s changes nothing", row.id, exc.message, dispute_id)
-        return row.id
+        """Drop `dispute_id`'s hold (only the one `token` recorded, when given) and its freeze;
+        a no-op if it holds nothing."""
+        order_id, dispute_id = _ids(order_id, dispute_id)
+        if await self._repo.ledger.release_hold(order_id, dispute_id, token, at, actor):
+            row = await self._repo.get(order_id)
+            # A shipped order refunded in full meanwhile still has its clock: let it run out
+            # (its completion then changes nothing) rather than wait frozen for ever.
+            if Status(row.status) in IN_TRANSIT or (row.status == Status.REFUNDED and row.shipped_at):
+                await self._on_clock(row, dispute_id, False, at)
+        return order_id
+
+    async def _on_clock(self, row: OrderRow, dispute_id: str, freeze: bool, since: datetime) -> None:
+        try:
+            # The workflow records the clock on the order (RecordProtection) inside the update,
+            # so the order read after this returns already shows the change.
+            if freeze:
+                await self._clock.freeze(row.id, dispute_id, since)
+            else:
+                await self._clock.unfreeze(row.id, dispute_id)
+        except ClockNotRunning as exc:  # completed meanwhile: nothing to pause
+            log.info("order %s: %s; dispute %s changes nothing", row.id, exc.message, dispute_id)

@@ -33,6 +33,8 @@ class Status(enum.StrEnum):
     DELIVERED = "DELIVERED"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+    # Ended with the whole payment refunded to the buyer: the seller keeps nothing.
+    REFUNDED = "REFUNDED"
 
     def to_proto(self) -> orders_pb2.OrderStatus.ValueType:
         return orders_pb2.OrderStatus.Value(f"ORDER_STATUS_{self.value}")
@@ -49,6 +51,8 @@ class Escrow(enum.StrEnum):
 
 # Orders whose protection clock runs.
 IN_TRANSIT = (Status.SHIPPED, Status.DELIVERED)
+# Orders whose escrow still holds the payment (a dispute may hold them, a refund may settle).
+OPEN = (Status.PAID, *IN_TRANSIT)
 
 
 def status_from_proto(value: int) -> Status | None:

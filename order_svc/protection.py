@@ -177,10 +177,12 @@ class ProtectionClock:
         update_id = f"extend-{request_id}" if request_id else None
         return await self._update(order_id, "extend", ExtendInput(days=days, duration_us=micros), update_id)
 
-    async def freeze(self, order_id: str, dispute_id: str) -> ProtectionState:
+    async def freeze(self, order_id: str, dispute_id: str, since: datetime | None = None) -> ProtectionState:
         # Per-dispute update ids: a retried freeze is the same update (the workflow also ignores
-        # a dispute that already holds a freeze, e.g. across continue-as-new).
-        return await self._update(order_id, "freeze", FreezeInput(dispute_id), f"freeze-{dispute_id}")
+        # a dispute that already holds a freeze, e.g. across continue-as-new). `since`: when the
+        # dispute's hold began, so the clock counts as paused from then.
+        inp = FreezeInput(dispute_id, iso(since) if since else "")
+        return await self._update(order_id, "freeze", inp, f"freeze-{dispute_id}")
 
     async def unfreeze(self, order_id: str, dispute_id: str) -> ProtectionState:
         return await self._update(order_id, "unfreeze", FreezeInput(dispute_id), f"unfreeze-{dispute_id}")
@@ -202,7 +204,9 @@ class ProtectionClock:
             if isinstance(cause, ApplicationError):
                 if cause.type == "OrderCompleted":
                     raise ClockNotRunning(cause.message) from exc
-                raise FailedPrecondition(cause.message) from exc
+                raise FailedPrecondition(
+                    cause.message, "DISPUTE_OPEN" if cause.type == "OrderOnHold" else ""
+                ) from exc
             raise FailedPrecondition(f"protection window refused {name}: {cause}") from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:

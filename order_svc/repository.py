@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from order_svc.domain import NewOrder, Status
-from order_svc.store import MIGRATIONS, AccountRow, OrderEventRow, OrderRow
+from order_svc.ledger import LedgerStore, entries_of, holds_of
+from order_svc.store import (
+    MIGRATIONS,
+    AccountRow,
+    OrderEscrowEntryRow,
+    OrderEventRow,
+    OrderHoldRow,
+    OrderRow,
+    event_row,
+)
 from platform_common.auth import Caller
 from platform_common.errors import AlreadyExists, FailedPrecondition, NotFound
 from platform_common.paging import keyset, split_page
@@ -19,11 +29,21 @@ from platform_common.sql import SqlStore
 
 
 class FreezesChanged(Exception):
-    """A dispute froze or released a PAID order while it was being shipped."""
+    """A dispute held or released a PAID order while it was being shipped."""
 
     def __init__(self, pending: list[str]) -> None:
-        super().__init__(f"pending freezes are now {pending}")
+        super().__init__(f"the order's holds are now {pending}")
         self.pending = pending
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """An order with everything its API view shows."""
+
+    row: OrderRow
+    events: list[OrderEventRow]
+    holds: list[OrderHoldRow]
+    entries: list[OrderEscrowEntryRow]
 
 
 class OrderRepository:
@@ -31,16 +51,28 @@ class OrderRepository:
         self._sql = SqlStore(url, MIGRATIONS, "order-db")
         self._sessions = self._sql.sessions
         self._run = self._sql.run
+        # Escrow movements and dispute holds: the money side of the order.
+        self.ledger = LedgerStore(self._sql)
 
     def close(self) -> None:
         self._sql.close()
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def get(self, order_id: str) -> tuple[OrderRow, list[OrderEventRow]]:
+    async def get(self, order_id: str) -> OrderRow:
         return await self._run(self._get_sync, order_id)
 
-    def _get_sync(self, order_id: str) -> tuple[OrderRow, list[OrderEventRow]]:
+    def _get_sync(self, order_id: str) -> OrderRow:
+        with self._sessions() as s:
+            row = s.get(OrderRow, order_id)
+            if row is None:
+                raise NotFound(f"order {order_id} not found")
+            return row
+
+    async def data(self, order_id: str) -> OrderData:
+        return await self._run(self._data_sync, order_id)
+
+    def _data_sync(self, order_id: str) -> OrderData:
         with self._sessions() as s:
             row = s.get(OrderRow, order_id)
             if row is None:
@@ -48,7 +80,20 @@ class OrderRepository:
             events = s.scalars(
                 select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
             ).all()
-            return row, list(events)
+            return OrderData(row, list(events), holds_of(s, order_id), entries_of(s, [order_id])[order_id])
+
+    async def page_data(self, rows: list[OrderRow]) -> list[OrderData]:
+        """List views: each order with its holds and escrow entries (no timeline)."""
+        return await self._run(self._page_data_sync, rows)
+
+    def _page_data_sync(self, rows: list[OrderRow]) -> list[OrderData]:
+        ids = [r.id for r in rows]
+        with self._sessions() as s:
+            entries = entries_of(s, ids)
+            holds: dict[str, list[OrderHoldRow]] = {i: [] for i in ids}
+            for h in s.scalars(select(OrderHoldRow).where(OrderHoldRow.order_id.in_(ids))):
+                holds[h.order_id].append(h)
+        return [OrderData(r, [], holds[r.id], entries[r.id]) for r in rows]
 
     async def list_orders(
         self,
@@ -95,13 +140,13 @@ class OrderRepository:
                     payment_reference=new.payment_reference,
                     status=Status.PAID.value,
                     escrow_status="HELD",
+                    escrow_released_minor=0,
                     handling_days=new.handling_days,
                     protection_days=new.protection_days,
                     extended_days=0,
                     protection_frozen=False,
                     protection_remaining_s=0,
                     protection_revision=0,
-                    pending_freezes=[],
                     created_at=now,
                     updated_at=now,
                 )
@@ -175,12 +220,11 @@ class OrderRepository:
         values: dict[str, Any],
         event: tuple[datetime, Caller, str, str],
     ) -> OrderRow:
-        """PAID -> SHIPPED with `values` (the clock as started included), only if the order's
-        pending freezes are still `pending`, the disputes the clock was started frozen by. Empties
-        them: the clock holds those freezes from now on.
+        """PAID -> SHIPPED with `values` (the clock as started included), only if the disputes
+        holding the order are still `pending`, the ones the clock was started frozen by.
 
         Raises FailedPrecondition when the order is no longer PAID, and FreezesChanged when a
-        dispute froze or released the order meanwhile (the clock must catch up first).
+        dispute held or released the order meanwhile (the clock must catch up first).
         """
         return await self._sql.write(self._ship_sync, order_id, pending, values, event)
 
@@ -193,44 +237,21 @@ class OrderRepository:
     ) -> OrderRow:
         at, actor, action, detail = event
         with self._sessions() as s:
-            row = s.get(OrderRow, order_id, with_for_update=True)  # serializes with hold_pending
+            row = s.get(OrderRow, order_id, with_for_update=True)  # serializes with holds
             if row is None:
                 raise NotFound(f"order {order_id} not found")
             if row.status != Status.PAID.value:
                 raise FailedPrecondition(f"order {row.id} is {row.status}; only PAID orders can be shipped")
-            if sorted(row.pending_freezes) != sorted(pending):
-                raise FreezesChanged(list(row.pending_freezes))
+            held = [h.dispute_id for h in holds_of(s, order_id)]
+            if sorted(held) != sorted(pending):
+                raise FreezesChanged(held)
             changes = _clock_changes(row.protection_frozen, row.extended_days, values)
             for name, value in values.items():
                 setattr(row, name, value)
-            row.pending_freezes = []
             row.updated_at = at
             for entry in [(action, detail), *changes]:
                 s.add(_event(order_id, at, actor, *entry))
             s.commit()
-            return row
-
-    async def hold_pending(self, order_id: str, dispute_id: str, hold: bool) -> OrderRow:
-        """Add (`hold`) or remove `dispute_id` in a PAID order's pending freezes; idempotent.
-
-        Orders in any other status are returned unchanged: the caller acts on their status (a
-        concurrent MarkShipped may have started the clock, which then takes the freeze itself).
-        The order as the API shows it does not change, so updated_at is left alone.
-        """
-        return await self._sql.write(self._hold_pending_sync, order_id, dispute_id, hold)
-
-    def _hold_pending_sync(self, order_id: str, dispute_id: str, hold: bool) -> OrderRow:
-        with self._sessions() as s:
-            row = s.get(OrderRow, order_id, with_for_update=True)  # serializes with MarkShipped
-            if row is None:
-                raise NotFound(f"order {order_id} not found")
-            if row.status == Status.PAID.value:
-                held = list(row.pending_freezes)
-                if hold and dispute_id not in held:
-                    row.pending_freezes = [*held, dispute_id]
-                elif not hold and dispute_id in held:
-                    row.pending_freezes = [d for d in held if d != dispute_id]
-                s.commit()
             return row
 
     async def record_protection(
@@ -319,14 +340,7 @@ def _clock_changes(was_frozen: bool, was_extended: int, values: dict[str, Any]) 
 
 
 def _event(order_id: str, at: datetime, actor: Caller, action: str, detail: str) -> OrderEventRow:
-    return OrderEventRow(
-        order_id=order_id,
-        at=at,
-        actor_id=actor.id,
-        actor_role=actor.role.value,
-        action=action,
-        detail=detail,
-    )
+    return event_row(order_id, at, actor.id, actor.role.value, action, detail)
 
 
 def precondition(message: str) -> Callable[[OrderRow], Exception]:

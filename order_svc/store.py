@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_common.sql import UTCDateTime
@@ -48,9 +48,8 @@ class OrderRow(Base):
     protection_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     protection_remaining_s: Mapped[int] = mapped_column(BigInteger, default=0)
     protection_revision: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Disputes that froze the clock while the order was PAID (no clock yet): the clock starts
-    # frozen by them at shipment, and the list is emptied (the clock holds them from then on).
-    pending_freezes: Mapped[list[str]] = mapped_column(JSON)
+    # Escrow paid out to the seller so far (order_svc/escrow.py; refunds are OrderEscrowEntryRow).
+    escrow_released_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completion_reason: Mapped[str | None] = mapped_column(String(32))
     escrow_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -63,6 +62,45 @@ class OrderRow(Base):
         Index("ix_orders_buyer_created", "buyer_id", "created_at", "id"),
         Index("ix_orders_seller_created", "seller_id", "created_at", "id"),
     )
+
+
+class OrderHoldRow(Base):
+    """An open dispute holding the order: while any exists the order cannot complete, release
+    escrow or be cancelled, and its protection clock counts as paused from `held_at`.
+
+    Recorded by OpenDispute before it answers (so no process being down can let the order
+    complete under an acknowledged dispute) and by the dispute's own freeze; removed when the
+    dispute ends, or when an opening is abandoned (only by the opening that recorded it: `token`).
+    """
+
+    __tablename__ = "order_holds"
+
+    order_id: Mapped[str] = mapped_column(String(36), ForeignKey("orders.id"), primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), default="")
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderEscrowEntryRow(Base):
+    """One movement of the order's escrow other than the payment itself: a refund (pending,
+    settled or failed for good) or the return of a cancelled order's payment."""
+
+    __tablename__ = "order_escrow_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(36), ForeignKey("orders.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    covered: Mapped[bool] = mapped_column(Boolean)
+    # Why the refund was issued (its kind, e.g. DISPUTE) and by whom: the ledger's audit trail.
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    issuer: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("order_id", "key", name="uq_order_escrow_entry"),)
 
 
 class OrderEventRow(Base):
@@ -90,3 +128,11 @@ class AccountRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The service that made the last change, for audit.
     updated_by: Mapped[str] = mapped_column(String(128))
+
+
+def event_row(
+    order_id: str, at: datetime, actor_id: str, role: str, action: str, detail: str
+) -> OrderEventRow:
+    return OrderEventRow(
+        order_id=order_id, at=at, actor_id=actor_id, actor_role=role, action=action, detail=detail
+    )

@@ -9,7 +9,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
 from order_svc.domain import COMPLETION_GRACE_DAYS, IN_TRANSIT, Escrow, Status
-from order_svc.store import OrderEventRow, OrderRow
+from order_svc.escrow import EntryKind, EntryState
+from order_svc.ledger import ledger_of
+from order_svc.repository import OrderData
+from order_svc.store import OrderEscrowEntryRow, OrderHoldRow, OrderRow
 from platform_common.auth import Role
 
 _ROLES = {r.value: common_pb2.Role.Value(f"ROLE_{r.name}") for r in Role}
@@ -25,7 +28,21 @@ def _ts(value: datetime) -> Timestamp:
     return ts
 
 
-def deadlines(row: OrderRow, day: timedelta, now: datetime) -> list[common_pb2.Deadline]:
+def paused_for(row: OrderRow, holds: list[OrderHoldRow]) -> int | None:
+    """Seconds left on a paused clock, or None while it runs. A dispute's hold pauses the clock
+    from the moment it began, even before the clock itself has been told (its worker may be
+    down): the time left is what remained then."""
+    if row.protection_frozen:
+        return row.protection_remaining_s
+    if holds and row.protection_expires_at is not None:
+        first = min(h.held_at for h in holds)
+        return max(0, int((row.protection_expires_at - first).total_seconds()))
+    return None
+
+
+def deadlines(
+    row: OrderRow, day: timedelta, now: datetime, holds: list[OrderHoldRow]
+) -> list[common_pb2.Deadline]:
     status = Status(row.status)
     if status is Status.PAID:
         due = row.created_at + day * row.handling_days
@@ -37,14 +54,9 @@ def deadlines(row: OrderRow, day: timedelta, now: datetime) -> list[common_pb2.D
             )
         ]
     if status in IN_TRANSIT:
-        if row.protection_frozen:
-            return [
-                common_pb2.Deadline(
-                    kind="PROTECTION_EXPIRES",
-                    paused=True,
-                    remaining_seconds=row.protection_remaining_s,
-                )
-            ]
+        paused = paused_for(row, holds)
+        if paused is not None:
+            return [common_pb2.Deadline(kind="PROTECTION_EXPIRES", paused=True, remaining_seconds=paused)]
         if row.protection_expires_at is not None:
             due = row.protection_expires_at
             left = max(0, int((due - now).total_seconds()))
@@ -58,12 +70,47 @@ def deadlines(row: OrderRow, day: timedelta, now: datetime) -> list[common_pb2.D
     return []
 
 
-def order_to_proto(
-    row: OrderRow, events: list[OrderEventRow], day: timedelta, now: datetime
-) -> orders_pb2.Order:
-    # Only a running clock can be frozen: a completion (e.g. the buyer confirming receipt during a
-    # dispute) ends the clock as it stood, and a PAID order's freezes wait for its shipment.
-    frozen = row.protection_frozen and Status(row.status) in IN_TRANSIT
+_ENTRY_STATES = {s: orders_pb2.EscrowEntryState.Value(f"ESCROW_ENTRY_STATE_{s.value}") for s in EntryState}
+_ENTRY_KINDS = {k: orders_pb2.EscrowEntryKind.Value(f"ESCROW_ENTRY_KIND_{k.value}") for k in EntryKind}
+
+
+def _escrow(row: OrderRow, entries: list[OrderEscrowEntryRow]) -> orders_pb2.Escrow:
+    ledger = ledger_of(row, entries)
+
+    def money(minor: int) -> common_pb2.Money:
+        return common_pb2.Money(minor_units=minor, currency=row.currency)
+
+    return orders_pb2.Escrow(
+        paid=money(ledger.paid),
+        held=money(ledger.held),
+        refunded=money(ledger.refunded),
+        pending=money(ledger.pending),
+        released=money(ledger.released),
+        recovered=money(ledger.recovered),
+        entries=[
+            orders_pb2.EscrowEntry(
+                refund_id=e.key if e.kind == EntryKind.REFUND.value else "",
+                kind=_ENTRY_KINDS[EntryKind(e.kind)],
+                amount=money(e.amount_minor),
+                state=_ENTRY_STATES[EntryState(e.state)],
+                recovered_from_seller=not e.covered,
+                reason=e.reason,
+                issuer=e.issuer,
+                recorded_at=_ts(e.created_at),
+                updated_at=_ts(e.updated_at),
+            )
+            for e in entries
+        ],
+    )
+
+
+def order_to_proto(data: OrderData, day: timedelta, now: datetime) -> orders_pb2.Order:
+    row, events, holds = data.row, data.events, data.holds
+    # Only a running clock can be frozen: a completion ends the clock as it stood, and a PAID
+    # order's holds wait for its shipment (its clock then starts frozen).
+    in_transit = Status(row.status) in IN_TRANSIT
+    paused = paused_for(row, holds) if in_transit else None
+    frozen = paused is not None
     order = orders_pb2.Order(
         order_id=row.id,
         buyer_id=row.buyer_id,
@@ -89,11 +136,13 @@ def order_to_proto(
             days=row.protection_days,
             extended_days=row.extended_days,
             frozen=frozen,
-            remaining_seconds=row.protection_remaining_s if frozen else 0,
+            remaining_seconds=paused or 0,
         ),
         created_at=_ts(row.created_at),
         updated_at=_ts(row.updated_at),
-        deadlines=deadlines(row, day, now),
+        deadlines=deadlines(row, day, now, holds),
+        escrow=_escrow(row, data.entries),
+        holds=[orders_pb2.DisputeHold(dispute_id=h.dispute_id, held_at=_ts(h.held_at)) for h in holds],
         timeline=[
             common_pb2.TimelineEntry(
                 at=_ts(e.at),
@@ -106,7 +155,7 @@ def order_to_proto(
             for e in events
         ],
     )
-    if row.protection_expires_at is not None and row.status != Status.PAID.value:
+    if row.protection_expires_at is not None and row.status != Status.PAID.value and not frozen:
         order.protection.expires_at.CopyFrom(_ts(row.protection_expires_at))
     if row.carrier:
         order.shipment.carrier = row.carrier

@@ -1,8 +1,10 @@
 """Caller identity: HS256 JWT bearer tokens in gRPC metadata.
 
-The secret comes from DP_JWT_SECRET only. Roles are coarse (buyer, seller, arbiter, service);
-which role may call which RPC is declared per service, and resource ownership ("this buyer's
-order") is checked by the handler that loads the resource.
+The secret comes from DP_JWT_SECRET only. A token names its subject, its role (buyer, seller,
+arbiter, service) and the APIs it is meant for (`aud`, gRPC service names): a token minted for
+one service is refused by the others. Lifetimes are bounded, so a leaked token ages out. Which
+role and which service identity may call which RPC is one table (platform_common/access.py);
+resource ownership ("this buyer's order") is checked by the handler that loads the resource.
 """
 
 from __future__ import annotations
@@ -11,15 +13,28 @@ import contextvars
 import enum
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import jwt
 
-from platform_common.errors import PermissionDenied, Unauthenticated
+from platform_common.errors import Unauthenticated
 
 ISSUER = "dispute-platform"
 MIN_SECRET_BYTES = 32
+# A token lives at most this long (exp - iat): long enough for a work shift, short enough that a
+# leaked token stops working the same day.
+MAX_TOKEN_LIFETIME_S = 24 * 3600
+# Clock skew tolerated between the minting and the verifying machine.
+LEEWAY_S = 5
 _ALGORITHM = "HS256"
+
+# The platform's APIs, which are also the audiences a token may name.
+ORDER_API = "orders.v1.OrderService"
+DISPUTE_API = "disputes.v1.DisputeService"
+EVIDENCE_API = "evidence.v1.EvidenceService"
+REFUND_API = "refunds.v1.RefundService"
+ALL_APIS = (ORDER_API, DISPUTE_API, EVIDENCE_API, REFUND_API)
 
 
 class Role(enum.StrEnum):
@@ -33,6 +48,13 @@ class Role(enum.StrEnum):
 class Caller:
     id: str
     role: Role
+
+    def is_(self, role: Role, account_id: str) -> bool:
+        """Role and id together: a seller token carrying a buyer's id is not that buyer."""
+        return self.role is role and self.id == account_id
+
+    def describe(self) -> str:
+        return f"{self.role.value} {self.id[:64]!r}"
 
 
 _current: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
@@ -50,15 +72,6 @@ def set_current_caller(caller: Caller) -> contextvars.Token[Caller]:
     return _current.set(caller)
 
 
-def require_internal(*subjects: str) -> Caller:
-    """Internal RPCs (workflow activities) accept only the named service subjects, not every
-    platform service: checkout may create orders, but only the orders worker completes them."""
-    caller = current_caller()
-    if caller.role is not Role.SERVICE or caller.id not in subjects:
-        raise PermissionDenied(f"only {', '.join(subjects)} may call this internal method")
-    return caller
-
-
 def jwt_secret() -> str:
     secret = os.environ.get("DP_JWT_SECRET", "")
     if len(secret.encode()) < MIN_SECRET_BYTES:
@@ -69,52 +82,82 @@ def jwt_secret() -> str:
     return secret
 
 
-def mint_token(subject: str, role: Role, secret: str, ttl_seconds: int = 3600) -> str:
+def mint_token(
+    subject: str,
+    role: Role,
+    secret: str,
+    ttl_seconds: int = 3600,
+    audience: str | Sequence[str] = ALL_APIS,
+) -> str:
     """Issue a token; used by services for their own calls, by tests and the token CLI."""
     now = int(time.time())
     claims = {
         "sub": subject,
         "role": role.value,
         "iss": ISSUER,
+        "aud": audience if isinstance(audience, str) else list(audience),
         "iat": now,
         "exp": now + ttl_seconds,
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def verify_token(token: str, secret: str) -> Caller:
+def _numeric(claims: dict[str, object], name: str) -> int:
+    value = claims.get(name)
+    # JSON numbers only: PyJWT also takes "1700000000" (a string), which the spec does not allow.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthenticated(f"token claim {name!r} must be a number (seconds since the epoch)")
+    return int(value)
+
+
+def verify_token(token: str, secret: str, audience: str) -> Caller:
+    """The caller a token names, if it is signed by us, meant for `audience`, and current."""
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=[_ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["sub", "role", "exp", "iss"]},
+            audience=audience,
+            leeway=LEEWAY_S,
+            options={"require": ["sub", "role", "exp", "iat", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("token expired") from None
     except jwt.InvalidSignatureError:
         raise Unauthenticated("token signature is invalid") from None
+    except jwt.InvalidAudienceError:
+        raise Unauthenticated(f"token is not meant for {audience} (claim 'aud')") from None
     except jwt.PyJWTError as exc:
-        raise Unauthenticated(f"token rejected: {exc}") from None
+        raise Unauthenticated(f"token rejected: {str(exc)[:200]}") from None
+    issued, expires = _numeric(claims, "iat"), _numeric(claims, "exp")
+    if expires - issued > MAX_TOKEN_LIFETIME_S:
+        raise Unauthenticated(f"token lifetime exceeds {MAX_TOKEN_LIFETIME_S // 3600} hours (exp - iat)")
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip():
-        raise Unauthenticated("token has an empty subject")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 128:
+        raise Unauthenticated("token subject must be 1..128 characters")
     try:
         role = Role(str(claims.get("role")))
     except ValueError:
-        raise Unauthenticated(f"token has an unknown role {claims.get('role')!r}") from None
+        raise Unauthenticated(f"token has an unknown role {str(claims.get('role'))[:32]!r}") from None
     return Caller(id=subject, role=role)
 
 
-def caller_from_metadata(metadata: dict[str, str], secret: str) -> Caller:
-    header = metadata.get("authorization")
-    if not header:
+def caller_from_metadata(metadata: Iterable[tuple[str, object]], secret: str, audience: str) -> Caller:
+    """The caller of one call. Exactly one `authorization` entry: with two, which one a proxy or
+    a server would honour is ambiguous, so neither is."""
+    headers = [value for key, value in metadata if key == "authorization"]
+    if not headers:
         raise Unauthenticated("missing 'authorization: Bearer <token>' metadata")
+    if len(headers) > 1:
+        raise Unauthenticated("exactly one 'authorization' metadata entry is allowed")
+    header = headers[0]
+    if not isinstance(header, str):
+        raise Unauthenticated("authorization metadata must be text")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
-    return verify_token(token.strip(), secret)
+    return verify_token(token.strip(), secret, audience)
 
 
 def main() -> None:

@@ -1,7 +1,12 @@
 """One bootstrap for every gRPC server: auth, error mapping, health, reflection, shutdown.
 
-Each service declares which roles may call each of its methods (`MethodRoles`); a method that is
-not declared is refused for everyone, so forgetting to declare a new RPC fails closed.
+Each service's RPCs are declared in the access table (platform_common/access.py); a method that
+is not declared is refused for everyone, so forgetting to declare a new RPC fails closed.
+
+Requests reach handlers only after the caller is authenticated and authorized: the server takes
+the raw bytes, checks the token and the table, and only then parses the message, so an
+anonymous caller learns nothing from the parser and a body that is not valid protobuf is an
+INVALID_ARGUMENT, never an UNKNOWN.
 """
 
 from __future__ import annotations
@@ -14,23 +19,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from platform_common.auth import Caller, Role, caller_from_metadata, set_current_caller
-from platform_common.errors import DomainError, PermissionDenied
+from platform_common.access import Access
+from platform_common.auth import Caller, caller_from_metadata, set_current_caller
+from platform_common.errors import DomainError, InvalidArgument, PermissionDenied
 
 log = logging.getLogger(__name__)
 
-# Method name (last path segment) -> roles allowed to call it.
-MethodRoles = Mapping[str, frozenset[Role]]
+# Method name (last path segment) -> who may call it (platform_common/access.py).
+MethodRoles = Mapping[str, Access]
 
 _PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Status messages travel in a header: keep them readable and far below any client's limit.
+MAX_MESSAGE_CHARS = 500
 
 
-def roles(*rs: Role) -> frozenset[Role]:
-    return frozenset(rs)
+def clip(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "\u2026"
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
@@ -39,7 +48,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
     if isinstance(exc, DomainError):
         if exc.reason:  # machine-readable refusal reason, for clients that branch on it
             context.set_trailing_metadata((("dp-error-reason", exc.reason),))
-        await context.abort(exc.code, exc.message)
+        await context.abort(exc.code, clip(exc.message))
     if isinstance(exc, OperationalError | InterfaceError):
         ref = uuid.uuid4().hex[:12]
         log.warning("database unavailable (ref %s): %s", ref, exc)
@@ -52,21 +61,36 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (ref {ref})")
 
 
+def _parser(deserialize: Callable[[bytes], Any] | None, name: str) -> Callable[[bytes], Any]:
+    def parse(raw: bytes) -> Any:
+        if deserialize is None:
+            return raw
+        try:
+            return deserialize(raw)
+        except (DecodeError, ValueError, TypeError, UnicodeDecodeError):
+            raise InvalidArgument(
+                f"the {name} request is not a valid protobuf message (truncated, or text that is not UTF-8)"
+            ) from None
+
+    return parse
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Authenticates every call, checks the method's roles, and maps domain errors to statuses."""
+    """Authenticates every call, checks the access table, parses the request, and maps domain
+    errors to statuses."""
 
     def __init__(self, secret: str, service: str, method_roles: MethodRoles) -> None:
         self._secret = secret
+        self._service = service
         self._prefix = f"/{service}/"
         self._roles = method_roles
 
     def _authorize(self, method: str, metadata: Any) -> Caller:
-        caller = caller_from_metadata({k: v for k, v in metadata or () if isinstance(v, str)}, self._secret)
+        caller = caller_from_metadata(list(metadata or ()), self._secret, self._service)
         name = method.removeprefix(self._prefix)
-        allowed = self._roles.get(name, frozenset())
-        if caller.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed)) or "none"
-            raise PermissionDenied(f"role {caller.role.value!r} may not call {name} (allowed: {names})")
+        access = self._roles.get(name)
+        if access is None or not access.allows(caller):
+            raise PermissionDenied(f"{caller.describe()} may not call {name}")
         return caller
 
     async def intercept_service(
@@ -81,17 +105,24 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str, metadata: Any) -> grpc.RpcMethodHandler:
         authorize = self._authorize
-        kw = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
+        name = method.rsplit("/", 1)[-1]
+        parse = _parser(handler.request_deserializer, name)
+        # Raw bytes in: parsing happens in the wrapper, after authentication.
+        kw = {"request_deserializer": None, "response_serializer": handler.response_serializer}
+
+        async def parsed(raw_stream: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+            async for raw in raw_stream:
+                yield parse(raw)
+
         if handler.unary_unary or handler.stream_unary:
             inner = handler.unary_unary or handler.stream_unary
+            streaming_in = handler.stream_unary is not None
 
             async def unary_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 try:
                     set_current_caller(authorize(method, metadata))
-                    return await inner(request, context)
+                    message = parsed(request) if streaming_in else parse(request)
+                    return await inner(message, context)
                 except Exception as exc:
                     await _abort(context, exc, method)
 
@@ -100,11 +131,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return grpc.stream_unary_rpc_method_handler(unary_response, **kw)
 
         inner_stream = handler.unary_stream or handler.stream_stream
+        streaming = handler.stream_stream is not None
 
         async def stream_response(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 set_current_caller(authorize(method, metadata))
-                result = inner_stream(request, context)
+                message = parsed(request) if streaming else parse(request)
+                result = inner_stream(message, context)
                 if hasattr(result, "__aiter__"):
                     async for item in result:
                         yield item

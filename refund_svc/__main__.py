@@ -7,14 +7,18 @@ import logging
 import os
 from datetime import timedelta
 
+from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2_grpc
 from refunds.v1 import refunds_pb2_grpc
 from temporalio.client import Client
 
+from platform_common.access import REFUND_SVC
 from platform_common.auth import jwt_secret
-from platform_common.config import TemporalConfig, day_length_seconds, env, target_address
+from platform_common.config import TemporalConfig, day_length_seconds, env, env_float
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
+from refund_svc.escrow_sync import EscrowSync
+from refund_svc.provider.adapter import SIGNATURE_TOLERANCE_S
 from refund_svc.repository import RefundRepository
 from refund_svc.runner import RefundRunner
 from refund_svc.server import METHOD_ROLES, SERVICE_NAME, RefundService
@@ -23,15 +27,18 @@ from refund_svc.webhook import serve_webhooks
 log = logging.getLogger("refund_svc")
 
 
-async def heal_unstarted(repo: RefundRepository, runner: RefundRunner, every_s: float) -> None:
-    """Keep starting workflows for refunds recorded without one (Temporal was down, or the
-    process died between the ledger write and the start). Starting is idempotent."""
+async def heal(repo: RefundRepository, runner: RefundRunner, escrow: EscrowSync, every_s: float) -> None:
+    """Finish what an outage or a crash interrupted: report refunds to their order's escrow
+    (before any money moves, and again when they settle or fail for good), and start workflows
+    for refunds recorded without one. Both are idempotent."""
     while True:
         try:
+            await escrow.catch_up()
             for row in await repo.unstarted():
+                await escrow.sync(row)
                 await runner.start(row)
         except Exception as exc:
-            log.info("recovery of unstarted refunds deferred: %s", exc)
+            log.info("refund recovery deferred: %s", exc)
         await asyncio.sleep(every_s)
 
 
@@ -43,15 +50,20 @@ async def main() -> None:
     client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
     day = timedelta(seconds=day_length_seconds())
     runner = RefundRunner(client, day)
-    orders = service_channel(target_address("ORDER"), "refund-svc", secret)
-    service = RefundService(repo, runner, orders_pb2_grpc.OrderServiceStub(orders), day)
+    orders = service_channel("ORDER", REFUND_SVC, secret)
+    disputes = disputes_pb2_grpc.DisputeServiceStub(service_channel("DISPUTE", REFUND_SVC, secret))
+    service = RefundService(repo, runner, orders_pb2_grpc.OrderServiceStub(orders), day, disputes)
     webhook_address = os.environ.get("DP_REFUND_WEBHOOK_LISTEN", "127.0.0.1:50064")
     webhooks = serve_webhooks(
-        webhook_address, env("DP_PROVIDER_WEBHOOK_SECRET"), runner.settlement, asyncio.get_running_loop()
+        webhook_address,
+        env("DP_PROVIDER_WEBHOOK_SECRET"),
+        runner.settlement,
+        asyncio.get_running_loop(),
+        env_float("DP_PROVIDER_WEBHOOK_TOLERANCE_SECONDS", SIGNATURE_TOLERANCE_S),
     )
     log.info("provider webhooks on http://%s/webhooks/provider", webhook_address)
     healing = asyncio.create_task(
-        heal_unstarted(repo, runner, float(os.environ.get("DP_REFUND_RECOVERY_SECONDS", "30")))
+        heal(repo, runner, service.escrow, float(os.environ.get("DP_REFUND_RECOVERY_SECONDS", "30")))
     )
     try:
         await run_service(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from platform_common.errors import FailedPrecondition, NotFound, Unavailable
@@ -28,6 +28,8 @@ class NewRefund:
     dispute_id: str
     amount: Money
     reason: str
+    kind: str
+    issuer: str
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,11 @@ class RefundRepository:
                 amount_minor=new.amount.minor_units,
                 currency=new.amount.currency,
                 reason=new.reason,
+                kind=new.kind,
+                issuer=new.issuer,
+                order_synced="",
+                settlement_mismatch=False,
+                final_failure=False,
                 payment_reference=order.payment_reference,
                 status=PENDING,
                 provider_reference="",
@@ -212,7 +219,8 @@ class RefundRepository:
             )
             s.add(row)
             s.flush()
-            s.add(RefundEventRow(refund_id=row.id, at=now, status=PENDING, detail=f"issued: {new.reason}"))
+            detail = f"issued by {new.issuer} ({new.kind}): {new.reason}"
+            s.add(RefundEventRow(refund_id=row.id, at=now, status=PENDING, detail=detail[:500]))
             return row, True
 
     async def record_status(
@@ -236,7 +244,7 @@ class RefundRepository:
             )
             if result.rowcount:  # type: ignore[attr-defined]
                 s.add(RefundEventRow(refund_id=refund_id, at=at, status=values["status"], detail=detail))
-                if release:
+                if release and not row.final_failure:
                     s.execute(
                         update(OrderBalanceRow)
                         .where(OrderBalanceRow.order_id == row.order_id)
@@ -244,3 +252,38 @@ class RefundRepository:
                             reserved_minor=OrderBalanceRow.reserved_minor - row.amount_minor, updated_at=at
                         )
                     )
+                    s.execute(update(RefundRow).where(RefundRow.id == refund_id).values(final_failure=True))
+
+    # --- the order's escrow -------------------------------------------------------------------
+
+    async def needing_sync(self, limit: int = 200) -> list[RefundRow]:
+        """Refunds whose state the order's escrow has not acknowledged yet."""
+        return await self._sql.run(self._needing_sync, limit)
+
+    def _needing_sync(self, limit: int) -> list[RefundRow]:
+        open_states = ("PENDING", "PROCESSING", "FAILED")
+        with self._sql.sessions() as s:
+            query = select(RefundRow).where(
+                or_(
+                    and_(RefundRow.status.in_(open_states), RefundRow.order_synced == ""),
+                    and_(RefundRow.status == REFUNDED, RefundRow.order_synced != "SETTLED"),
+                    and_(RefundRow.final_failure.is_(True), RefundRow.order_synced != "CANCELLED"),
+                )
+            )
+            return list(s.scalars(query.order_by(RefundRow.created_at).limit(limit)))
+
+    async def mark_synced(self, refund_id: str, state: str, note: str = "") -> None:
+        await self._sql.write(self._mark_synced, refund_id, state, note)
+
+    def _mark_synced(self, refund_id: str, state: str, note: str) -> None:
+        with self._sql.sessions() as s, s.begin():
+            row = s.get(RefundRow, refund_id)
+            if row is None or row.order_synced in ("SETTLED", "CANCELLED"):
+                return  # final on the order: a late, stale acknowledgement changes nothing
+            row.order_synced = state
+            if note:
+                s.add(
+                    RefundEventRow(
+                        refund_id=refund_id, at=row.updated_at, status=row.status, detail=note[:500]
+                    )
+                )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
 from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 
-from platform_common.auth import Caller, Role, current_caller, require_internal
+from platform_common import access
+from platform_common.arbiters import require_escalated_dispute, require_escalated_order
+from platform_common.auth import REFUND_API, Caller, Role, current_caller
 from platform_common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -20,28 +24,21 @@ from platform_common.errors import (
 )
 from platform_common.money import Money, validate_money
 from platform_common.paging import page_size
-from platform_common.server import MethodRoles, roles
-from platform_common.validate import fetch_order, require_uuid
+from platform_common.server import MethodRoles
+from platform_common.validate import enum_name, fetch_order, not_in_future, require_timestamp, require_uuid
+from refund_svc.escrow_sync import EscrowSync
 from refund_svc.repository import NewRefund, OrderFacts, RefundRepository
 from refund_svc.runner import RefundRunner, expected_by
 from refund_svc.store import RefundRow
 from refund_svc.views import refund_to_proto
 
-SERVICE_NAME = "refunds.v1.RefundService"
-# The token subject of the refunds worker (workflows/worker.py), the only caller of internal RPCs.
-REFUNDS_WORKER = "worker-refunds"
-
-B, S, A, SVC = Role.BUYER, Role.SELLER, Role.ARBITER, Role.SERVICE
-METHOD_ROLES: MethodRoles = {
-    "IssueRefund": roles(SVC),
-    "GetRefund": roles(B, S, A, SVC),
-    "ListRefunds": roles(B, S, A, SVC),
-    "RetryRefund": roles(SVC),
-    "RecordRefundStatus": roles(SVC),
-}
+SERVICE_NAME = REFUND_API
+METHOD_ROLES: MethodRoles = access.REFUNDS
 
 _KEY = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}$")
+_DISPUTE_KEY = re.compile(r"^dispute/(?P<dispute>[0-9a-f-]{36})/round/[1-9][0-9]{0,3}$")
 _STATUSES = {"PENDING", "PROCESSING", "REFUNDED", "FAILED"}
+DISPUTE = "DISPUTE"
 
 
 def _now() -> datetime:
@@ -57,10 +54,56 @@ def _text(value: str, field: str, max_len: int, required: bool = True) -> str:
 
 
 def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> None:
-    if caller.role is Role.BUYER and caller.id != buyer_id:
+    """Role and id together; `what` names only what the caller asked for, never another id."""
+    if caller.role is Role.BUYER and not caller.is_(Role.BUYER, buyer_id):
         raise PermissionDenied(f"{what} belongs to another buyer")
-    if caller.role is Role.SELLER and caller.id != seller_id:
+    if caller.role is Role.SELLER and not caller.is_(Role.SELLER, seller_id):
         raise PermissionDenied(f"{what} belongs to another seller")
+
+
+@dataclass(frozen=True)
+class _Issue:
+    key: str
+    order_id: str
+    dispute_id: str
+    amount: Money
+    reason: str
+    kind: str
+    fingerprint: str
+
+
+def _parse_issue(request: refunds_pb2.IssueRefundRequest, caller: Caller) -> _Issue:
+    """The request as the ledger records it, once the caller may issue refunds of its kind."""
+    key = request.idempotency_key
+    if not _KEY.match(key):
+        raise InvalidArgument("idempotency_key must be 1..200 characters of letters, digits and ._:/@-")
+    order_id = require_uuid(request.order_id, "order_id")
+    dispute_id = require_uuid(request.dispute_id, "dispute_id") if request.dispute_id else ""
+    kind = enum_name(refunds_pb2.RefundKind, request.kind, "kind", "REFUND_KIND_", allow_unset=True)
+    if kind == "UNSPECIFIED":
+        if not dispute_id:
+            raise InvalidArgument(f"kind is required (one of {', '.join(access.REFUND_ISSUERS)})")
+        kind = DISPUTE  # the disputes worker's requests before kinds existed
+    if caller.id not in access.REFUND_ISSUERS[kind]:
+        raise PermissionDenied(f"{caller.describe()} may not issue {kind} refunds")
+    if kind == DISPUTE:
+        match = _DISPUTE_KEY.match(key)
+        if not dispute_id or match is None or match["dispute"] != dispute_id:
+            raise InvalidArgument(
+                "a DISPUTE refund needs dispute_id and the key dispute/<dispute_id>/round/<n>"
+            )
+    elif dispute_id:
+        raise InvalidArgument(f"a {kind} refund is not a dispute's: leave dispute_id empty")
+    if not request.HasField("amount"):
+        raise InvalidArgument("amount is required")
+    amount = validate_money(request.amount.minor_units, request.amount.currency, "amount")
+    reason = _text(request.reason, "reason", 500)
+    # DISPUTE refunds keep the fingerprint they had before kinds existed: retried rounds match.
+    parts = [order_id, dispute_id, str(amount.minor_units), amount.currency, reason]
+    fingerprint = hashlib.sha256(
+        "\x1f".join(parts if kind == DISPUTE else [*parts, kind]).encode()
+    ).hexdigest()
+    return _Issue(key, order_id, dispute_id, amount, reason, kind, fingerprint)
 
 
 class RefundService(refunds_pb2_grpc.RefundServiceServicer):
@@ -70,55 +113,60 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         runner: RefundRunner,
         orders: orders_pb2_grpc.OrderServiceStub,
         day: timedelta,
+        disputes: disputes_pb2_grpc.DisputeServiceStub,
     ) -> None:
         self._repo = repo
         self._runner = runner
         self._orders = orders
         self._day = day
+        self._disputes = disputes
+        self.escrow = EscrowSync(repo, orders)
 
     async def IssueRefund(
         self, request: refunds_pb2.IssueRefundRequest, context: grpc.aio.ServicerContext
     ) -> refunds_pb2.IssueRefundResponse:
-        key = request.idempotency_key
-        if not _KEY.match(key):
-            raise InvalidArgument("idempotency_key must be 1..200 characters of letters, digits and ._:/@-")
-        order_id = require_uuid(request.order_id, "order_id")
-        dispute_id = _text(request.dispute_id, "dispute_id", 128, required=False)
-        if not request.HasField("amount"):
-            raise InvalidArgument("amount is required")
-        amount = validate_money(request.amount.minor_units, request.amount.currency, "amount")
-        reason = _text(request.reason, "reason", 500)
-        fingerprint = hashlib.sha256(
-            "\x1f".join([order_id, dispute_id, str(amount.minor_units), amount.currency, reason]).encode()
-        ).hexdigest()
-
-        existing = await self._repo.by_key(key)
+        caller = current_caller()
+        issue = _parse_issue(request, caller)
+        existing = await self._repo.by_key(issue.key)
         if existing is None:
-            order = await fetch_order(self._orders, order_id)
+            order = await fetch_order(self._orders, issue.order_id)
             if order.status == orders_pb2.ORDER_STATUS_CANCELLED:
-                raise FailedPrecondition(f"order {order_id} is cancelled; its payment was already returned")
-            if order.total.currency != amount.currency:
+                raise FailedPrecondition(
+                    f"order {issue.order_id} is cancelled; its payment was already returned"
+                )
+            if order.total.currency != issue.amount.currency:
                 raise InvalidArgument(
-                    f"amount.currency {amount.currency} differs from the order's currency {order.total.currency}"
+                    f"amount.currency {issue.amount.currency} differs from the order's currency {order.total.currency}"
                 )
             facts = OrderFacts(
-                order_id=order_id,
+                order_id=issue.order_id,
                 buyer_id=order.buyer_id,
                 seller_id=order.seller_id,
                 paid=Money(order.total.minor_units, order.total.currency),
                 payment_reference=order.payment_method.reference,
             )
             now = _now()
-            new = NewRefund(key, fingerprint, order_id, dispute_id, amount, reason)
+            new = NewRefund(
+                issue.key,
+                issue.fingerprint,
+                issue.order_id,
+                issue.dispute_id,
+                issue.amount,
+                issue.reason,
+                issue.kind,
+                caller.id,
+            )
             row, created = await self._repo.create(new, facts, now, expected_by(now, self._day))
         else:
             row, created = existing, False
-        if not created and row.fingerprint != fingerprint:
-            raise AlreadyExists(
-                f"idempotency_key {key!r} was already used for refund {row.id} with different content"
+        if not created and row.fingerprint != issue.fingerprint:
+            raise AlreadyExists(  # the key is the caller's own: so is the refund it names
+                f"idempotency_key {issue.key!r} was already used for refund {row.id} with different content"
             )
         if row.revision == 0:  # no workflow has reported yet: (re)start it; idempotent
             try:
+                # The order's escrow holds the amount back from the seller before money moves.
+                await self.escrow.sync(row)
                 await self._runner.start(row)
             except Unavailable as exc:
                 # Kept, never discarded: the engine may have started it anyway. The recovery loop
@@ -135,7 +183,12 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
 
     async def _owned(self, refund_id: str) -> RefundRow:
         row, _ = await self._repo.get(require_uuid(refund_id, "refund_id"))
-        _check_party(row.buyer_id, row.seller_id, current_caller(), f"refund {row.id}")
+        caller = current_caller()
+        _check_party(row.buyer_id, row.seller_id, caller, "this refund")
+        if caller.role is Role.ARBITER:
+            if not row.dispute_id:
+                raise PermissionDenied("arbiters see only refunds of disputes under arbitration")
+            await require_escalated_dispute(self._disputes, row.dispute_id)
         return row
 
     async def GetRefund(
@@ -152,19 +205,23 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         size = page_size(request.page.page_size)
         caller = current_caller()
         order_id = require_uuid(request.order_id, "order_id") if request.order_id else ""
+        dispute_id = require_uuid(request.dispute_id, "dispute_id") if request.dispute_id else ""
+        if caller.role is Role.ARBITER:
+            if order_id:
+                await require_escalated_order(self._disputes, order_id)
+            else:
+                await require_escalated_dispute(self._disputes, dispute_id)
+        balance = await self._repo.balance(order_id) if order_id else None
         if order_id:
-            balance = await self._repo.balance(order_id)
             if balance is None:
                 return refunds_pb2.ListRefundsResponse()  # no refund was ever issued for it
-            _check_party(balance.buyer_id, balance.seller_id, caller, f"order {order_id}")
+            _check_party(balance.buyer_id, balance.seller_id, caller, "this order")
         rows, token = await self._repo.list_refunds(
-            order_id=order_id,
-            dispute_id=request.dispute_id,
-            page_size=size,
-            page_token=request.page.page_token,
+            order_id=order_id, dispute_id=dispute_id, page_size=size, page_token=request.page.page_token
         )
-        for row, _ in rows:
-            _check_party(row.buyer_id, row.seller_id, caller, f"refund {row.id}")
+        # A dispute's refunds share its order and parties: one check covers the page.
+        for row, _ in rows[:1]:
+            _check_party(row.buyer_id, row.seller_id, caller, "this dispute's refunds")
         response = refunds_pb2.ListRefundsResponse(
             refunds=[refund_to_proto(r, e) for r, e in rows], next_page_token=token
         )
@@ -186,26 +243,33 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
     async def RecordRefundStatus(
         self, request: refunds_pb2.RecordRefundStatusRequest, context: grpc.aio.ServicerContext
     ) -> refunds_pb2.RecordRefundStatusResponse:
-        require_internal(REFUNDS_WORKER)
         refund_id = require_uuid(request.refund_id, "refund_id")
         if request.revision <= 0:
             raise InvalidArgument("revision must be positive")
-        status = refunds_pb2.RefundStatus.Name(request.status).removeprefix("REFUND_STATUS_")
+        status = enum_name(refunds_pb2.RefundStatus, request.status, "status", "REFUND_STATUS_")
         if status not in _STATUSES:
             raise InvalidArgument("status must be PENDING, PROCESSING, REFUNDED or FAILED")
         if not request.HasField("at"):
             raise InvalidArgument("at is required")
-        at = request.at.ToDatetime(tzinfo=UTC)
+        at = require_timestamp(request.at, "at", not_after=not_in_future(_now()))
+        if not 0 <= request.attempts <= 10_000:
+            raise InvalidArgument("attempts must be 0..10000")
         values: dict[str, object] = {
             "status": status,
-            "failure_reason": request.failure_reason,
+            "failure_reason": request.failure_reason[:500],
             "overdue": request.overdue,
             "attempts": request.attempts,
         }
         if request.provider_reference:
-            values["provider_reference"] = request.provider_reference
+            values["provider_reference"] = request.provider_reference[:128]
         if status == "REFUNDED":
             values["refunded_at"] = at
+        if request.settlement_mismatch:
+            values["settlement_mismatch"] = True
         release = status == "FAILED" and request.final
         await self._repo.record_status(refund_id, request.revision, values, at, request.detail[:500], release)
+        row, _ = await self._repo.get(refund_id)
+        # Settled or failed for good: the order's escrow follows. If OrderService is down this
+        # answers UNAVAILABLE and the workflow's retry (or the recovery loop) reports it again.
+        await self.escrow.sync(row)
         return refunds_pb2.RecordRefundStatusResponse(refund=await self._view(refund_id))

@@ -59,6 +59,16 @@ class RefundRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why (RefundKind without prefix) and who (the issuing service identity): the audit trail.
+    kind: Mapped[str] = mapped_column(String(16), default="DISPUTE")
+    issuer: Mapped[str] = mapped_column(String(128), default="")
+    # The last state OrderService acknowledged for the order's escrow ("" = none yet): what is
+    # still owed to it is derived from the status (refund_svc/escrow_sync.py).
+    order_synced: Mapped[str] = mapped_column(String(16), default="")
+    # A settlement report disagreed with this refund and was ignored (flag for operators).
+    settlement_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    # FAILED for good (no retry within the window): its amount was released to the order.
+    final_failure: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
         Index("ix_refunds_order_created", "order_id", "created_at", "id"),

@@ -44,6 +44,9 @@ def refund_to_proto(row: RefundRow, events: list[RefundEventRow]) -> refunds_pb2
         ],
         created_at=_ts(row.created_at),
         updated_at=_ts(row.updated_at),
+        kind=refunds_pb2.RefundKind.Value(f"REFUND_KIND_{row.kind}"),
+        issuer=row.issuer,
+        settlement_mismatch=row.settlement_mismatch,
     )
     if row.refunded_at is not None:
         refund.refunded_at.CopyFrom(_ts(row.refunded_at))

@@ -1,6 +1,11 @@
 """Receives the payment provider's settlement webhooks (HMAC-signed HTTP) and relays them to
 the refund's workflow. Answers 2xx only once the signal is delivered, so the provider retries
-until the platform has it."""
+until the platform has it.
+
+A webhook is refused unless its signature covers the body and a timestamp within the tolerance
+(a captured webhook replayed later is refused). A genuine one is still only a report: the
+workflow counts it only if amount, currency and provider reference match the refund, and flags
+it for operators otherwise."""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from refund_svc.provider.adapter import SIGNATURE_HEADER, signature_ok
+from refund_svc.provider.adapter import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, signature_problem
 from workflows.activities.refunds_api import ProviderState
 
 log = logging.getLogger("refund_svc.webhook")
@@ -21,7 +27,11 @@ Relay = Callable[[str, ProviderState], Coroutine[Any, Any, None]]
 
 
 def serve_webhooks(
-    address: str, secret: str, relay: Relay, loop: asyncio.AbstractEventLoop
+    address: str,
+    secret: str,
+    relay: Relay,
+    loop: asyncio.AbstractEventLoop,
+    tolerance_s: float = SIGNATURE_TOLERANCE_S,
 ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         timeout = 10  # seconds per socket operation: slow clients cannot hold threads forever
@@ -48,19 +58,28 @@ def serve_webhooks(
                 return
             body = self.rfile.read(length)
             signature = self.headers.get(SIGNATURE_HEADER, "")
-            if not signature.isascii() or not signature_ok(body, signature, secret):
-                self._reply(401, "bad signature")
+            problem = (
+                signature_problem(body, signature, secret, time.time(), tolerance_s)
+                if signature.isascii()
+                else "bad signature"
+            )
+            if problem:
+                self._reply(401 if problem == "bad signature" else 400, problem)
                 return
             try:
                 refund: dict[str, Any] = json.loads(body)["refund"]
-                state = ProviderState(
-                    reference=str(refund["id"]),
-                    status=str(refund["status"]),
-                    decline_reason=str(refund.get("decline_reason") or ""),
-                    settled_at=str(refund.get("settled_at") or ""),
-                )
+                amount = refund.get("amount_minor")
                 key = str(refund["idempotency_key"])
-            except (ValueError, KeyError, TypeError):
+                state = ProviderState(
+                    reference=str(refund["id"])[:128],
+                    status=str(refund["status"])[:32],
+                    decline_reason=str(refund.get("decline_reason") or "")[:500],
+                    settled_at=str(refund.get("settled_at") or "")[:64],
+                    amount_minor=amount if isinstance(amount, int) and not isinstance(amount, bool) else -1,
+                    currency=str(refund.get("currency") or "")[:3],
+                    provider_key=key[:256],
+                )
+            except (ValueError, KeyError, TypeError, AttributeError):
                 self._reply(400, "malformed event")
                 return
             try:

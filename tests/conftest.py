@@ -22,6 +22,7 @@ async def register_search_attributes(client: Client) -> None:
         "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
         "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
     }
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -104,19 +104,23 @@ class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
                 self._poll_due = workflow.now()
             return
         now = workflow.now()
+        # Deadlines run from when OpenDispute accepted the opening, not from when a worker first
+        # ran this (it may have been down); never from the future.
+        opened = min(_t(inp.opened_at), now) if inp.opened_at else now
         self._published = 0
         self.s = DisputeState(
             status=AWAITING_SELLER,
-            opened_at=now.isoformat(),
-            updated_at=now.isoformat(),
+            opened_at=opened.isoformat(),
+            updated_at=opened.isoformat(),
             claim=inp.solution,
             description=inp.description,
-            seller_due=self._after(self._policy.seller_response_days),
+            seller_due=(opened + self._policy.days(self._policy.seller_response_days)).isoformat(),
             evidence_ids=list(inp.evidence_ids),
         )
-        self._add_version(BUYER, inp.buyer_id, "CLAIM", inp.solution, inp.description, inp.evidence_ids)
+        at = opened.isoformat()
+        self._add_version(BUYER, inp.buyer_id, "CLAIM", inp.solution, inp.description, inp.evidence_ids, at)
         sol = inp.solution
-        self._log(inp.buyer_id, BUYER, "DISPUTE_OPENED", f"{inp.reason}: {sol.type} {sol.amount_minor}")
+        self._log(inp.buyer_id, BUYER, "DISPUTE_OPENED", f"{inp.reason}: {sol.type} {sol.amount_minor}", at)
 
     @workflow.run
     async def run(self, inp: DisputeInput) -> DisputeView:

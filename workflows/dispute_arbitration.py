@@ -89,8 +89,10 @@ class ArbitrationHandlers(DisputeOutcomes):
 
     @submit_information.validator
     def _check_submit_information(self, a: InfoAnswer) -> None:
+        # Role and id together: a seller token carrying the buyer's id is not the buyer.
+        parties = {BUYER: self._inp.buyer_id, SELLER: self._inp.seller_id}
         self._require(
-            a.caller_id in (self._inp.buyer_id, self._inp.seller_id),
+            parties.get(a.caller_role) == a.caller_id if a.caller_role else a.caller_id in parties.values(),
             "only the dispute's parties answer information requests",
             PERMISSION_DENIED,
         )
@@ -100,7 +102,9 @@ class ArbitrationHandlers(DisputeOutcomes):
         assert req is not None
         party_id = self._inp.buyer_id if req.party == BUYER else self._inp.seller_id
         self._require(
-            a.caller_id == party_id, f"{req.id} is addressed to the {req.party.lower()}", PERMISSION_DENIED
+            a.caller_id == party_id and a.caller_role in ("", req.party),
+            f"{req.id} is addressed to the {req.party.lower()}",
+            PERMISSION_DENIED,
         )
         self._require(req.status == "OPEN", f"{req.id} is {req.status.lower()}")
         self._require(workflow.now() < _t(req.due_at), f"{req.id} was due at {req.due_at}")

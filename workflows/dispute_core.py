@@ -143,10 +143,24 @@ class DisputeCore:
         )
 
     def _add_version(
-        self, party: str, author: str, kind: str, solution: Solution | None, message: str, evidence: list[str]
+        self,
+        party: str,
+        author: str,
+        kind: str,
+        solution: Solution | None,
+        message: str,
+        evidence: list[str],
+        at: str = "",
     ) -> Version:
         v = Version(
-            len(self.s.versions) + 1, party, author, kind, solution, message, list(evidence), self._now()
+            len(self.s.versions) + 1,
+            party,
+            author,
+            kind,
+            solution,
+            message,
+            list(evidence),
+            at or self._now(),
         )
         self.s.versions.append(v)
         self._add_evidence(evidence)
@@ -183,9 +197,9 @@ class DisputeCore:
         )
         return "; ".join(x for x in (text, message) if x)
 
-    def _log(self, actor: str, role: str, action: str, detail: str) -> None:
-        self.s.timeline.append(Event(self._now(), actor, role, action, detail))
-        self.s.updated_at = self._now()
+    def _log(self, actor: str, role: str, action: str, detail: str, at: str = "") -> None:
+        self.s.timeline.append(Event(at or self._now(), actor, role, action, detail))
+        self.s.updated_at = at or self._now()
         self.s.revision += 1
         self._changed += 1
 

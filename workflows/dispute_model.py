@@ -179,6 +179,9 @@ class DisputeInput:
     attempt: int = 1
     # Continue-as-new after this many accepted updates in one run (Temporal refuses past 2,000).
     max_updates_per_run: int = 500
+    # ISO-8601: when OpenDispute accepted the opening (deadlines run from then, even if no
+    # worker ran the workflow for a while). Empty in disputes opened before it was passed.
+    opened_at: str = ""
     # Set only by continue-as-new: the whole state of the previous run.
     carried: DisputeState | None = None
 
@@ -293,6 +296,9 @@ class InfoAnswer:
     info_request_id: str
     message: str
     evidence_ids: list[str] = field(default_factory=list)
+    # BUYER or SELLER: the caller's role, checked with its id (a seller token carrying the
+    # buyer's id is not the buyer).
+    caller_role: str = ""
 
 
 @dataclass
@@ -336,6 +342,20 @@ def check_solution(s: Solution, paid_minor: int, goods_received: bool) -> None:
         raise refuse("a full refund is the amount paid", INVALID_ARGUMENT)
     if not goods_received and (s.type != FULL_REFUND or s.return_goods):
         raise refuse("goods not received: the solution is a full refund without return", INVALID_ARGUMENT)
+
+
+def check_counter_offer(s: Solution, paid_minor: int) -> None:
+    """A counter-offer offers less than a full refund, or a full refund only against a return
+    (a full refund without return is the claim itself: the seller accepts it instead)."""
+    if s.type == PARTIAL_REFUND and s.amount_minor >= paid_minor:
+        raise refuse(
+            f"a partial counter-offer is less than the amount paid (1..{paid_minor - 1} minor units)",
+            INVALID_ARGUMENT,
+        )
+    if s.type == FULL_REFUND and not s.return_goods:
+        raise refuse(
+            "a full-refund counter-offer requires a return; to refund without one, accept", INVALID_ARGUMENT
+        )
 
 
 def check_text(text: str, name: str, lo: int, hi: int) -> None:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         DisputeView,
         Modification,
         SellerResponse,
+        check_counter_offer,
         check_solution,
         check_text,
         refuse,
@@ -83,6 +84,7 @@ class NegotiationHandlers(DisputeOutcomes):
             if r.solution is None:
                 raise refuse("a counter-offer needs a solution", INVALID_ARGUMENT)
             check_solution(r.solution, self._inp.paid_minor, self._inp.goods_received)
+            check_counter_offer(r.solution, self._inp.paid_minor)
             self._require(
                 r.solution != self.s.claim, "a counter-offer must differ from the claim", INVALID_ARGUMENT
             )
@@ -139,7 +141,7 @@ class NegotiationHandlers(DisputeOutcomes):
         )
         assert offer is not None
         self._require(
-            a.offer_version in (0, offer.number),
+            a.offer_version == offer.number,
             f"offer {a.offer_version} is not the current offer ({offer.number})",
         )
         check_text(a.message, "message", 0, 2000)
@@ -171,7 +173,7 @@ class NegotiationHandlers(DisputeOutcomes):
         if m.solution is not None:
             check_solution(m.solution, self._inp.paid_minor, self._inp.goods_received)
         if m.description:
-            check_text(m.description, "description", 1, self._policy.description_max_chars)
+            check_text(m.description.strip(), "description", 1, self._policy.description_max_chars)
         self._check_evidence(m.evidence_ids)
 
     @workflow.update

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         COMPLETE_ORDER,
         RECORD_PROTECTION,
         CompleteOrderInput,
+        CompleteOrderResult,
         RecordProtectionInput,
     )
 
@@ -30,6 +32,10 @@ PROTECTION_EXPIRED = "PROTECTION_EXPIRED"
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Order service outages are waited out (a completion must not be lost), with capped backoff.
 _ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+
+# Older activity workers returned nothing from complete_order.
+_COMPLETE_RESULT: Any = CompleteOrderResult | None
 
 
 def workflow_id(order_id: str) -> str:
@@ -69,6 +75,9 @@ class ExtendInput:
 @dataclass
 class FreezeInput:
     dispute_id: str
+    # ISO-8601: when the dispute began to hold the order; the clock counts as paused from then
+    # (never before it last resumed). Empty: now (older callers).
+    at: str = ""
 
 
 @dataclass
@@ -102,6 +111,8 @@ class OrderProtectionWorkflow:
         self._revision = inp.revision
         self._completed_at: datetime | None = None
         self._completion_reason: str | None = None
+        # When the clock last started running (a freeze never reaches back before it).
+        self._running_since = workflow.now()
 
     @workflow.run
     async def run(self, inp: ProtectionInput) -> ProtectionState:
@@ -140,7 +151,12 @@ class OrderProtectionWorkflow:
 
     @workflow.update
     async def confirm_receipt(self, inp: ConfirmReceiptInput) -> ProtectionState:
-        await self._complete(BUYER_CONFIRMED)
+        if not await self._complete(BUYER_CONFIRMED):
+            raise ApplicationError(
+                f"a dispute holds order {self._order_id}; receipt can be confirmed once it ends",
+                type="OrderOnHold",
+                non_retryable=True,
+            )
         return self.state()
 
     @confirm_receipt.validator
@@ -171,7 +187,8 @@ class OrderProtectionWorkflow:
         if inp.dispute_id in self._frozen_by:
             return self.state()  # retried freeze: nothing changes
         if self._expires_at is not None:
-            self._remaining = max(self._expires_at - workflow.now(), timedelta(0))
+            since = max(parse_iso(inp.at), self._running_since) if inp.at else workflow.now()
+            self._remaining = max(self._expires_at - min(since, workflow.now()), timedelta(0))
             self._expires_at = None
         self._frozen_by.append(inp.dispute_id)
         await self._publish()
@@ -191,6 +208,7 @@ class OrderProtectionWorkflow:
         if not self._frozen_by:
             self._expires_at = workflow.now() + self._remaining
             self._remaining = timedelta(0)
+            self._running_since = workflow.now()
         await self._publish()
         return self.state()
 
@@ -223,21 +241,35 @@ class OrderProtectionWorkflow:
                 non_retryable=True,
             )
 
-    async def _complete(self, reason: str) -> None:
+    async def _complete(self, reason: str) -> bool:
+        """Complete the order; False if disputes hold it (the clock is frozen by them instead)."""
         if self._completion_reason is not None:
-            return  # expiry and a confirmation met in one task: the first one decided
+            return True  # expiry and a confirmation met in one task: the first one decided
         self._completion_reason = reason
         self._completed_at = workflow.now()
         self._revision += 1
         workflow.upsert_search_attributes(
             [sa.PROTECTION_STATUS.value_set("COMPLETED"), sa.NEXT_DEADLINE.value_unset()]
         )
-        await workflow.execute_activity(
+        result = await workflow.execute_activity(
             COMPLETE_ORDER,
             CompleteOrderInput(self._order_id, reason, iso(self._completed_at)),
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_ACTIVITY_RETRY,
+            result_type=_COMPLETE_RESULT,
         )
+        if result is not None and result.held_by and workflow.patched("honour-dispute-holds"):
+            # Disputes held the order before this clock heard of them (their worker may be
+            # down): freeze from the moment the first hold began instead of completing.
+            self._completion_reason = self._completed_at = None
+            assert self._expires_at is not None
+            since = max(min(parse_iso(h.held_at) for h in result.held_by), self._running_since)
+            self._remaining = max(self._expires_at - since, timedelta(0))
+            self._expires_at = None
+            self._frozen_by = [h.dispute_id for h in result.held_by]
+            await self._publish()
+            return False
+        return True
 
     async def _publish(self) -> None:
         """Record the clock on the order (read model) and in search attributes."""

@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WORKFLOW_NAME = "RefundWorkflow"
+# Settlement reports (webhooks, polls) count only if they agree with the refund.
+VERIFY_SETTLEMENTS = "verify-settlements"
 PENDING, PROCESSING, REFUNDED, FAILED = "PENDING", "PROCESSING", "REFUNDED", "FAILED"
 SUCCEEDED, DECLINED = "succeeded", "declined"  # the provider's final outcomes
 
@@ -107,6 +109,9 @@ class RefundWorkflow:
         self._failure = ""
         self._settlements: dict[str, ProviderState] = dict(inp.settlements)
         self._retry: RetryInput | None = None
+        # Reports received and not yet checked against the refund (VERIFY_SETTLEMENTS).
+        self._reports: list[ProviderState] = []
+        self._mismatches = 0
 
     @workflow.run
     async def run(self, inp: RefundInput) -> RefundView:
@@ -154,10 +159,15 @@ class RefundWorkflow:
 
     @workflow.signal
     def settlement(self, state: ProviderState) -> None:
-        """Provider webhook, relayed by RefundService. Only final outcomes count; duplicates and
-        stale attempts are harmless."""
-        if state.status in (SUCCEEDED, DECLINED):
-            self._settlements.setdefault(state.reference, state)
+        """Provider webhook, relayed by RefundService. Only final outcomes count, and only once
+        the main loop has checked them against the refund; duplicates and stale attempts are
+        harmless."""
+        if state.status not in (SUCCEEDED, DECLINED):
+            return
+        if workflow.patched(VERIFY_SETTLEMENTS):
+            self._reports.append(state)
+            return
+        self._settlements.setdefault(state.reference, state)
 
     @workflow.update
     def retry(self, inp: RetryInput) -> RefundView:
@@ -193,7 +203,7 @@ class RefundWorkflow:
             SUBMIT_REFUND,
             SubmitRefundInput(
                 refund_id=inp.refund_id,
-                provider_key=f"{inp.idempotency_key}:{self._attempt}",
+                provider_key=self._provider_key(),
                 payment_reference=inp.payment_reference,
                 amount_minor=inp.amount_minor,
                 currency=inp.currency,
@@ -215,9 +225,11 @@ class RefundWorkflow:
                 wake = min(wake, overdue_at)
             try:
                 await workflow.wait_condition(
-                    lambda: self._provider_ref in self._settlements,
+                    lambda: self._provider_ref in self._settlements or bool(self._reports),
                     timeout=max(wake - now, timedelta(milliseconds=1)),
                 )
+                if self._reports:
+                    await self._check_reports()
             except TimeoutError:
                 if not self._overdue and workflow.now() >= overdue_at:
                     self._overdue = True
@@ -237,8 +249,55 @@ class RefundWorkflow:
                 except ActivityError:
                     continue  # polling is only the backstop: keep waiting for the webhook
                 if polled.status in (SUCCEEDED, DECLINED):
-                    self._settlements.setdefault(polled.reference, polled)
+                    if workflow.patched(VERIFY_SETTLEMENTS):
+                        self._reports.append(polled)
+                        await self._check_reports()
+                    else:
+                        self._settlements.setdefault(polled.reference, polled)
         return self._settlements[self._provider_ref]
+
+    def _provider_key(self) -> str:
+        return f"{self._inp.idempotency_key}:{self._attempt}"
+
+    def _disagreement(self, report: ProviderState) -> str:
+        """Why a report must not count ("" if it agrees with this refund's current attempt, or
+        is an older attempt's decline, which is old news). A success for anything but the
+        current attempt, or with other money, is a problem: it would mean money moved that the
+        ledger does not know of."""
+        inp = self._inp
+        problems = []
+        other_key = bool(report.provider_key) and report.provider_key != self._provider_key()
+        other_reference = report.reference != self._provider_ref
+        if other_reference and report.status == DECLINED:
+            return ""  # an earlier attempt's decline, delivered late: it is never waited for
+        if other_key:
+            problems.append(f"provider key {report.provider_key[:80]!r}")
+        if other_reference:
+            problems.append(f"provider reference {report.reference[:40]!r}, expected {self._provider_ref!r}")
+        if report.amount_minor != inp.amount_minor:
+            problems.append(f"amount {report.amount_minor}, expected {inp.amount_minor}")
+        if report.currency != inp.currency:
+            problems.append(f"currency {report.currency[:3]!r}, expected {inp.currency}")
+        return "; ".join(problems)
+
+    async def _check_reports(self) -> None:
+        """Count the reports that agree with the refund; flag the others for operators (search
+        attribute SettlementMismatch and an entry in the refund's status history)."""
+        reports, self._reports = self._reports, []
+        for report in reports:
+            problem = self._disagreement(report)
+            if not problem:
+                # Keyed by reference: only the current attempt's is ever waited for.
+                self._settlements.setdefault(report.reference, report)
+                continue
+            self._mismatches += 1
+            workflow.upsert_search_attributes([sa.SETTLEMENT_MISMATCHES.value_set(self._mismatches)])
+            await self._set(
+                self._status,
+                f"{report.status} report ignored, it disagrees with the refund: {problem}",
+                self._failure,
+                mismatch=True,
+            )
 
     async def _wait_for_retry(self) -> bool:
         try:
@@ -249,7 +308,9 @@ class RefundWorkflow:
             return False
         return True
 
-    async def _set(self, status: str, detail: str, failure: str = "", final: bool = False) -> None:
+    async def _set(
+        self, status: str, detail: str, failure: str = "", final: bool = False, mismatch: bool = False
+    ) -> None:
         self._status = status
         self._failure = failure
         self._revision += 1
@@ -267,6 +328,7 @@ class RefundWorkflow:
                 attempts=self._attempt,
                 detail=detail,
                 final=final,
+                settlement_mismatch=mismatch,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=LEDGER_RETRY,

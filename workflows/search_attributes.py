@@ -20,6 +20,10 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
 REFUND_OVERDUE = SearchAttributeKey.for_bool("RefundOverdue")
+# How many settlement reports disagreed with the refund (amount, currency, reference) and were
+# ignored; operators look at any refund with SettlementMismatches > 0. (An Int: the dev server's
+# SQLite visibility store allows only three Bool attributes.)
+SETTLEMENT_MISMATCHES = SearchAttributeKey.for_int("SettlementMismatches")
 # A dispute whose side effects (freeze, evidence, refund, read model) keep failing: operators look.
 SIDE_EFFECTS_DEFERRED = SearchAttributeKey.for_bool("SideEffectsDeferred")
 
@@ -35,6 +39,7 @@ ALL = (
     REFUND_STATUS,
     REFUND_OVERDUE,
     SIDE_EFFECTS_DEFERRED,
+    SETTLEMENT_MISMATCHES,
 )
 
 _CLI_TYPES = {

@@ -22,8 +22,9 @@ from refunds.v1 import refunds_pb2_grpc
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from platform_common.access import DISPUTES_WORKER, ORDERS_WORKER, REFUNDS_WORKER
 from platform_common.auth import jwt_secret
-from platform_common.config import TemporalConfig, env, target_address
+from platform_common.config import TemporalConfig, env
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging
 from refund_svc.provider.adapter import HttpPaymentProvider
@@ -53,7 +54,7 @@ async def _connect(cfg: TemporalConfig) -> Client:
 
 def _worker(client: Client, domain: str, secret: str) -> Worker:
     if domain == "orders":
-        channel = service_channel(target_address("ORDER"), "worker-orders", secret)
+        channel = service_channel("ORDER", ORDERS_WORKER, secret)
         orders = OrderActivities(orders_pb2_grpc.OrderServiceStub(channel))
         return Worker(
             client,
@@ -63,7 +64,7 @@ def _worker(client: Client, domain: str, secret: str) -> Worker:
         )
     if domain == "disputes":
         return _disputes_worker(client, secret)
-    channel = service_channel(target_address("REFUND"), "worker-refunds", secret)
+    channel = service_channel("REFUND", REFUNDS_WORKER, secret)
     provider = HttpPaymentProvider(env("DP_PROVIDER_URL"), env("DP_PROVIDER_API_KEY"))
     refunds = RefundActivities(provider, refunds_pb2_grpc.RefundServiceStub(channel))
     return Worker(
@@ -76,7 +77,7 @@ def _worker(client: Client, domain: str, secret: str) -> Worker:
 
 def _disputes_worker(client: Client, secret: str) -> Worker:
     def channel(key: str) -> grpc.aio.Channel:
-        return service_channel(target_address(key), "worker-disputes", secret)
+        return service_channel(key, DISPUTES_WORKER, secret)
 
     acts = DisputeActivities(
         orders_pb2_grpc.OrderServiceStub(channel("ORDER")),

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 PROCESSING, SUCCEEDED, DECLINED = "processing", "succeeded", "declined"
+# "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + body)>": the timestamp is signed with the
+# body, so a captured webhook replayed later fails the tolerance check (as Stripe's scheme).
 SIGNATURE_HEADER = "X-Provider-Signature"
+SIGNATURE_TOLERANCE_S = 300
 # The request itself is wrong and nothing was created: retrying the same request cannot help.
 _DEFINITE_REFUSALS = {400, 404, 409, 422}
 
@@ -45,6 +48,8 @@ class ProviderRefund:
     status: str
     decline_reason: str = ""
     settled_at: str = ""
+    amount_minor: int = 0
+    currency: str = ""
 
 
 class PaymentProvider(Protocol):
@@ -55,12 +60,32 @@ class PaymentProvider(Protocol):
     async def get_refund(self, reference: str) -> ProviderRefund: ...
 
 
-def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _mac(body: bytes, secret: str, at: int) -> str:
+    return hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signature_ok(body: bytes, signature: str, secret: str) -> bool:
-    return hmac.compare_digest(sign(body, secret), signature or "")
+def sign(body: bytes, secret: str, at: int) -> str:
+    """The signature header for `body` sent at `at` (unix seconds)."""
+    return f"t={at},v1={_mac(body, secret, at)}"
+
+
+def signature_problem(body: bytes, header: str, secret: str, now: float, tolerance_s: float) -> str:
+    """Why a signed webhook must be refused, or "" if it is genuine and fresh."""
+    fields: dict[str, list[str]] = {}
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        fields.setdefault(name, []).append(value)
+    stamp = fields.get("t", [""])[0]
+    if not stamp.isdigit() or len(stamp) > 12 or not fields.get("v1"):
+        return "signature header must be 't=<unix seconds>,v1=<hex>'"
+    at = int(stamp)
+    expected = _mac(body, secret, at)
+    # Several v1 values are allowed, so a provider can sign with old and new secrets while rotating.
+    if not any(hmac.compare_digest(expected, v) for v in fields["v1"] if v.isascii()):
+        return "bad signature"
+    if abs(now - at) > tolerance_s:
+        return f"timestamp outside the {tolerance_s:g} s tolerance (replayed or delayed)"
+    return ""
 
 
 def _refund(data: dict[str, Any]) -> ProviderRefund:
@@ -70,6 +95,8 @@ def _refund(data: dict[str, Any]) -> ProviderRefund:
         status=str(data["status"]),
         decline_reason=str(data.get("decline_reason") or ""),
         settled_at=str(data.get("settled_at") or ""),
+        amount_minor=int(data.get("amount_minor") or 0),
+        currency=str(data.get("currency") or ""),
     )
 
 

@@ -164,7 +164,8 @@ class Simulator:
                 method="POST",
                 headers={
                     "Content-Type": "application/json",
-                    SIGNATURE_HEADER: sign(body, self.webhook_secret),
+                    # Signed at each attempt: a retry carries a fresh timestamp.
+                    SIGNATURE_HEADER: sign(body, self.webhook_secret, int(time.time())),
                 },
             )
             try:

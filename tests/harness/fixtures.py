@@ -19,6 +19,12 @@ DAY_SECONDS = 0.1
 # shipment. Part of the policy version, so in-flight disputes keep it.
 DISPUTE_DAY_SECONDS = 0.5
 DISPUTE_POLICY = f"2026-11-standard@{DISPUTE_DAY_SECONDS}s"
+# Timers of the platform's own housekeeping, shortened so tests see their effect in seconds.
+TEST_ENV = {
+    "DP_EVIDENCE_IDLE_SECONDS": "3",
+    "DP_OPENING_RECONCILE_SECONDS": "1",
+    "DP_REFUND_RECOVERY_SECONDS": "2",
+}
 
 _MODE: str | None = None
 
@@ -39,9 +45,15 @@ def make_stack(data_dir: Path, day_seconds: float) -> Stack:
     if mode() == "docker":
         temporal, s3 = container_infra(data_dir, ports, Secrets.load_or_create(data_dir))
         return Stack(
-            data_dir, ports, day_seconds=day_seconds, temporal=temporal, s3=s3, dispute_policy=DISPUTE_POLICY
+            data_dir,
+            ports,
+            day_seconds=day_seconds,
+            temporal=temporal,
+            s3=s3,
+            dispute_policy=DISPUTE_POLICY,
+            extra_env=TEST_ENV,
         )
-    return Stack(data_dir, ports, day_seconds=day_seconds, dispute_policy=DISPUTE_POLICY)
+    return Stack(data_dir, ports, day_seconds=day_seconds, dispute_policy=DISPUTE_POLICY, extra_env=TEST_ENV)
 
 
 async def connect_temporal(address: str, timeout: float = 60.0) -> Client:

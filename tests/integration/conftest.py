@@ -13,6 +13,7 @@ from common.v1 import common_pb2
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from deploy.stack import Stack
+from platform_common import access
 from platform_common.auth import Role, mint_token
 
 pytestmark = pytest.mark.integration
@@ -27,8 +28,13 @@ class Api:
     def auth(self, subject: str, role: Role) -> list[tuple[str, str]]:
         return [("authorization", f"Bearer {mint_token(subject, role, self.stack.secrets.jwt_secret)}")]
 
-    def service(self) -> list[tuple[str, str]]:
-        return self.auth("checkout", Role.SERVICE)
+    def service(self, identity: str = access.SUPPORT) -> list[tuple[str, str]]:
+        """A platform service's token; by default the support tools' (they read everything).
+        Each service identity may call only its own RPCs (platform_common/access.py)."""
+        return self.auth(identity, Role.SERVICE)
+
+    def checkout(self) -> list[tuple[str, str]]:
+        return self.service(access.CHECKOUT)
 
     async def create_order(
         self,
@@ -57,7 +63,7 @@ class Api:
                 ),
                 protection_days=protection_days,
             ),
-            metadata=self.service(),
+            metadata=self.checkout(),
         )
         return resp.order
 

@@ -18,6 +18,7 @@ from tests.harness.fixtures import DISPUTE_DAY_SECONDS
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
     C,
+    Case,
     disputable,
     disputes,
     eventually,
@@ -189,7 +190,14 @@ async def test_wrong_party_wrong_state_and_closed_disputes(api: Api) -> None:
     # Wrong state: nothing to accept, not under arbitration, nothing to ship back.
     accept = pb.AcceptOfferRequest(dispute_id=d.dispute_id, offer_version=2)
     await refused(C.FAILED_PRECONDITION, stub.AcceptOffer(accept, metadata=buyer))
-    await refused(C.FAILED_PRECONDITION, stub.DecideDispute(decide, metadata=arbiter))
+    # Not escalated: not the arbiter's, and nothing about it (currency, amount paid) leaks.
+    details = await refused(C.PERMISSION_DENIED, stub.DecideDispute(decide, metadata=arbiter))
+    assert "EUR" not in details and str(case.order.total.minor_units) not in details
+    wrong_currency = pb.DecideDisputeRequest(
+        dispute_id=d.dispute_id, refund_amount=common_pb2.Money(minor_units=1, currency="JPY"), rationale="r"
+    )
+    details = await refused(C.PERMISSION_DENIED, stub.DecideDispute(wrong_currency, metadata=arbiter))
+    assert "EUR" not in details
     ship = pb.SubmitReturnShipmentRequest(dispute_id=d.dispute_id, carrier="DHL", tracking_number="RET-1")
     await refused(C.FAILED_PRECONDITION, stub.SubmitReturnShipment(ship, metadata=buyer))
     await refused(
@@ -210,6 +218,7 @@ async def test_wrong_party_wrong_state_and_closed_disputes(api: Api) -> None:
     # Internal write path: only the disputes worker.
     record = pb.RecordDisputeStateRequest(dispute=before, revision=10_000)
     await refused(C.PERMISSION_DENIED, stub.RecordDisputeState(record, metadata=api.service()))
+    await refused(C.PERMISSION_DENIED, stub.RecordDisputeState(record, metadata=api.checkout()))
     after = await get(api, d.dispute_id)
     assert after == before  # nothing changed
 
@@ -279,24 +288,51 @@ async def test_list_disputes_filters_and_pages(api: Api) -> None:
 
 
 async def test_concurrent_openings_on_one_order(api: Api) -> None:
-    retried, contested = await disputable(api, 2)
+    """Identical copies of one OpenDispute at once (and retried 5 ms later) all get the same
+    dispute; different requests on one order at once: exactly one opens, the others are refused
+    with DISPUTE_ALREADY_OPEN. Ten rounds, so a race that loses one time in ten shows."""
     stub = disputes(api)
-    # The same request sent 5 times at once (a client retrying on timeouts): one dispute.
-    request = open_request(retried)
-    buyer = api.auth(retried.buyer, Role.BUYER)
-    answers = await asyncio.gather(*(stub.OpenDispute(request, metadata=buyer) for _ in range(5)))
-    assert len({a.dispute.dispute_id for a in answers}) == 1
-    # Six different requests at once on another order: exactly one opens, the others are refused.
-    buyer = api.auth(contested.buyer, Role.BUYER)
-    results = await asyncio.gather(
-        *(stub.OpenDispute(open_request(contested), metadata=buyer) for _ in range(6)), return_exceptions=True
-    )
-    opened = [r for r in results if isinstance(r, pb.OpenDisputeResponse)]
-    refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
-    assert len(opened) == 1 and len(refusals) == 5, results
-    assert {r.code() for r in refusals} == {C.ALREADY_EXISTS}
+    cases = await disputable(api, 20)
+    for retried, contested in zip(cases[::2], cases[1::2], strict=True):
+        request = open_request(retried)
+        buyer = api.auth(retried.buyer, Role.BUYER)
 
-    async def one_listed() -> bool:
-        return await _dispute_count(api, contested.order.order_id) == 1
+        async def late_copy() -> pb.OpenDisputeResponse:
+            await asyncio.sleep(0.005)
+            return await stub.OpenDispute(request, metadata=buyer)  # noqa: B023 - awaited in this round
 
-    await eventually(one_listed, 10, "exactly one dispute on the order")
+        answers = await asyncio.gather(
+            *(stub.OpenDispute(request, metadata=buyer) for _ in range(8)), late_copy()
+        )
+        assert len({a.dispute.dispute_id for a in answers}) == 1
+        assert {a.dispute.attempt for a in answers} == {1}
+
+        buyer = api.auth(contested.buyer, Role.BUYER)
+        results = await asyncio.gather(
+            *(stub.OpenDispute(open_request(contested), metadata=buyer) for _ in range(6)),
+            return_exceptions=True,
+        )
+        opened = [r for r in results if isinstance(r, pb.OpenDisputeResponse)]
+        refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+        assert len(opened) == 1 and len(refusals) == 5, results
+        assert {r.code() for r in refusals} == {C.ALREADY_EXISTS}, refusals
+        assert {dict(r.trailing_metadata() or ()).get("dp-error-reason") for r in refusals} == {
+            "DISPUTE_ALREADY_OPEN"
+        }
+        order = await api.get(contested.order)
+        assert [h.dispute_id for h in order.holds] == [opened[0].dispute.dispute_id]
+
+
+async def test_dispute_ids_never_collide_across_buyers(api: Api) -> None:
+    """The id is derived from (buyer, request_id) by an injective encoding: buyer "x:a" with
+    request "b" and buyer "x" with request "a:b" open two different disputes."""
+    tag = uuid.uuid4().hex[:6]
+    pairs = [(f"{tag}:a", "b"), (tag, "a:b")]
+    orders = [await api.ship(await api.create_order(buyer=buyer)) for buyer, _ in pairs]
+    await asyncio.sleep(5 * DISPUTE_DAY_SECONDS + 0.2)
+    opened = [
+        await open_dispute(api, Case(await api.get(order)), request_id=request_id)
+        for order, (_, request_id) in zip(orders, pairs, strict=True)
+    ]
+    assert opened[0].dispute_id != opened[1].dispute_id
+    assert [d.buyer_id for d in opened] == [b for b, _ in pairs]

@@ -21,6 +21,7 @@ from orders.v1 import orders_pb2
 from deploy.binaries import S3Binary, _seaweed
 from deploy.processes import Process, free_port, port_open, wait_until
 from deploy.stack import ROOT, LocalS3, Stack
+from platform_common import access
 from platform_common.auth import Role
 from tests.harness.evidence import MB, Generated, download, upload
 from tests.integration.conftest import Api
@@ -213,11 +214,22 @@ async def test_only_the_parties_arbiters_and_services_see_evidence(
             )
             await expect(code, download(evidence, item.evidence_id, md))
             await expect(code, upload(evidence, Generated("image/png", 1000), md, order_id=order.order_id))
-    for md in (api.auth(order.buyer_id, Role.BUYER), api.auth("arbiter-7", Role.ARBITER), api.service()):
+    for md in (api.auth(order.buyer_id, Role.BUYER), api.service()):
         listed = await evidence.ListEvidence(
             evidence_pb2.ListEvidenceRequest(order_id=order.order_id), metadata=md
         )
         assert [e.evidence_id for e in listed.evidence] == [item.evidence_id]
+    # Arbiters see the evidence of disputes under arbitration only: there is none on this order.
+    arbiter = api.auth("arbiter-7", Role.ARBITER)
+    await expect(
+        C.PERMISSION_DENIED,
+        evidence.ListEvidence(evidence_pb2.ListEvidenceRequest(order_id=order.order_id), metadata=arbiter),
+    )
+    await expect(
+        C.PERMISSION_DENIED,
+        evidence.GetEvidence(evidence_pb2.GetEvidenceRequest(evidence_id=item.evidence_id), metadata=arbiter),
+    )
+    await expect(C.PERMISSION_DENIED, download(evidence, item.evidence_id, arbiter))
     await expect(
         C.NOT_FOUND,
         evidence.GetEvidence(
@@ -263,7 +275,8 @@ async def test_opening_limits_per_dispute_totals_and_legal_hold(
         await upload(evidence, Generated("video/mp4", 60_000), buyer, order_id=order.order_id)
         for _ in range(2)
     ]
-    dispute_id = f"dispute-{uuid.uuid4().hex[:8]}"
+    dispute_id = str(uuid.uuid4())
+    worker = api.service(access.DISPUTES_WORKER)
 
     def attach(items: list[evidence_pb2.Evidence], at_opening: bool = True) -> object:
         return evidence.AttachEvidence(
@@ -273,7 +286,7 @@ async def test_opening_limits_per_dispute_totals_and_legal_hold(
                 evidence_ids=[e.evidence_id for e in items],
                 at_opening=at_opening,
             ),
-            metadata=api.service(),
+            metadata=worker,
         )
 
     assert "3 images" in await expect(C.RESOURCE_EXHAUSTED, attach(images))  # a 4th image at opening
@@ -304,7 +317,7 @@ async def test_opening_limits_per_dispute_totals_and_legal_hold(
 
     # Escalation seals the case: on the real server no held version can be deleted or replaced.
     sealed = await evidence.SetLegalHold(
-        evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=True), metadata=api.service()
+        evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=True), metadata=worker
     )
     assert sealed.changed_count == 20
     target = await evidence.GetEvidence(
@@ -325,7 +338,7 @@ async def test_opening_limits_per_dispute_totals_and_legal_hold(
     assert digest == images[0].sha256  # the evidence read is the sealed version, untouched
 
     released = await evidence.SetLegalHold(
-        evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=False), metadata=api.service()
+        evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=False), metadata=worker
     )
     assert released.changed_count == 20
     backend.s3.remove_object(
@@ -343,7 +356,8 @@ async def test_bad_upload_requests(
     await expect(C.INVALID_ARGUMENT, upload(evidence, f, buyer, order_id=order.order_id, dispute_id="d"))
     await expect(C.INVALID_ARGUMENT, upload(evidence, f, buyer, order_id="not-a-uuid"))
     await expect(C.NOT_FOUND, upload(evidence, f, buyer, order_id=str(uuid.uuid4())))
-    await expect(C.NOT_FOUND, upload(evidence, f, buyer, dispute_id="no-such-dispute"))
+    await expect(C.INVALID_ARGUMENT, upload(evidence, f, buyer, dispute_id="no-such-dispute"))
+    await expect(C.NOT_FOUND, upload(evidence, f, buyer, dispute_id=str(uuid.uuid4())))
     await expect(C.INVALID_ARGUMENT, upload(evidence, f, buyer, order_id=order.order_id, filename=""))
     shipped = await api.ship(await api.create_order())
     assert shipped.status == orders_pb2.ORDER_STATUS_SHIPPED

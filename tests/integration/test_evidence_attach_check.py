@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from common.v1 import common_pb2
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 
 from deploy.stack import Stack
+from platform_common import access
 from platform_common.auth import Role
 from tests.harness.evidence import Generated, upload
 from tests.integration.conftest import Api
@@ -26,7 +28,7 @@ async def evidence(stack: Stack) -> AsyncIterator[Stub]:
 
 
 def new_dispute() -> str:
-    return f"dispute-{uuid.uuid4().hex[:8]}"
+    return str(uuid.uuid4())
 
 
 def ids(items: list[evidence_pb2.Evidence]) -> list[str]:
@@ -50,8 +52,10 @@ async def attach(
             evidence_ids=evidence_ids,
             at_opening=at_opening,
             validate_only=validate_only,
+            # The dry run (DisputeService's) names whose files they are; the binding does not.
+            party=common_pb2.ROLE_BUYER if validate_only else common_pb2.ROLE_UNSPECIFIED,
         ),
-        metadata=api.service(),
+        metadata=api.service(access.DISPUTE_SVC if validate_only else access.DISPUTES_WORKER),
     )
 
 
@@ -236,7 +240,8 @@ async def test_validate_only_on_a_sealed_dispute_changes_no_hold(api: Api, evide
     opening = await upload(evidence, Generated("image/jpeg", 10_000), buyer, order_id=order.order_id)
     await attach(api, evidence, dispute_id, order.order_id, [opening.evidence_id], at_opening=True)
     await evidence.SetLegalHold(
-        evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=True), metadata=api.service()
+        evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=True),
+        metadata=api.service(access.DISPUTES_WORKER),
     )
     try:
         late = await upload(evidence, Generated("image/png", 10_000), buyer, order_id=order.order_id)
@@ -251,5 +256,6 @@ async def test_validate_only_on_a_sealed_dispute_changes_no_hold(api: Api, evide
         assert real == checked
     finally:
         await evidence.SetLegalHold(
-            evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=False), metadata=api.service()
+            evidence_pb2.SetLegalHoldRequest(dispute_id=dispute_id, legal_hold=False),
+            metadata=api.service(access.DISPUTES_WORKER),
         )

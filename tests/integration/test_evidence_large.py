@@ -20,6 +20,7 @@ from minio import Minio
 from deploy.binaries import s3_binary
 from deploy.processes import Process, free_port, port_open, wait_until
 from deploy.stack import ROOT, LocalS3, Stack
+from platform_common import access
 from platform_common.auth import Role
 from tests.harness.evidence import MB, Generated, metadata_message, rss_kb, upload
 from tests.integration.conftest import Api
@@ -62,10 +63,10 @@ async def test_per_dispute_total_of_2_gb(
 ) -> None:
     order = await api.create_order()
     buyer = api.auth(order.buyer_id, Role.BUYER)
-    dispute_id = f"dispute-{uuid.uuid4().hex[:8]}"
+    dispute_id = str(uuid.uuid4())
     await evidence.AttachEvidence(
         evidence_pb2.AttachEvidenceRequest(dispute_id=dispute_id, order_id=order.order_id, at_opening=True),
-        metadata=api.service(),
+        metadata=api.service(access.DISPUTES_WORKER),
     )
     pid = stack.apps["evidence_svc"].pid
     assert pid is not None

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 from order_svc.domain import NewOrder, Status
+from order_svc.escrow import EntryState
+from order_svc.ledger import ledger_of
 from order_svc.repository import OrderRepository, precondition
 from platform_common.auth import Caller, Role
 from platform_common.errors import AlreadyExists, FailedPrecondition
+from platform_common.money import Money
 
 ACTOR = Caller("checkout", Role.SERVICE)
 
@@ -80,7 +83,8 @@ async def test_one_of_many_concurrent_transitions_wins(repo: OrderRepository) ->
 
     results = await asyncio.gather(*(ship(i) for i in range(12)))
     assert results.count("won") == 1
-    stored, events = await repo.get(row.id)
+    data = await repo.data(row.id)
+    stored, events = data.row, data.events
     assert stored.status == Status.SHIPPED.value
     assert [e.action for e in events].count("ORDER_SHIPPED") == 1
 
@@ -100,7 +104,8 @@ async def test_protection_revisions_ignore_stale_writes(repo: OrderRepository) -
     await repo.record_protection(row.id, 2, clock(10), datetime.now(UTC), ACTOR)
     await repo.record_protection(row.id, 1, clock(5), datetime.now(UTC), ACTOR)  # late retry
     await repo.record_protection(row.id, 2, clock(7), datetime.now(UTC), ACTOR)  # duplicate
-    stored, events = await repo.get(row.id)
+    data = await repo.data(row.id)
+    stored, events = data.row, data.events
     assert stored.protection_expires_at == base + timedelta(days=10)
     assert stored.protection_revision == 2
     assert [e.action for e in events].count("PROTECTION_EXTENDED") == 1
@@ -120,3 +125,97 @@ async def test_pagination_is_stable_newest_first(repo: OrderRepository) -> None:
             break
     expected = [r.id for r in sorted(made, key=lambda r: (r.created_at, r.id), reverse=True)]
     assert seen == expected
+
+
+# --- the money side: holds and the escrow ledger, on both databases --------------------------
+
+
+async def _shipped(repo: OrderRepository) -> str:
+    row = await repo.create(new_order(), datetime.now(UTC), ACTOR)
+    await repo.transition(
+        row.id,
+        [Status.PAID],
+        {"status": Status.SHIPPED.value},
+        (datetime.now(UTC), ACTOR, "ORDER_SHIPPED", "x"),
+        precondition("order {id} is {status}"),
+    )
+    return row.id
+
+
+async def test_a_hold_and_a_completion_exclude_each_other(repo: OrderRepository) -> None:
+    """Raced on 10 orders at once: each either completed (the hold came too late and holds
+    nothing) or stayed shipped under the hold (the completion was refused) - never both."""
+    orders = [await _shipped(repo) for _ in range(10)]
+    dispute = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    holding = [asyncio.ensure_future(repo.ledger.hold(o, dispute, "t1", now, ACTOR)) for o in orders]
+    completing = [
+        asyncio.ensure_future(repo.ledger.complete(o, "PROTECTION_EXPIRED", now, ACTOR)) for o in orders
+    ]
+    holds, completions = await asyncio.gather(*holding), await asyncio.gather(*completing)
+    for order_id, hold, done in zip(orders, holds, completions, strict=True):
+        data = await repo.data(order_id)
+        if data.row.status == Status.COMPLETED.value:
+            assert hold.hold is None and not done.holds and not data.holds
+        else:
+            assert data.row.status == Status.SHIPPED.value
+            assert hold.hold is not None and [h.dispute_id for h in done.holds] == [dispute]
+            assert data.row.escrow_released_minor == 0
+
+
+async def test_refund_reports_move_the_escrow_exactly_once(repo: OrderRepository) -> None:
+    order_id = await _shipped(repo)
+    refund = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    eur = Money(1_000, "EUR")
+    # Duplicated and reordered reports, concurrently: one pending entry, settled once.
+    await asyncio.gather(
+        *(
+            repo.ledger.record_refund(order_id, refund, eur, state, "DISPUTE", "worker-disputes", now, ACTOR)
+            for state in [EntryState.SETTLED, EntryState.PENDING] * 5
+        )
+    )
+    data = await repo.data(order_id)
+    ledger = ledger_of(data.row, data.entries)
+    assert [(e.key, e.state) for e in ledger.entries] == [(refund, EntryState.SETTLED)]
+    assert ledger.refunded == 1_000 and ledger.held == 1_599
+    done = await repo.ledger.complete(order_id, "PROTECTION_EXPIRED", now, ACTOR)
+    assert done.released == 1_599
+    data = await repo.data(order_id)
+    assert data.row.escrow_status == "RELEASED" and data.row.escrow_released_minor == 1_599
+    # A refund within the completion grace: recovered from the seller.
+    late = str(uuid.uuid4())
+    for state in (EntryState.PENDING, EntryState.SETTLED):
+        await repo.ledger.record_refund(
+            order_id, late, Money(599, "EUR"), state, "GOODWILL", "support", now, ACTOR
+        )
+    data = await repo.data(order_id)
+    ledger = ledger_of(data.row, data.entries)
+    assert ledger.recovered == 599 and ledger.seller_net == 1_000 and ledger.held == 0
+    with pytest.raises(FailedPrecondition):  # it would exceed what was paid
+        await repo.ledger.record_refund(
+            order_id,
+            str(uuid.uuid4()),
+            Money(1_001, "EUR"),
+            EntryState.PENDING,
+            "GOODWILL",
+            "support",
+            now,
+            ACTOR,
+        )
+
+
+async def test_a_refund_of_the_whole_payment_ends_the_order_refunded(repo: OrderRepository) -> None:
+    order_id = await _shipped(repo)
+    now = datetime.now(UTC)
+    refund = str(uuid.uuid4())
+    await repo.ledger.record_refund(
+        order_id, refund, Money(2_599, "EUR"), EntryState.SETTLED, "DISPUTE", "w", now, ACTOR
+    )
+    data = await repo.data(order_id)
+    assert data.row.status == Status.REFUNDED.value and data.row.escrow_status == "RETURNED"
+    done = await repo.ledger.complete(order_id, "PROTECTION_EXPIRED", now, ACTOR)  # the clock ends later
+    assert done.released == 0
+    data = await repo.data(order_id)
+    assert data.row.status == Status.REFUNDED.value and data.row.escrow_released_minor == 0
+    assert "ORDER_REFUNDED" in [e.action for e in data.events]

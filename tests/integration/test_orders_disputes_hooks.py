@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from order_svc.domain import Status
 from order_svc.protection import ClockNotRunning, ProtectionClock
 from order_svc.repository import FreezesChanged, OrderRepository
-from order_svc.server import DISPUTES_WORKER
+from platform_common.access import DISPUTES_WORKER
 from platform_common.auth import Caller, Role
 from platform_common.errors import FailedPrecondition
 from tests.harness.fixtures import DAY_SECONDS
@@ -60,7 +60,19 @@ def dispute() -> str:
 
 
 def actions(order: orders_pb2.Order) -> list[str]:
-    return [e.action for e in order.timeline]
+    """The clock's story (hold events are checked on their own where they matter)."""
+    return [e.action for e in order.timeline if not e.action.startswith("DISPUTE_HOLD")]
+
+
+def unheld(order: orders_pb2.Order) -> orders_pb2.Order:
+    """The order as `stable` shows it, without the holds list and hold events: what a PAID
+    order's buyer and seller see change when a dispute holds it is only those."""
+    copy = stable(order)
+    del copy.holds[:]
+    kept = [e for e in copy.timeline if not e.action.startswith("DISPUTE_HOLD")]
+    del copy.timeline[:]
+    copy.timeline.extend(kept)
+    return copy
 
 
 def assert_paused(order: orders_pb2.Order, max_seconds: float) -> None:
@@ -159,10 +171,14 @@ async def test_the_clock_stays_frozen_while_any_dispute_holds_it(api: Api) -> No
 async def test_no_running_clock_means_the_order_is_returned_unchanged(api: Api) -> None:
     paid = await api.create_order()
     before = stable(await api.get(paid))
-    # A PAID order keeps the freeze for its shipment (see the tests below) but shows no change.
-    assert stable(await freeze(api, paid.order_id, dispute())) == before
-    assert stable(await unfreeze(api, paid.order_id, dispute())) == before
-    assert stable(await api.get(paid)) == before
+    # A PAID order keeps the hold for its shipment (see the tests below): only the hold shows.
+    d0 = dispute()
+    held = await freeze(api, paid.order_id, d0)
+    assert unheld(held) == before and [h.dispute_id for h in held.holds] == [d0]
+    assert not held.protection.frozen and [d.kind for d in held.deadlines] == ["SHIP_BY"]
+    assert unheld(await unfreeze(api, paid.order_id, dispute())) == before
+    released = await unfreeze(api, paid.order_id, d0)
+    assert unheld(released) == before and not released.holds
     assert paid.status == orders_pb2.ORDER_STATUS_PAID
 
     shipped = await api.ship(await api.create_order())
@@ -188,10 +204,10 @@ async def test_a_dispute_before_shipment_starts_the_clock_frozen(api: Api, tempo
     before = stable(await api.get(paid))
     d1 = dispute()
 
-    # Kept on the order, shown nowhere yet: a PAID order has no clock (its deadline is SHIP_BY).
-    assert stable(await freeze(api, paid.order_id, d1)) == before
-    assert stable(await freeze(api, paid.order_id, d1)) == before  # retried: still one freeze
-    assert stable(await api.get(paid)) == before
+    # Kept on the order as a hold: a PAID order has no clock yet (its deadline is SHIP_BY).
+    assert unheld(await freeze(api, paid.order_id, d1)) == before
+    again = await freeze(api, paid.order_id, d1)  # retried: still one hold
+    assert unheld(again) == before and len(again.holds) == 1
     assert before.status == orders_pb2.ORDER_STATUS_PAID and not before.protection.frozen
 
     shipped = await api.ship(paid)
@@ -231,9 +247,9 @@ async def test_a_dispute_released_before_shipment_leaves_the_clock_running(
     paid = await api.create_order(protection_days=180)
     before = stable(await api.get(paid))
     d1 = dispute()
-    assert stable(await freeze(api, paid.order_id, d1)) == before
-    assert stable(await unfreeze(api, paid.order_id, d1)) == before
-    assert stable(await unfreeze(api, paid.order_id, d1)) == before  # retried release
+    assert unheld(await freeze(api, paid.order_id, d1)) == before
+    assert unheld(await unfreeze(api, paid.order_id, d1)) == before
+    assert unheld(await unfreeze(api, paid.order_id, d1)) == before  # retried release
 
     shipped_at = datetime.now(UTC)
     shipped = await api.ship(paid)
@@ -294,13 +310,20 @@ async def test_an_interrupted_shipment_catches_its_clock_up(api: Api, temporal_c
     assert stable(await unfreeze(api, second.order_id, d2)) == stable(running)  # retried: no-op
 
 
-async def test_a_completed_order_shows_no_frozen_clock(api: Api) -> None:
+async def test_receipt_is_confirmed_once_the_dispute_ends(api: Api) -> None:
+    """Confirming receipt completes the order and releases escrow: not while a dispute holds it."""
     order = await api.ship(await api.create_order(protection_days=180))
-    assert_paused(await freeze(api, order.order_id, dispute()), 180 * DAY_SECONDS)
-    await api.orders.ConfirmReceipt(  # the buyer may still confirm receipt during a dispute
-        orders_pb2.ConfirmReceiptRequest(order_id=order.order_id),
-        metadata=api.auth(order.buyer_id, Role.BUYER),
-    )
+    d = dispute()
+    assert_paused(await freeze(api, order.order_id, d), 180 * DAY_SECONDS)
+    confirm = orders_pb2.ConfirmReceiptRequest(order_id=order.order_id)
+    buyer = api.auth(order.buyer_id, Role.BUYER)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.orders.ConfirmReceipt(confirm, metadata=buyer)
+    assert refused.value.code() == C.FAILED_PRECONDITION
+    assert dict(refused.value.trailing_metadata() or ()).get("dp-error-reason") == "DISPUTE_OPEN"
+    assert (await api.get(order)).status == orders_pb2.ORDER_STATUS_SHIPPED
+    await unfreeze(api, order.order_id, d)
+    await api.orders.ConfirmReceipt(confirm, metadata=buyer)
     done = await wait_for_status(api, order, orders_pb2.ORDER_STATUS_COMPLETED, 15)
     assert done.completion_reason == orders_pb2.COMPLETION_REASON_BUYER_CONFIRMED
     assert not done.protection.frozen and done.protection.remaining_seconds == 0
@@ -335,7 +358,7 @@ async def test_cancelled_orders_are_refused(api: Api) -> None:
     d = dispute()
     details = await expect(C.FAILED_PRECONDITION, freeze(api, order.order_id, d))
     assert "CANCELLED" in details
-    await expect(C.FAILED_PRECONDITION, unfreeze(api, order.order_id, d))
+    assert stable(await unfreeze(api, order.order_id, d)) == before  # nothing holds it: a no-op
     assert stable(await api.get(order)) == before
 
 
@@ -346,8 +369,10 @@ async def test_only_the_disputes_worker_may_freeze(api: Api) -> None:
         api.auth(order.buyer_id, Role.BUYER),
         api.auth(order.seller_id, Role.SELLER),
         api.auth("arb-1", Role.ARBITER),
-        api.service(),  # checkout: a service, but not the disputes worker
+        api.service(),  # support: a service, but not the disputes worker
+        api.checkout(),
         api.auth("worker-orders", Role.SERVICE),
+        api.auth("dispute-svc", Role.SERVICE),  # it holds orders while opening, nothing more
     ]
     d = dispute()
     for md in callers:
@@ -397,7 +422,8 @@ async def test_block_and_unblock_an_account(api: Api) -> None:
     assert blocked.reason == "chargeback fraud, case 4411"
     assert abs(blocked.updated_at.ToDatetime(tzinfo=UTC) - started) < timedelta(seconds=5)
     assert await status(api, account) == blocked
-    assert await status(api, account, api.auth("arb-1", Role.ARBITER)) == blocked
+    # Arbiters are not account readers: they see a dispute's parties through the dispute.
+    await expect(C.PERMISSION_DENIED, status(api, account, api.auth("arb-1", Role.ARBITER)))
 
     await asyncio.sleep(0.05)
     assert await set_blocked(api, account, True, "chargeback fraud, case 4411") == blocked  # idempotent
@@ -466,16 +492,17 @@ async def test_concurrent_first_writes_store_one_account(repo: OrderRepository) 
     assert await repo.get_account(f"never-{uuid.uuid4().hex}") is None
 
 
-async def test_pending_freezes_and_shipment_exclude_each_other(repo: OrderRepository) -> None:
+async def test_holds_and_shipment_exclude_each_other(repo: OrderRepository) -> None:
     actor = Caller("seller-1", Role.SELLER)
     row = await repo.create(new_order(), datetime.now(UTC), actor)
     d1, d2 = dispute(), dispute()
-    await asyncio.gather(*(repo.hold_pending(row.id, d, True) for d in (d1, d2, d1, d2)))
-    held = (await repo.get(row.id))[0]
-    assert sorted(held.pending_freezes) == sorted([d1, d2])
-    assert held.updated_at == row.updated_at  # nothing the API shows changed
-    assert (await repo.hold_pending(row.id, d1, False)).pending_freezes == [d2]
-    assert (await repo.hold_pending(row.id, d1, False)).pending_freezes == [d2]  # idempotent
+    now = datetime.now(UTC)
+    await asyncio.gather(*(repo.ledger.hold(row.id, d, "", now, actor) for d in (d1, d2, d1, d2)))
+    held = await repo.data(row.id)
+    assert sorted(h.dispute_id for h in held.holds) == sorted([d1, d2])
+    assert await repo.ledger.release_hold(row.id, d1, None, now, actor)
+    assert await repo.ledger.release_hold(row.id, d1, None, now, actor)  # idempotent
+    assert [h.dispute_id for h in (await repo.data(row.id)).holds] == [d2]
 
     shipped_values = {
         "status": Status.SHIPPED.value,
@@ -485,18 +512,30 @@ async def test_pending_freezes_and_shipment_exclude_each_other(repo: OrderReposi
         "extended_days": 0,
     }
     event = (datetime.now(UTC), actor, "ORDER_SHIPPED", "DHL 1234")
-    with pytest.raises(FreezesChanged) as changed:  # started with a stale set of freezes
+    with pytest.raises(FreezesChanged) as changed:  # started with a stale set of holds
         await repo.ship(row.id, [d1, d2], shipped_values, event)
     assert changed.value.pending == [d2]
-    assert (await repo.get(row.id))[0].status == Status.PAID.value
+    assert (await repo.get(row.id)).status == Status.PAID.value
 
     shipped = await repo.ship(row.id, [d2], shipped_values, event)
-    assert shipped.status == Status.SHIPPED.value and shipped.pending_freezes == []
-    _, events = await repo.get(row.id)
+    assert shipped.status == Status.SHIPPED.value
+    events = (await repo.data(row.id)).events
     assert [e.action for e in events][-2:] == ["ORDER_SHIPPED", "PROTECTION_FROZEN"]
-    # Once shipped, the hooks leave the row alone (the clock takes their freezes) ...
-    late = await repo.hold_pending(row.id, dispute(), True)
-    assert late.status == Status.SHIPPED.value and late.pending_freezes == []
     # ... and a second shipment loses.
     with pytest.raises(FailedPrecondition):
-        await repo.ship(row.id, [], shipped_values, event)
+        await repo.ship(row.id, [d2], shipped_values, event)
+
+
+async def test_a_release_drops_only_the_hold_of_its_own_opening(repo: OrderRepository) -> None:
+    """An abandoned opening releases with its token: a retry that took the opening over (and
+    re-recorded the hold with its own token) keeps its hold."""
+    actor = Caller("dispute-svc", Role.SERVICE)
+    row = await repo.create(new_order(), datetime.now(UTC), actor)
+    d = dispute()
+    now = datetime.now(UTC)
+    await repo.ledger.hold(row.id, d, "first", now, actor)
+    await repo.ledger.hold(row.id, d, "retry", now, actor)
+    assert not await repo.ledger.release_hold(row.id, d, "first", now, actor)
+    assert [h.token for h in (await repo.data(row.id)).holds] == ["retry"]
+    assert await repo.ledger.release_hold(row.id, d, "retry", now, actor)
+    assert not (await repo.data(row.id)).holds

@@ -8,12 +8,12 @@ from datetime import UTC, timedelta
 
 import grpc
 from orders.v1 import orders_pb2
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from platform_common.auth import Role
 from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api
-from workflows.order_protection import FreezeInput, OrderProtectionWorkflow, workflow_id
+from workflows.order_protection import FreezeInput, OrderProtectionWorkflow, ProtectionState, workflow_id
 
 DAY = timedelta(seconds=DAY_SECONDS)
 
@@ -112,7 +112,9 @@ async def test_extend_protection_moves_the_expiry(api: Api) -> None:
 
 async def test_freeze_pauses_the_clock_and_get_order_shows_it(api: Api, temporal_client: Client) -> None:
     order = await api.ship(await api.create_order(protection_days=60))
-    handle = temporal_client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    handle: WorkflowHandle[OrderProtectionWorkflow, ProtectionState] = (
+        temporal_client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order.order_id))
+    )
     await handle.execute_update(OrderProtectionWorkflow.freeze, FreezeInput("dispute-1"))
     frozen = await api.get(order)
     assert frozen.protection.frozen and not frozen.protection.HasField("expires_at")

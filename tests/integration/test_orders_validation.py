@@ -13,7 +13,8 @@ from common.v1 import common_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
-from platform_common.auth import ISSUER, Role, mint_token
+from platform_common import access
+from platform_common.auth import ALL_APIS, ISSUER, Role, mint_token
 from tests.integration.conftest import Api, stable
 
 C = grpc.StatusCode
@@ -94,7 +95,7 @@ BAD_CREATES: dict[str, dict[str, object]] = {
 @pytest.mark.parametrize("case", list(BAD_CREATES))
 async def test_create_order_rejects_bad_input_and_writes_nothing(api: Api, case: str) -> None:
     req = create_request(**BAD_CREATES[case])
-    await expect(C.INVALID_ARGUMENT, api.orders.CreateOrder(req, metadata=api.service()))
+    await expect(C.INVALID_ARGUMENT, api.orders.CreateOrder(req, metadata=api.checkout()))
     if req.buyer_id and len(req.buyer_id) <= 128:
         listed = await api.orders.ListOrders(
             orders_pb2.ListOrdersRequest(buyer_id=req.buyer_id), metadata=api.service()
@@ -104,8 +105,8 @@ async def test_create_order_rejects_bad_input_and_writes_nothing(api: Api, case:
 
 async def test_create_order_is_idempotent_on_request_id(api: Api) -> None:
     req = create_request()
-    first = (await api.orders.CreateOrder(req, metadata=api.service())).order
-    again = (await api.orders.CreateOrder(req, metadata=api.service())).order
+    first = (await api.orders.CreateOrder(req, metadata=api.checkout())).order
+    again = (await api.orders.CreateOrder(req, metadata=api.checkout())).order
     assert again.order_id == first.order_id
     assert first.status == orders_pb2.ORDER_STATUS_PAID
     assert first.escrow_status == orders_pb2.ESCROW_STATUS_HELD
@@ -113,7 +114,7 @@ async def test_create_order_is_idempotent_on_request_id(api: Api) -> None:
     assert [d.kind for d in first.deadlines] == ["SHIP_BY"]
     req.total.minor_units = 3_000
     del req.items[:]
-    details = await expect(C.ALREADY_EXISTS, api.orders.CreateOrder(req, metadata=api.service()))
+    details = await expect(C.ALREADY_EXISTS, api.orders.CreateOrder(req, metadata=api.checkout()))
     assert first.order_id in details
     listed = await api.orders.ListOrders(
         orders_pb2.ListOrdersRequest(buyer_id=req.buyer_id), metadata=api.service()
@@ -130,10 +131,12 @@ def forged(secret: str = "x" * 48, **claims: object) -> list[tuple[str, str]]:
         "sub": "checkout",
         "role": "service",
         "iss": ISSUER,
+        "aud": list(ALL_APIS),
         "iat": now,
         "exp": now + 600,
         **claims,
     }
+    body = {k: v for k, v in body.items() if v is not None}
     return [("authorization", f"Bearer {jwt.encode(body, secret, algorithm='HS256')}")]
 
 
@@ -149,10 +152,20 @@ async def test_unauthenticated_calls_are_refused(api: Api) -> None:
         "unknown role": forged(secret, role="admin"),
         "wrong issuer": forged(secret, iss="someone-else"),
         "no subject": forged(secret, sub=""),
+        # Claims the platform requires to be well-formed, not merely present.
+        "string exp": forged(secret, exp=str(int(time.time()) + 600)),
+        "valid for a century": forged(secret, exp=int(time.time()) + 100 * 365 * 86_400),
+        "no audience": forged(secret, aud=None),
+        "another audience": forged(secret, aud=["billing.v1.Ledger"]),
+        "two tokens": [*forged(secret), *forged(secret, sub="support")],
     }
     for name, metadata in cases.items():
-        details = await expect(C.UNAUTHENTICATED, api.orders.CreateOrder(req, metadata=metadata))
-        assert details, name
+        try:
+            await api.orders.CreateOrder(req, metadata=metadata)
+        except grpc.aio.AioRpcError as refused:
+            assert refused.code() == C.UNAUTHENTICATED and refused.details(), name
+        else:
+            raise AssertionError(f"{name}: accepted")
     listed = await api.orders.ListOrders(
         orders_pb2.ListOrdersRequest(buyer_id=req.buyer_id), metadata=api.service()
     )
@@ -254,10 +267,11 @@ async def test_other_parties_cannot_read_or_act_on_an_order(api: Api) -> None:
         api.orders.ListOrders(orders_pb2.ListOrdersRequest(seller_id=order.seller_id), metadata=other_seller),
     )
     assert stable(await api.get(order)) == before
-    arbiter = await api.orders.GetOrder(
-        orders_pb2.GetOrderRequest(order_id=oid), metadata=api.auth("arb", Role.ARBITER)
+    # Arbiters act on escalated disputes: an order without one is not theirs to read.
+    await expect(
+        C.PERMISSION_DENIED,
+        api.orders.GetOrder(orders_pb2.GetOrderRequest(order_id=oid), metadata=api.auth("arb", Role.ARBITER)),
     )
-    assert arbiter.order.order_id == oid
 
 
 async def test_unknown_and_malformed_order_ids(api: Api) -> None:
@@ -348,7 +362,7 @@ async def test_mark_shipped_bad_input_and_wrong_states(api: Api) -> None:
 
 async def test_mark_delivered_rules(api: Api) -> None:
     order = await api.create_order()
-    md = api.service()
+    md = api.service(access.CARRIER)
     await expect(
         C.FAILED_PRECONDITION,
         api.orders.MarkDelivered(orders_pb2.MarkDeliveredRequest(order_id=order.order_id), metadata=md),
@@ -416,6 +430,7 @@ async def test_confirm_receipt_and_extend_in_wrong_states(api: Api) -> None:
     )
     # Internal RPCs: only the orders worker, not every platform service, may release escrow.
     await expect(C.PERMISSION_DENIED, api.orders.CompleteOrder(complete, metadata=api.service()))
+    await expect(C.PERMISSION_DENIED, api.orders.CompleteOrder(complete, metadata=api.checkout()))
     worker = api.auth("worker-orders", Role.SERVICE)
     await expect(C.FAILED_PRECONDITION, api.orders.CompleteOrder(complete, metadata=worker))
     assert stable(await api.get(paid)) == snap

@@ -32,7 +32,16 @@ def facts(order_id: str, paid: int = 10_000) -> OrderFacts:
 
 
 def refund(order_id: str, minor: int, key: str | None = None) -> NewRefund:
-    return NewRefund(key or f"k-{uuid.uuid4()}", "fp", order_id, "d-1", Money(minor, "EUR"), "reason")
+    return NewRefund(
+        key or f"k-{uuid.uuid4()}",
+        "fp",
+        order_id,
+        "d-1",
+        Money(minor, "EUR"),
+        "reason",
+        "DISPUTE",
+        "worker-disputes",
+    )
 
 
 async def test_concurrent_partial_refunds_never_exceed_the_paid_amount(ledger: RefundRepository) -> None:

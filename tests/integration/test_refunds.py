@@ -18,6 +18,7 @@ from orders.v1 import orders_pb2
 from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 
 from deploy.stack import Stack
+from platform_common import access
 from platform_common.auth import Role
 from tests.integration.conftest import Api
 
@@ -65,13 +66,20 @@ def refunds(api: Api, processor: None) -> refunds_pb2_grpc.RefundServiceStub:
 def issue(
     order: orders_pb2.Order, minor: int, key: str | None = None, **kw: Any
 ) -> refunds_pb2.IssueRefundRequest:
+    """A dispute round's refund, as the disputes worker issues it."""
+    dispute_id = kw.get("dispute_id") or str(uuid.uuid4())
     return refunds_pb2.IssueRefundRequest(
-        idempotency_key=key or f"dispute-{uuid.uuid4().hex[:8]}:round-1",
+        idempotency_key=key or f"dispute/{dispute_id}/round/1",
         order_id=order.order_id,
-        dispute_id=kw.get("dispute_id", "dispute-1"),
+        dispute_id=dispute_id,
         amount=common_pb2.Money(minor_units=minor, currency=kw.get("currency", order.total.currency)),
         reason=kw.get("reason", "item not as described"),
+        kind=refunds_pb2.REFUND_KIND_DISPUTE,
     )
+
+
+def worker(api: Api) -> list[tuple[str, str]]:
+    return api.service(access.DISPUTES_WORKER)
 
 
 async def wait_status(
@@ -100,7 +108,7 @@ async def test_refund_reaches_the_original_payment_method_with_a_tracker(
     api: Api, refunds: refunds_pb2_grpc.RefundServiceStub
 ) -> None:
     order = await api.ship(await api.create_order(minor_units=10_000))
-    issued = (await refunds.IssueRefund(issue(order, 4_000), metadata=api.service())).refund
+    issued = (await refunds.IssueRefund(issue(order, 4_000), metadata=worker(api))).refund
     assert issued.status == refunds_pb2.REFUND_STATUS_PENDING
     assert issued.payment_method_reference == order.payment_method.reference == "card_tok_42"
     assert issued.expected_by.ToDatetime(tzinfo=UTC) > issued.created_at.ToDatetime(
@@ -141,15 +149,15 @@ async def test_duplicates_sequential_and_concurrent_make_one_provider_refund(
 ) -> None:
     order = await api.create_order(minor_units=5_000)
     request = issue(order, 5_000)
-    first = (await refunds.IssueRefund(request, metadata=api.service())).refund
-    again = (await refunds.IssueRefund(request, metadata=api.service())).refund
+    first = (await refunds.IssueRefund(request, metadata=worker(api))).refund
+    again = (await refunds.IssueRefund(request, metadata=worker(api))).refund
     assert again.refund_id == first.refund_id
 
-    concurrent = issue(order, 2_500, dispute_id="dispute-2")
+    concurrent = issue(order, 2_500)
     other_order = await api.create_order(minor_units=2_500)
     burst = issue(other_order, 2_500)
     results = await asyncio.gather(
-        *(refunds.IssueRefund(burst, metadata=api.service()) for _ in range(20)), return_exceptions=True
+        *(refunds.IssueRefund(burst, metadata=worker(api)) for _ in range(20)), return_exceptions=True
     )
     ids = {r.refund.refund_id for r in results if not isinstance(r, BaseException)}
     assert len(ids) == 1, results
@@ -159,10 +167,10 @@ async def test_duplicates_sequential_and_concurrent_make_one_provider_refund(
     assert len(provider_refunds(api.stack, request.idempotency_key)) == 1
 
     request.amount.minor_units = 4_000  # same key, different request
-    details = await expect(C.ALREADY_EXISTS, refunds.IssueRefund(request, metadata=api.service()))
+    details = await expect(C.ALREADY_EXISTS, refunds.IssueRefund(request, metadata=worker(api)))
     assert first.refund_id in details
     # The order is fully refunded: any further refund is refused and nothing is written.
-    await expect(C.FAILED_PRECONDITION, refunds.IssueRefund(concurrent, metadata=api.service()))
+    await expect(C.FAILED_PRECONDITION, refunds.IssueRefund(concurrent, metadata=worker(api)))
     listed = await refunds.ListRefunds(
         refunds_pb2.ListRefundsRequest(order_id=order.order_id), metadata=api.service()
     )
@@ -174,12 +182,12 @@ async def test_over_refunds_are_refused_even_when_concurrent(
 ) -> None:
     order = await api.create_order(minor_units=10_000)
     details = await expect(
-        C.FAILED_PRECONDITION, refunds.IssueRefund(issue(order, 10_001), metadata=api.service())
+        C.FAILED_PRECONDITION, refunds.IssueRefund(issue(order, 10_001), metadata=worker(api))
     )
     assert "exceeds" in details
-    partials = [issue(order, 3_000, dispute_id=f"d-{i}") for i in range(6)]
+    partials = [issue(order, 3_000) for _ in range(6)]
     results = await asyncio.gather(
-        *(refunds.IssueRefund(r, metadata=api.service()) for r in partials), return_exceptions=True
+        *(refunds.IssueRefund(r, metadata=worker(api)) for r in partials), return_exceptions=True
     )
     accepted = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
@@ -197,7 +205,7 @@ async def test_over_refunds_are_refused_even_when_concurrent(
 
 async def test_bad_requests_get_exact_codes(api: Api, refunds: refunds_pb2_grpc.RefundServiceStub) -> None:
     order = await api.create_order(minor_units=1_000, currency="EUR")
-    svc = api.service()
+    svc = worker(api)
     await expect(C.INVALID_ARGUMENT, refunds.IssueRefund(issue(order, 100, key="has spaces"), metadata=svc))
     await expect(C.INVALID_ARGUMENT, refunds.IssueRefund(issue(order, 0), metadata=svc))
     await expect(C.INVALID_ARGUMENT, refunds.IssueRefund(issue(order, -5), metadata=svc))
@@ -221,14 +229,18 @@ async def test_bad_requests_get_exact_codes(api: Api, refunds: refunds_pb2_grpc.
         C.NOT_FOUND,
         refunds.GetRefund(refunds_pb2.GetRefundRequest(refund_id=str(uuid.uuid4())), metadata=svc),
     )
-    await expect(C.INVALID_ARGUMENT, refunds.ListRefunds(refunds_pb2.ListRefundsRequest(), metadata=svc))
+    await expect(
+        C.INVALID_ARGUMENT, refunds.ListRefunds(refunds_pb2.ListRefundsRequest(), metadata=api.service())
+    )
     cancelled = await api.create_order()
     await api.orders.CancelOrder(
         orders_pb2.CancelOrderRequest(order_id=cancelled.order_id),
         metadata=api.auth(cancelled.buyer_id, Role.BUYER),
     )
     await expect(C.FAILED_PRECONDITION, refunds.IssueRefund(issue(cancelled, 100), metadata=svc))
-    listed = await refunds.ListRefunds(refunds_pb2.ListRefundsRequest(order_id=order.order_id), metadata=svc)
+    listed = await refunds.ListRefunds(
+        refunds_pb2.ListRefundsRequest(order_id=order.order_id), metadata=api.service()
+    )
     assert list(listed.refunds) == []  # none of the refused requests wrote anything
 
 
@@ -237,7 +249,7 @@ async def test_decline_then_operator_retry_refunds_once(
 ) -> None:
     order = await api.create_order(minor_units=3_000)
     provider(api.stack, "POST", "/admin/config", {"decline_rate": 1.0})
-    issued = (await refunds.IssueRefund(issue(order, 3_000), metadata=api.service())).refund
+    issued = (await refunds.IssueRefund(issue(order, 3_000), metadata=worker(api))).refund
     failed = await wait_status(api, refunds, issued.refund_id, refunds_pb2.REFUND_STATUS_FAILED)
     assert "declined" in failed.failure_reason
     provider(api.stack, "POST", "/admin/config", {"decline_rate": 0.0})
@@ -249,7 +261,7 @@ async def test_decline_then_operator_retry_refunds_once(
             metadata=api.auth(order.buyer_id, Role.BUYER),
         ),
     )
-    ops = api.auth("support-tool", Role.SERVICE)
+    ops = api.service(access.SUPPORT)
     await refunds.RetryRefund(
         refunds_pb2.RetryRefundRequest(refund_id=issued.refund_id, note="card re-issued"), metadata=ops
     )
@@ -277,14 +289,14 @@ async def test_worker_killed_between_provider_call_and_ledger_update(
     provider(
         stack, "POST", "/admin/config", {"response_delay_seconds": 3.0}
     )  # the answer is slow to come back
-    issued = (await refunds.IssueRefund(issue(order, 7_000), metadata=api.service())).refund
+    issued = (await refunds.IssueRefund(issue(order, 7_000), metadata=worker(api))).refund
     for _ in range(100):
         if provider_refunds(stack, issued.idempotency_key):
             break
         await asyncio.sleep(0.05)
     assert provider_refunds(stack, issued.idempotency_key), "the provider never received the refund"
-    worker = stack.apps["worker-refunds"]
-    worker.kill()  # SIGKILL while the activity waits for the provider's answer
+    refunds_worker = stack.apps["worker-refunds"]
+    refunds_worker.kill()  # SIGKILL while the activity waits for the provider's answer
     current = (
         await refunds.GetRefund(
             refunds_pb2.GetRefundRequest(refund_id=issued.refund_id), metadata=api.service()
@@ -292,7 +304,7 @@ async def test_worker_killed_between_provider_call_and_ledger_update(
     ).refund
     assert current.status == refunds_pb2.REFUND_STATUS_PENDING  # the ledger has not heard of it yet
     provider(stack, "POST", "/admin/config", {"response_delay_seconds": 0.0})
-    worker.start()
+    refunds_worker.start()
     done = await wait_status(api, refunds, issued.refund_id, refunds_pb2.REFUND_STATUS_REFUNDED, timeout=90)
     [only] = provider_refunds(stack, issued.idempotency_key)
     assert only["id"] == done.provider_reference and only["status"] == "succeeded"

@@ -119,6 +119,7 @@ async def disputes(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
             received: bool = True,
             solution: Solution | None = None,
             max_updates_per_run: int = 500,
+            opened_at: str = "",
         ) -> Handle:
             dispute_id = str(uuid.uuid4())
             if solution is None:
@@ -143,6 +144,7 @@ async def disputes(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
                     description="Цвет не тот — the colour is wrong",
                     evidence_ids=["ev-open-1"],
                     max_updates_per_run=max_updates_per_run,
+                    opened_at=opened_at,
                 ),
                 id=workflow_id(dispute_id),
                 task_queue=queue,

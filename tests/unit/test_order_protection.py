@@ -23,6 +23,8 @@ from workflows.activities.orders_api import (
     COMPLETE_ORDER,
     RECORD_PROTECTION,
     CompleteOrderInput,
+    CompleteOrderResult,
+    HoldInfo,
     RecordProtectionInput,
 )
 from workflows.order_protection import (
@@ -45,10 +47,17 @@ SECOND = timedelta(seconds=1)
 class FakeOrders:
     completions: list[CompleteOrderInput] = field(default_factory=list)
     records: list[RecordProtectionInput] = field(default_factory=list)
+    # Disputes holding the order (OrderService refuses to complete it while any does).
+    holds: list[HoldInfo] = field(default_factory=list)
+    refused: list[CompleteOrderInput] = field(default_factory=list)
 
     @activity.defn(name=COMPLETE_ORDER)
-    async def complete_order(self, inp: CompleteOrderInput) -> None:
+    async def complete_order(self, inp: CompleteOrderInput) -> CompleteOrderResult | None:
+        if self.holds:
+            self.refused.append(inp)
+            return CompleteOrderResult(list(self.holds))
         self.completions.append(inp)
+        return None
 
     @activity.defn(name=RECORD_PROTECTION)
     async def record_protection(self, inp: RecordProtectionInput) -> None:
@@ -190,3 +199,62 @@ async def test_extend_validator_refuses_non_positive_days(running: Running) -> N
         )
     history = await running.handle.fetch_history()
     assert not any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
+
+
+# --- dispute holds: recorded by OpenDispute before the clock hears of them ---------------------
+
+
+async def test_a_hold_refuses_the_completion_and_freezes_the_clock_from_when_it_began(
+    running: Running,
+) -> None:
+    """The disputes worker is down: the dispute's freeze never arrives, but OpenDispute held the
+    order 6 hours before the window ended. The clock must not complete; it freezes with exactly
+    those 6 hours left, and runs them once the dispute ends."""
+    held_at = running.expires_at - timedelta(hours=6)
+    running.orders.holds = [HoldInfo("d1", iso(held_at))]
+    await running.env.sleep(61 * DAY)
+    assert running.orders.completions == [] and len(running.orders.refused) == 1
+    state = await running.state()
+    assert state.frozen and state.frozen_by == ["d1"] and state.completion_reason is None
+    assert abs(timedelta(microseconds=state.remaining_us) - timedelta(hours=6)) < SECOND
+    assert running.orders.records[-1].frozen  # the order shows the paused clock
+
+    await running.env.sleep(30 * DAY)  # frozen: nothing happens however long the dispute lasts
+    assert running.orders.completions == []
+    running.orders.holds = []
+    thawed = await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d1"))
+    assert thawed.expires_at is not None
+    result = await running.handle.result()
+    assert result.completion_reason == "PROTECTION_EXPIRED"
+    [done] = running.orders.completions
+    assert abs(parse_iso(done.completed_at) - (parse_iso(thawed.expires_at))) < SECOND
+
+
+async def test_confirm_receipt_under_a_hold_is_refused_and_freezes(running: Running) -> None:
+    await running.env.sleep(10 * DAY)
+    now = await running.env.get_current_time()
+    running.orders.holds = [HoldInfo("d1", iso(now - DAY))]
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await running.handle.execute_update(
+            OrderProtectionWorkflow.confirm_receipt, ConfirmReceiptInput("b1")
+        )
+    assert "dispute holds" in str(refused.value.cause)
+    state = await running.state()
+    assert state.frozen and state.completion_reason is None
+    assert abs(timedelta(microseconds=state.remaining_us) - 51 * DAY) < SECOND  # paused since the hold
+
+
+async def test_a_late_freeze_counts_from_when_the_hold_began(running: Running) -> None:
+    await running.env.sleep(20 * DAY)
+    now = await running.env.get_current_time()
+    # The hold began 3 days ago; the freeze only reaches the clock now.
+    frozen = await running.handle.execute_update(
+        OrderProtectionWorkflow.freeze, FreezeInput("d1", iso(now - 3 * DAY))
+    )
+    assert abs(timedelta(microseconds=frozen.remaining_us) - 43 * DAY) < SECOND
+    # A hold from before the clock last resumed cannot reach back past that moment.
+    await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d1"))
+    again = await running.handle.execute_update(
+        OrderProtectionWorkflow.freeze, FreezeInput("d2", iso(now - 30 * DAY))
+    )
+    assert abs(timedelta(microseconds=again.remaining_us) - 43 * DAY) < SECOND

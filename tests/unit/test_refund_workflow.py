@@ -29,6 +29,17 @@ from workflows.refund import RefundInput, RefundPolicy, RefundView, RefundWorkfl
 
 DAY = timedelta(days=1)
 US = timedelta(microseconds=1)
+AMOUNT, CURRENCY = 4_999, "EUR"
+
+
+def report(
+    reference: str, status: str, decline_reason: str = "", settled_at: str = "", **kw: object
+) -> ProviderState:
+    """A provider's report about the refund under test (amount and currency as issued)."""
+    fields: dict[str, object] = {"amount_minor": AMOUNT, "currency": CURRENCY, **kw}
+    return ProviderState(reference, status, decline_reason, settled_at, **fields)  # type: ignore[arg-type]
+
+
 POLICY = RefundPolicy(
     overdue_after_us=20 * DAY // US, poll_every_us=DAY // US, retry_window_us=30 * DAY // US
 )
@@ -50,12 +61,21 @@ class FakeProvider:
         if self.down_until is not None and activity.info().started_time < self.down_until:
             raise ApplicationError("503 from provider", type="ProviderUnavailable")
         return self.refunds.setdefault(
-            inp.provider_key, ProviderState(f"re_{inp.provider_key}", "processing")
+            inp.provider_key,
+            ProviderState(
+                f"re_{inp.provider_key}",
+                "processing",
+                "",
+                "",
+                inp.amount_minor,
+                inp.currency,
+                inp.provider_key,
+            ),
         )
 
     @activity.defn(name=POLL_REFUND)
     async def poll(self, reference: str) -> ProviderState:
-        return self.settle(reference) or ProviderState(reference, "processing")
+        return self.settle(reference) or report(reference, "processing")
 
     @activity.defn(name=RECORD_REFUND_STATUS)
     async def record(self, inp: RecordRefundStatusInput) -> None:
@@ -96,8 +116,8 @@ async def run(time_env: WorkflowEnvironment) -> AsyncIterator[Callable[[FakeProv
                 refund_id=str(uuid.uuid4()),
                 idempotency_key=key,
                 payment_reference="card_tok_1",
-                amount_minor=4_999,
-                currency="EUR",
+                amount_minor=AMOUNT,
+                currency=CURRENCY,
                 created_at=now.isoformat(),
                 expected_by=(now + 9 * DAY).isoformat(),
                 policy=POLICY,
@@ -123,7 +143,7 @@ async def test_webhook_settlement_refunds_once(run: Callable[[FakeProvider], obj
     assert view.status == "PROCESSING" and view.provider_reference
     assert view.expected_by == (r.started + 9 * DAY).isoformat()  # visible from the start
     await r.handle.signal(
-        RefundWorkflow.settlement, ProviderState(view.provider_reference, "succeeded", settled_at="t")
+        RefundWorkflow.settlement, report(view.provider_reference, "succeeded", settled_at="t")
     )
     done = await r.handle.result()
     assert done.status == "REFUNDED"
@@ -136,7 +156,7 @@ async def test_provider_down_for_two_days_then_refunded_exactly_once(
 ) -> None:
     provider = FakeProvider()
     provider.down_until = (await time_env.get_current_time()) + 2 * DAY
-    provider.settle = lambda ref: ProviderState(ref, "succeeded", settled_at="later")
+    provider.settle = lambda ref: report(ref, "succeeded", settled_at="later")
     r: Run = await run(provider)  # type: ignore[misc]
     done = await r.handle.result()
     assert done.status == "REFUNDED"
@@ -153,7 +173,7 @@ async def test_settlement_never_arrives_overdue_at_day_20_tracking_continues(
     settled_after: list[datetime] = []
     provider = FakeProvider()
     r: Run = await run(provider)  # type: ignore[misc]
-    provider.settle = lambda ref: ProviderState(ref, "succeeded", settled_at="d25") if settled_after else None
+    provider.settle = lambda ref: report(ref, "succeeded", settled_at="d25") if settled_after else None
     await r.env.sleep(19 * DAY)
     assert not (await r.handle.query(RefundWorkflow.view)).overdue
     await r.env.sleep(2 * DAY)
@@ -177,7 +197,7 @@ async def test_decline_fails_with_reason_and_operator_retry_succeeds_once(
     await r.env.sleep(timedelta(hours=1))
     first = await r.handle.query(RefundWorkflow.view)
     await r.handle.signal(
-        RefundWorkflow.settlement, ProviderState(first.provider_reference, "declined", "card closed")
+        RefundWorkflow.settlement, report(first.provider_reference, "declined", "card closed")
     )
     await r.env.sleep(timedelta(hours=1))
     failed = await r.handle.query(RefundWorkflow.view)
@@ -194,10 +214,10 @@ async def test_decline_fails_with_reason_and_operator_retry_succeeds_once(
     assert second.attempt == 2 and second.provider_reference != first.provider_reference
     # A stale webhook for the declined attempt changes nothing.
     await r.handle.signal(
-        RefundWorkflow.settlement, ProviderState(first.provider_reference, "declined", "card closed")
+        RefundWorkflow.settlement, report(first.provider_reference, "declined", "card closed")
     )
     await r.handle.signal(
-        RefundWorkflow.settlement, ProviderState(second.provider_reference, "succeeded", settled_at="t")
+        RefundWorkflow.settlement, report(second.provider_reference, "succeeded", settled_at="t")
     )
     done = await r.handle.result()
     assert done.status == "REFUNDED"
@@ -220,7 +240,7 @@ async def test_polling_backstop_without_any_webhook(run: Callable[[FakeProvider]
 
     def settle(ref: str) -> ProviderState | None:
         calls.append(ref)
-        return ProviderState(ref, "succeeded", settled_at="x") if len(calls) >= 8 else None
+        return report(ref, "succeeded", settled_at="x") if len(calls) >= 8 else None
 
     provider.settle = settle
     r: Run = await run(provider)  # type: ignore[misc]
@@ -235,10 +255,10 @@ async def test_unretried_failure_becomes_final_and_releases_the_amount(
     r: Run = await run(provider)  # type: ignore[misc]
     await r.env.sleep(timedelta(hours=1))
     ref = (await r.handle.query(RefundWorkflow.view)).provider_reference
-    await r.handle.signal(RefundWorkflow.settlement, ProviderState(ref, "processing"))  # not an outcome
+    await r.handle.signal(RefundWorkflow.settlement, report(ref, "processing"))  # not an outcome
     await r.env.sleep(timedelta(hours=1))
     assert (await r.handle.query(RefundWorkflow.view)).status == "PROCESSING"
-    await r.handle.signal(RefundWorkflow.settlement, ProviderState(ref, "declined", "card closed"))
+    await r.handle.signal(RefundWorkflow.settlement, report(ref, "declined", "card closed"))
     done = await r.handle.result()  # nobody retries within the 30-day window
     assert done.status == "FAILED"
     assert [(x.status, x.final) for x in provider.ledger] == [
@@ -246,3 +266,65 @@ async def test_unretried_failure_becomes_final_and_releases_the_amount(
         ("FAILED", False),
         ("FAILED", True),
     ]
+
+
+# --- settlement reports are checked against the refund ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"amount_minor": 1},  # the reported defect: a signed success for 1 settled 4,999
+        {"currency": "USD"},
+        {"reference": "re_someone_else"},
+        {"provider_key": "another-refund:1"},
+        {"amount_minor": 0, "currency": ""},  # a report that says nothing about the money
+    ],
+)
+async def test_a_report_that_disagrees_changes_nothing_and_is_flagged(
+    run: Callable[[FakeProvider], object], forged: dict[str, object]
+) -> None:
+    r: Run = await run(FakeProvider())  # type: ignore[misc]
+    await r.env.sleep(timedelta(hours=1))
+    ref = (await r.handle.query(RefundWorkflow.view)).provider_reference
+    fields: dict[str, object] = {
+        "reference": ref,
+        "amount_minor": AMOUNT,
+        "currency": CURRENCY,
+        "provider_key": f"{r.handle.id.removeprefix('refund/')}:1",
+        **forged,
+    }
+    forgery = ProviderState(
+        reference=str(fields["reference"]),
+        status="succeeded",
+        settled_at="t",
+        amount_minor=int(str(fields["amount_minor"])),
+        currency=str(fields["currency"]),
+        provider_key=str(fields["provider_key"]),
+    )
+    await r.handle.signal(RefundWorkflow.settlement, forgery)
+    await r.env.sleep(timedelta(hours=1))
+    view = await r.handle.query(RefundWorkflow.view)
+    assert view.status == "PROCESSING"  # not REFUNDED
+    flagged = [x for x in r.provider.ledger if x.settlement_mismatch]
+    assert len(flagged) == 1 and flagged[0].status == "PROCESSING" and "disagrees" in flagged[0].detail
+    assert (await r.handle.describe()).typed_search_attributes.get(sa.SETTLEMENT_MISMATCHES) == 1
+    # The genuine report still settles it.
+    await r.handle.signal(RefundWorkflow.settlement, report(ref, "succeeded", settled_at="t"))
+    assert (await r.handle.result()).status == "REFUNDED"
+
+
+async def test_a_poll_that_disagrees_is_flagged_too(run: Callable[[FakeProvider], object]) -> None:
+    provider = FakeProvider()
+    polls: list[str] = []
+
+    def settle(ref: str) -> ProviderState | None:
+        polls.append(ref)
+        amount = 1 if len(polls) == 1 else AMOUNT
+        return report(ref, "succeeded", settled_at="x", amount_minor=amount)
+
+    provider.settle = settle
+    r: Run = await run(provider)  # type: ignore[misc]
+    done = await r.handle.result()
+    assert done.status == "REFUNDED" and len(polls) == 2
+    assert [x.settlement_mismatch for x in provider.ledger] == [False, True, False]

@@ -119,6 +119,7 @@ class DisputeActivities:
             dispute_id=r.dispute_id,
             amount=common_pb2.Money(minor_units=r.amount_minor, currency=r.currency),
             reason=r.reason[:500],
+            kind=refunds_pb2.REFUND_KIND_DISPUTE,
         )
         try:
             resp = await self._refunds.IssueRefund(request, timeout=30)

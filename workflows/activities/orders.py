@@ -6,7 +6,7 @@ stale revisions), so Temporal's retries cannot double-apply anything.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -18,6 +18,8 @@ from workflows.activities.orders_api import (
     COMPLETE_ORDER,
     RECORD_PROTECTION,
     CompleteOrderInput,
+    CompleteOrderResult,
+    HoldInfo,
     RecordProtectionInput,
 )
 
@@ -48,11 +50,11 @@ class OrderActivities:
         self._stub = stub
 
     @activity.defn(name=COMPLETE_ORDER)
-    async def complete_order(self, inp: CompleteOrderInput) -> None:
+    async def complete_order(self, inp: CompleteOrderInput) -> CompleteOrderResult:
         at = Timestamp()
         at.FromDatetime(datetime.fromisoformat(inp.completed_at))
         try:
-            await self._stub.CompleteOrder(
+            resp = await self._stub.CompleteOrder(
                 orders_pb2.CompleteOrderRequest(
                     order_id=inp.order_id, reason=_REASONS[inp.reason], completed_at=at
                 ),
@@ -62,6 +64,9 @@ class OrderActivities:
             if exc.code() in _PERMANENT:
                 raise _permanent(exc) from exc
             raise
+        return CompleteOrderResult(
+            [HoldInfo(h.dispute_id, h.held_at.ToDatetime(tzinfo=UTC).isoformat()) for h in resp.held_by]
+        )
 
     @activity.defn(name=RECORD_PROTECTION)
     async def record_protection(self, inp: RecordProtectionInput) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 COMPLETE_ORDER = "complete_order"
 RECORD_PROTECTION = "record_protection"
@@ -14,6 +14,19 @@ class CompleteOrderInput:
     reason: str
     # ISO-8601 with offset.
     completed_at: str
+
+
+@dataclass
+class HoldInfo:
+    dispute_id: str
+    # ISO-8601: when the dispute's hold began (the clock counts as paused from then).
+    held_at: str
+
+
+@dataclass
+class CompleteOrderResult:
+    # Disputes holding the order: it did not complete (older workers returned nothing).
+    held_by: list[HoldInfo] = field(default_factory=list)
 
 
 @dataclass

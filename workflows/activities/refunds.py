@@ -26,7 +26,15 @@ from workflows.activities.refunds_api import (
 
 
 def _state(refund: ProviderRefund) -> ProviderState:
-    return ProviderState(refund.reference, refund.status, refund.decline_reason, refund.settled_at)
+    return ProviderState(
+        refund.reference,
+        refund.status,
+        refund.decline_reason,
+        refund.settled_at,
+        refund.amount_minor,
+        refund.currency,
+        refund.idempotency_key,
+    )
 
 
 class RefundActivities:
@@ -73,6 +81,7 @@ class RefundActivities:
             attempts=inp.attempts,
             detail=inp.detail[:500],
             final=inp.final,
+            settlement_mismatch=inp.settlement_mismatch,
         )
         try:
             await self._ledger.RecordRefundStatus(request, timeout=10)

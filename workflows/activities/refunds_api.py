@@ -30,6 +30,11 @@ class ProviderState:
     status: str
     decline_reason: str = ""
     settled_at: str = ""
+    # What the provider says it refunded, and under which key ("<ledger key>:<attempt>"); checked
+    # against the refund before a report counts (empty in reports from older versions).
+    amount_minor: int = 0
+    currency: str = ""
+    provider_key: str = ""
 
 
 @dataclass
@@ -46,3 +51,5 @@ class RecordRefundStatusInput:
     detail: str
     # FAILED for good (retry window over): RefundService releases the reserved amount.
     final: bool = False
+    # A settlement report disagreed with the refund and was ignored: flagged for operators.
+    settlement_mismatch: bool = False
