@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 from bench.common import bare_starts, drive, row, run_with_stack
 from bench.echo_workflow import EchoWorkflow
 from deploy.stack import Stack
+from platform_common.access import CHECKOUT
 from platform_common.auth import Role, mint_token
 
 
@@ -58,7 +59,7 @@ async def bare_updates(stack: Stack, n: int, concurrency: int) -> tuple[float, l
 
 
 async def bench(stack: Stack, n: int, concurrency: int) -> None:
-    service = _auth(stack, "bench", Role.SERVICE)
+    service = _auth(stack, CHECKOUT, Role.SERVICE)
     price = common_pb2.Money(minor_units=4_990, currency="EUR")
     card = orders_pb2.PaymentMethod(type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok")
     total = n + 20

@@ -20,6 +20,7 @@ from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from bench.common import run_with_stack
 from deploy.stack import Stack
+from platform_common.access import CHECKOUT
 from platform_common.auth import Role, mint_token
 from tests.harness.evidence import MB, Generated, rss_kb, upload
 
@@ -47,7 +48,7 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
     del concurrency  # one upload at a time: this measures a single stream
     size = n * MB
     secret = stack.secrets.jwt_secret
-    service = [("authorization", f"Bearer {mint_token('bench', Role.SERVICE, secret)}")]
+    service = [("authorization", f"Bearer {mint_token(CHECKOUT, Role.SERVICE, secret)}")]
     async with grpc.aio.insecure_channel(stack.service_address("ORDER")) as och:
         order = (
             await orders_pb2_grpc.OrderServiceStub(och).CreateOrder(

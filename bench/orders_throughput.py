@@ -16,12 +16,13 @@ from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from bench.common import bare_starts, drive, row, run_with_stack
 from deploy.stack import Stack
+from platform_common.access import CHECKOUT
 from platform_common.auth import Role, mint_token
 
 
 async def bench(stack: Stack, n: int, concurrency: int) -> None:
     secret = stack.secrets.jwt_secret
-    service = [("authorization", f"Bearer {mint_token('bench', Role.SERVICE, secret)}")]
+    service = [("authorization", f"Bearer {mint_token(CHECKOUT, Role.SERVICE, secret)}")]
     seller_id = "bench-seller"
     seller = [("authorization", f"Bearer {mint_token(seller_id, Role.SELLER, secret)}")]
     channel = grpc.aio.insecure_channel(stack.service_address("ORDER"))

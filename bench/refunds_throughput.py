@@ -18,11 +18,14 @@ from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 
 from bench.common import bare_starts, drive, row, run_with_stack
 from deploy.stack import Stack
+from platform_common.access import CHECKOUT, SUPPORT
 from platform_common.auth import Role, mint_token
 
 
 async def bench(stack: Stack, n: int, concurrency: int) -> None:
-    service = [("authorization", f"Bearer {mint_token('bench', Role.SERVICE, stack.secrets.jwt_secret)}")]
+    secret = stack.secrets.jwt_secret
+    checkout = [("authorization", f"Bearer {mint_token(CHECKOUT, Role.SERVICE, secret)}")]
+    support = [("authorization", f"Bearer {mint_token(SUPPORT, Role.SERVICE, secret)}")]
     price = common_pb2.Money(minor_units=4_990, currency="EUR")
     card = orders_pb2.PaymentMethod(type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok")
     async with (
@@ -42,7 +45,7 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
                     total=price,
                     payment_method=card,
                 ),
-                metadata=service,
+                metadata=checkout,
             )
             order_ids.append(resp.order.order_id)
 
@@ -57,8 +60,9 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
                     order_id=order_ids[i],
                     amount=common_pb2.Money(minor_units=1_000, currency="EUR"),
                     reason="benchmark",
+                    kind=refunds_pb2.REFUND_KIND_GOODWILL,
                 ),
-                metadata=service,
+                metadata=support,
             )
             lat.append(time.perf_counter() - t0)
 

@@ -3,6 +3,7 @@ updates, read it with a query, and turn the workflow's refusals into API errors.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +38,13 @@ from workflows.dispute_model import DisputeInput, DisputeView, workflow_id
 from workflows.task_queues import DISPUTES
 
 _TIMEOUT = timedelta(seconds=30)
+# The whole update-with-start, retries included (the SDK re-sends it until the update is
+# accepted): a bounded call, so an opening's lease outlives it.
+OPEN_BUDGET_S = 60.0
+
+
+class StartNotSent(Unavailable):
+    """Temporal could not be reached: the start never arrived, so it cannot commit later."""
 
 
 class DisputeEngine:
@@ -66,17 +74,26 @@ class DisputeEngine:
             static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",
         )
         try:
-            return await self._client.execute_update_with_start_workflow(
-                DisputeWorkflow.opened,
-                inp.buyer_id,
-                start_workflow_operation=start,
-                id=f"open-{request_id}",
-                rpc_timeout=_TIMEOUT,
-            )
+            async with asyncio.timeout(OPEN_BUDGET_S):
+                return await self._client.execute_update_with_start_workflow(
+                    DisputeWorkflow.opened,
+                    inp.buyer_id,
+                    start_workflow_operation=start,
+                    id=f"open-{request_id}",
+                    rpc_timeout=_TIMEOUT,
+                )
         except WorkflowAlreadyStartedError:
             # The dispute exists and has already closed: the retry reads it.
             return await self.view(inp.dispute_id)
+        except TimeoutError:
+            raise Unavailable(
+                "the dispute did not answer in time; it may still open: retry with the same request_id"
+            ) from None
         except Exception as exc:
+            if (isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNAVAILABLE) or isinstance(
+                exc, RuntimeError
+            ):
+                raise StartNotSent(engine_unavailable(exc).message) from exc
             raise self._translate(exc, inp.dispute_id) from exc
 
     async def act(self, dispute_id: str, update: Any, arg: object) -> DisputeView:
@@ -92,7 +109,11 @@ class DisputeEngine:
         worker, so with the disputes worker down it times out (UNAVAILABLE) rather than hangs."""
         handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
         try:
-            return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=timeout_s))
+            # The SDK retries a query that timed out; the caller's patience bounds them all.
+            async with asyncio.timeout(timeout_s):
+                return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=timeout_s))
+        except TimeoutError:
+            raise Unavailable(f"dispute {dispute_id} did not answer within {timeout_s:g} s") from None
         except Exception as exc:
             raise self._translate(exc, dispute_id) from exc
 

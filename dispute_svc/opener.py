@@ -5,20 +5,26 @@ Why it is shaped like this:
 - The hold on the order is recorded before the workflow starts and before OpenDispute answers,
   in OrderService's own store: from the moment an opening is acknowledged the order cannot
   complete or release escrow, whatever process is down afterwards.
-- An opening is a row with a life cycle (OPENING, STARTED, ABANDONING; dispute_svc/openings.py).
+- An opening is a row with a life cycle (OPENING, then STARTED, or ABANDONING and ABANDONED;
+  dispute_svc/openings.py).
   Concurrent copies of one request join the same opening and all return the same dispute; a
   different request on the order is refused while one is opening (DISPUTE_ALREADY_OPEN).
-- An opening whose workflow never started is abandoned by the last call to leave it (or, after a
-  crash, once its lease ran out, by the next opening on the order or the reconciler): its order
-  hold is dropped and its attempt number given back, so a failed opening never blocks the order.
+- An opening no call is in any more (the last one failed, or crashed and its lease ran out) is
+  settled by whoever finds it first: that call, the next opening on the order, or the
+  reconciler. Settling claims it (ABANDONING: nobody can join it or open another dispute on the
+  order meanwhile), asks Temporal whether its workflow exists, and either marks it STARTED or
+  drops the order's hold and gives its attempt number back (ABANDONED). A failed opening never
+  blocks the order for long, and a dispute that did start is never opened twice.
+- The parties are checked before anything is settled or written: a caller who may not dispute
+  the order learns nothing about its openings and changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import secrets
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,27 +33,40 @@ from disputes.v1 import disputes_pb2 as pb
 from orders.v1 import orders_pb2
 
 from dispute_svc import requests as rq
-from dispute_svc.engine import DisputeEngine
-from dispute_svc.opening import check_history, check_parties, check_window
-from dispute_svc.openings import OpeningRaced, PastDispute
+from dispute_svc.engine import DisputeEngine, StartNotSent
+from dispute_svc.opening import ORDER_REFUNDED, check_history, check_parties, check_window
+from dispute_svc.openings import OpeningRaced, PastDispute, new_token
 from dispute_svc.peers import Peers
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.store import ABANDONING, OPENING, STARTED, OpeningRow
 from dispute_svc.views import render
 from platform_common.auth import Caller
-from platform_common.errors import DomainError, NotFound, Unavailable
+from platform_common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from workflows.dispute_model import CLOSED, DisputeInput
 from workflows.dispute_policy import Policy
 
 log = logging.getLogger(__name__)
-# How long one OpenDispute call may hold an opening: longer than its slowest path (a hold, an
-# evidence check and a 30 s update-with-start), so a live call never loses its opening.
-LEASE = timedelta(seconds=60)
+# How long one OpenDispute call may hold an opening: the lease is renewed right before the hold
+# (10 s) and before the update-with-start (30 s), so a live call never loses its opening.
+LEASE = timedelta(seconds=120)
+# How long the reconciler waits before trying again to settle an opening it could not settle.
+SETTLE_RETRY = timedelta(seconds=60)
+# After a start whose answer was lost (a timeout, a cancelled call), how long nobody settles the
+# opening: Temporal may still be committing the start, and a describe that finds nothing yet
+# must not abandon a dispute that is about to exist. Beyond the start's own 30 s RPC timeout.
+START_GRACE = timedelta(seconds=60)
+# What settling an opening found.
+SETTLED_STARTED, SETTLED_GONE, UNCLEAR, BUSY = "started", "gone", "unclear", "busy"
 _ATTEMPTS = 4
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _refusal(exc: BaseException) -> bool:
+    """Temporal (or the workflow's validator) answered and refused: nothing is still in flight."""
+    return isinstance(exc, DomainError) and not isinstance(exc, Unavailable)
 
 
 def dispute_id_for(buyer_id: str, request_id: str) -> str:
@@ -71,11 +90,11 @@ class Opener:
             if existing is not None and existing.fingerprint != opening.fingerprint:
                 raise rq.already_used(opening.request_id)
             try:
-                if existing is not None and existing.state != ABANDONING:
+                if existing is not None and existing.state in (OPENING, STARTED):
                     return await self._retry(existing, request, opening, caller)
                 return await self._first(request, opening, caller, existing)
             except OpeningRaced:
-                continue  # another call recorded an opening first: look again
+                continue  # another call recorded or settled an opening first: look again
         raise Unavailable("the order's disputes changed while opening; retry with the same request_id")
 
     async def _first(
@@ -83,20 +102,19 @@ class Opener:
         request: pb.OpenDisputeRequest,
         opening: rq.Opening,
         caller: Caller,
-        abandoned: OpeningRow | None,
+        previous: OpeningRow | None,
     ) -> pb.Dispute:
-        """A request seen for the first time (or whose earlier opening was abandoned)."""
-        order, blocked, history = await asyncio.gather(
-            self._peers.order(opening.order_id),
-            self._peers.blocked(caller.id),
-            self._live_history(opening.order_id),
+        """A request seen for the first time, or whose earlier opening was abandoned (`previous`,
+        ABANDONING or ABANDONED)."""
+        order, blocked = await asyncio.gather(
+            self._peers.order(opening.order_id), self._peers.blocked(caller.id)
         )
         check_parties(order, caller.id, blocked)
         solution = rq.opening_solution(request, order, opening)
-        # A concurrent copy of this very request may have recorded its opening meanwhile: it is
+        history = await self._live_history(order.order_id)
+        # A copy of this very request may have recorded (or settled) its opening meanwhile: it is
         # this request's own, not another dispute on the order.
-        mine = [p for p in history if (p.buyer_id, p.request_id) == (caller.id, opening.request_id)]
-        if mine:
+        if any((p.buyer_id, p.request_id) == (caller.id, opening.request_id) for p in history):
             raise OpeningRaced()
         now = _now()
         attempt = check_history(order.order_id, history, self._policy, now)
@@ -104,8 +122,7 @@ class Opener:
         dispute_id = dispute_id_for(caller.id, opening.request_id)
         if opening.evidence_ids:
             await self._peers.check_evidence(dispute_id, order.order_id, opening.evidence_ids, True, "BUYER")
-        token = secrets.token_hex(16)
-        if abandoned is None:
+        if previous is None:
             row = OpeningRow(
                 dispute_id=dispute_id,
                 order_id=order.order_id,
@@ -115,17 +132,17 @@ class Opener:
                 attempt=attempt,
                 created_at=now,
                 state=OPENING,
-                token=token,
+                token=new_token(),
                 inflight=1,
                 lease_until=now + LEASE,
             )
             await self._openings.add(row)
         else:
-            await self._openings.revive(dispute_id, attempt, token, now + LEASE)
-            revived = await self._openings.by_request(caller.id, opening.request_id)
-            if revived is None or revived.token != token:
-                raise OpeningRaced()
-            row = revived
+            # ABANDONED by now (settled above); a newer incarnation, so OrderService lets it hold
+            # the order again while a late call of the old one cannot.
+            row = await self._openings.revive(
+                dispute_id, previous.token, attempt, new_token(previous.token), now + LEASE, now
+            )
         return await self._start(row, order, opening, request, solution)
 
     async def _retry(
@@ -148,9 +165,16 @@ class Opener:
                     self._input(existing, order, opening, request, solution), opening.request_id
                 )
             )
-        joined = await self._openings.enter(existing.dispute_id, _now() + LEASE)
+        now = _now()
+        if not existing.token:
+            # Recorded before openings had tokens (and so before leases): settle it, then look
+            # again (it started, or it is abandoned and this request opens it anew).
+            if await self._settle(existing.dispute_id, existing.order_id, "", OPENING, now) == UNCLEAR:
+                raise Unavailable("an earlier opening of this request cannot be settled right now; retry")
+            raise OpeningRaced()
+        joined = await self._openings.enter(existing.dispute_id, now + LEASE, now)
         if joined is None:
-            raise OpeningRaced()  # it started or was abandoned meanwhile
+            raise OpeningRaced()  # it started or is being settled meanwhile
         return await self._start(joined, order, opening, request, solution)
 
     def _input(
@@ -188,65 +212,93 @@ class Opener:
         request: pb.OpenDisputeRequest,
         solution: object,
     ) -> pb.Dispute:
-        """Hold the order, then start the workflow; on failure leave the opening, abandoning it
-        if this was the last call in it and the workflow certainly does not exist."""
-        called = False
+        """Hold the order, then start the workflow, renewing the lease before each step (a call
+        that lost its opening does neither). On failure leave the opening and, if this was the
+        last call in it, settle it."""
+        sent = False
         try:
-            await self._peers.hold(order.order_id, row.dispute_id, row.token)
-            if not await self._openings.refresh(row.dispute_id, row.token, _now() + LEASE):
-                raise Unavailable("the opening was interrupted; retry with the same request_id")
-            called = True
+            await self._renew(row)
+            if not await self._peers.hold(order.order_id, row.dispute_id, row.token):
+                await self._renew(row)  # UNAVAILABLE if this call lost the opening meanwhile
+                raise FailedPrecondition(
+                    f"order {order.order_id} was refunded in full meanwhile; there is nothing left to dispute",
+                    ORDER_REFUNDED,
+                )
+            await self._renew(row)
+            sent = True
             view = await self._engine.open(
                 self._input(row, order, opening, request, solution), opening.request_id
             )
-        except BaseException:
-            await self._openings.leave(row.dispute_id)
-            # Update-with-start may have started the workflow even if its answer was lost or the
-            # update refused: ask. Before that call, nothing can have started it.
-            started = await self._started(row.dispute_id) if called else False
-            if started is True:
-                await self._openings.mark_started(row.dispute_id)
-            elif started is False:
-                await self.abandon(row, _now())
+        except BaseException as exc:
+            # A refusal, or a start that never reached Temporal, is an answer; otherwise the
+            # start may still commit, and settling waits START_GRACE for it.
+            answered = not sent or isinstance(exc, StartNotSent) or _refusal(exc)
+            await self._openings.leave(row.dispute_id, row.token, None if answered else _now() + START_GRACE)
+            if answered:
+                try:
+                    # An update-with-start refused by its update still started the workflow:
+                    # settling asks Temporal before it gives anything back.
+                    await self._settle(row.dispute_id, row.order_id, row.token, OPENING, _now())
+                except Exception as settle_exc:  # the reconciler settles it; the caller gets the first error
+                    log.info("opening %s not settled yet: %s", row.dispute_id, settle_exc)
             raise
-        await self._openings.mark_started(row.dispute_id)
+        await self._openings.mark_started(row.dispute_id, row.token)
         return render(view)
 
-    async def _started(self, dispute_id: str) -> bool | None:
-        try:
-            return await self._engine.started(dispute_id)
-        except Unavailable:
-            return None  # unknown: the next opening on the order, or the reconciler, settles it
+    async def _renew(self, row: OpeningRow) -> None:
+        """Extend this call's lease right before acting; UNAVAILABLE if it lost the opening."""
+        if not await self._openings.refresh(row.dispute_id, row.token, _now() + LEASE):
+            raise Unavailable("the opening was interrupted; retry with the same request_id")
 
-    async def abandon(self, row: OpeningRow, now: datetime) -> bool:
-        """Give up an opening whose workflow never started; True once it is gone for good."""
-        if row.state != ABANDONING and not await self._openings.begin_abandon(row.dispute_id, row.token, now):
-            return False  # a call is still in it, or it moved on
+    async def _settle(self, dispute_id: str, order_id: str, token: str, state: str, now: datetime) -> str:
+        """Settle an opening no call is in: claim it (unless already ABANDONING), then ask
+        Temporal whether its workflow exists; mark it STARTED, or drop the order's hold and
+        abandon it. BUSY if a call is (back) in it, UNCLEAR if Temporal or OrderService could not
+        answer (deferred to the reconciler)."""
+        if state == OPENING and not await self._openings.claim(dispute_id, token, now):
+            return BUSY
         try:
-            await self._peers.release(row.order_id, row.dispute_id, row.token)
+            if await self._engine.started(dispute_id):
+                await self._openings.mark_started(dispute_id, token)
+                return SETTLED_STARTED
+            # No such order any more, or a hold it could never have recorded: nothing is held.
+            with contextlib.suppress(NotFound, InvalidArgument):
+                await self._peers.release(order_id, dispute_id, token)
         except DomainError as exc:
-            log.info("opening %s: order hold not released yet (%s); will retry", row.dispute_id, exc.message)
-            return False
-        await self._openings.finish_abandon(row.dispute_id, row.token)
-        log.info("opening %s on order %s abandoned: its dispute never started", row.dispute_id, row.order_id)
-        return True
+            # UNAVAILABLE is an outage; anything else (a refused identity) is a misconfiguration
+            # an operator must see: the order stays held until it is fixed.
+            level = logging.INFO if isinstance(exc, Unavailable) else logging.ERROR
+            log.log(
+                level,
+                "opening %s on order %s not settled yet (%s); will retry",
+                dispute_id,
+                order_id,
+                exc.message,
+            )
+            await self._openings.defer(dispute_id, token, now + SETTLE_RETRY)
+            return UNCLEAR
+        await self._openings.finish_abandon(dispute_id, token)
+        log.info("opening %s on order %s abandoned: its dispute never started", dispute_id, order_id)
+        return SETTLED_GONE
 
     async def _live_history(self, order_id: str) -> list[PastDispute]:
-        """The order's disputes as they stand now. The read model may lag a moment behind a
-        dispute that just closed, so an open-looking one is asked directly; an opening nobody
-        works on any more is settled here (started, or abandoned and left out)."""
+        """The order's disputes as they stand now. An opening nobody is in any more is settled
+        here (started, or abandoned and left out). The read model may lag a moment behind a
+        dispute that just closed, so an open-looking one is asked directly."""
         history = []
         now = _now()
         for recorded in await self._openings.order_history(order_id):
             past = recorded
-            if past.state == OPENING and not past.being_opened(now):
-                started = await self._engine.started(past.dispute_id)  # Unavailable: refuse to guess
-                if not started:
-                    row = await self._openings.by_request(past.buyer_id, past.request_id)
-                    if row is not None and await self.abandon(row, now):
-                        continue
-                else:
-                    await self._openings.mark_started(past.dispute_id)
+            if past.state == ABANDONING or (past.state == OPENING and not past.in_flight(now)):
+                outcome = await self._settle(past.dispute_id, order_id, past.token, past.state, now)
+                if outcome == SETTLED_GONE:
+                    continue
+                if outcome == UNCLEAR:
+                    raise Unavailable(
+                        f"an earlier opening on order {order_id} cannot be settled right now; "
+                        "retry with the same request_id"
+                    )
+                if outcome == SETTLED_STARTED:
                     past = replace(past, state=STARTED)
             if past.state == STARTED and past.status not in CLOSED:
                 try:
@@ -260,17 +312,15 @@ class Opener:
         return history
 
     async def reconcile(self) -> int:
-        """Settle openings nobody works on any more (a crash mid-opening, a hold release that
-        failed): started ones are marked so, the others abandoned. Returns how many were settled."""
+        """Settle openings nobody is in any more (a crash mid-opening, an outage while
+        settling). Returns how many were settled."""
         settled = 0
-        now = _now()
-        for row in await self._openings.unresolved(now):
+        for row in await self._openings.unresolved(_now()):
             try:
-                if row.state == OPENING and await self._engine.started(row.dispute_id):
-                    await self._openings.mark_started(row.dispute_id)
-                    settled += 1
-                elif await self.abandon(row, now):
-                    settled += 1
-            except Unavailable as exc:
-                log.info("opening %s not settled yet: %s", row.dispute_id, exc.message)
+                outcome = await self._settle(row.dispute_id, row.order_id, row.token, row.state, _now())
+            except Exception as exc:  # one opening must not stall the others
+                log.exception("opening %s could not be settled", row.dispute_id, exc_info=exc)
+                continue
+            if outcome in (SETTLED_STARTED, SETTLED_GONE):
+                settled += 1
         return settled

@@ -11,6 +11,7 @@ from datetime import datetime
 from orders.v1 import orders_pb2
 
 from dispute_svc.openings import PastDispute
+from dispute_svc.store import STARTED
 from platform_common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -57,7 +58,7 @@ def check_history(order_id: str, history: list[PastDispute], policy: Policy, now
                 ORDER_SETTLED,
             )
     for past in history:
-        if past.being_opened(now):
+        if past.state != STARTED:  # OPENING, or ABANDONING: not yet known never to have started
             raise AlreadyExists(
                 f"another dispute is being opened on order {order_id} at this moment; "
                 "if that opening fails, this order can be disputed again at once",

@@ -1,21 +1,31 @@
 """The openings register: one row per dispute opened, with its life cycle (dispute_svc/store.py
-OpeningRow). Every transition is one conditional UPDATE, so concurrent OpenDispute calls, the
-reconciler and several DisputeService replicas agree on who may start or abandon an opening."""
+OpeningRow). Every transition is one conditional UPDATE on the row's state and token, so
+concurrent OpenDispute calls, the reconciler and several DisputeService replicas agree on who
+may start, settle or abandon an opening; a call that lost its opening changes nothing."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dispute_svc.store import ABANDONING, OPENING, STARTED, DisputeRow, OpeningRow
+from dispute_svc.store import ABANDONED, ABANDONING, OPENING, STARTED, DisputeRow, OpeningRow
 from platform_common.sql import SqlStore
 
 
 class OpeningRaced(Exception):
-    """Another call recorded an opening first (this very request, or another one on the order)."""
+    """Another call recorded or changed the opening first: look again."""
+
+
+def new_token(previous: str = "") -> str:
+    """A token for an opening's incarnation, "g<generation>.<random>": OrderService lets a newer
+    incarnation take a hold over, never an older one (order_svc/ledger.py `generation`)."""
+    head = previous.partition(".")[0]
+    generation = int(head[1:]) + 1 if head[:1] == "g" and head[1:].isdigit() else 1
+    return f"g{generation}.{secrets.token_hex(12)}"
 
 
 @dataclass(frozen=True)
@@ -34,16 +44,20 @@ class PastDispute:
     request_id: str = ""
     token: str = ""
     inflight: int = 0
+    settle_after: datetime | None = None
 
-    def being_opened(self, now: datetime) -> bool:
-        """An OpenDispute call is starting it right now (a call is in it, within its lease).
-        An opening nobody is in any more is not: it is settled (started or abandoned) at once."""
+    def in_flight(self, now: datetime) -> bool:
+        """An OpenDispute call is in the opening, within its lease."""
         return (
             self.state == OPENING
             and self.inflight > 0
             and self.lease_until is not None
             and self.lease_until > now
         )
+
+
+def _settleable(now: datetime) -> ColumnElement[bool]:
+    return or_(OpeningRow.settle_after.is_(None), OpeningRow.settle_after < now)
 
 
 def _changed(result: object) -> bool:
@@ -64,7 +78,8 @@ class Openings:
             )
 
     async def order_history(self, order_id: str) -> list[PastDispute]:
-        """The order's disputes that count (abandoned openings do not), oldest first."""
+        """Every opening of the order, oldest first (ABANDONING ones included: until settled,
+        nobody can say they never started)."""
         return await self._sql.run(self._order_history, order_id)
 
     def _order_history(self, order_id: str) -> list[PastDispute]:
@@ -72,7 +87,7 @@ class Openings:
             rows = s.execute(
                 select(OpeningRow, DisputeRow.status, DisputeRow.resolution)
                 .outerjoin(DisputeRow, DisputeRow.dispute_id == OpeningRow.dispute_id)
-                .where(OpeningRow.order_id == order_id, OpeningRow.state != ABANDONING)
+                .where(OpeningRow.order_id == order_id, OpeningRow.state != ABANDONED)
                 .order_by(OpeningRow.attempt)
             ).all()
             return [
@@ -88,6 +103,7 @@ class Openings:
                     o.request_id,
                     o.token,
                     o.inflight,
+                    o.settle_after,
                 )
                 for o, status, resolution in rows
             ]
@@ -102,40 +118,62 @@ class Openings:
         except IntegrityError:
             raise OpeningRaced() from None
 
-    async def revive(self, dispute_id: str, attempt: int, token: str, lease_until: datetime) -> None:
-        """An abandoned opening of the same request becomes a new opening attempt."""
-        await self._sql.write(self._revive, dispute_id, attempt, token, lease_until)
+    async def revive(
+        self, dispute_id: str, previous: str, attempt: int, token: str, lease_until: datetime, now: datetime
+    ) -> OpeningRow:
+        """An abandoned opening of the same request (token `previous`) becomes a new incarnation,
+        accepted now."""
+        return await self._sql.write(self._revive, dispute_id, previous, attempt, token, lease_until, now)
 
-    def _revive(self, dispute_id: str, attempt: int, token: str, lease_until: datetime) -> None:
+    def _revive(
+        self, dispute_id: str, previous: str, attempt: int, token: str, lease_until: datetime, now: datetime
+    ) -> OpeningRow:
         try:
             with self._sql.sessions.begin() as s:
                 result = s.execute(
                     update(OpeningRow)
-                    .where(OpeningRow.dispute_id == dispute_id, OpeningRow.state == ABANDONING)
-                    .values(state=OPENING, attempt=attempt, token=token, inflight=1, lease_until=lease_until)
+                    .where(
+                        OpeningRow.dispute_id == dispute_id,
+                        OpeningRow.state == ABANDONED,
+                        OpeningRow.token == previous,
+                    )
+                    .values(
+                        state=OPENING,
+                        attempt=attempt,
+                        token=token,
+                        inflight=1,
+                        lease_until=lease_until,
+                        created_at=now,
+                    )
                 )
-                if not _changed(result):
+                row = s.get(OpeningRow, dispute_id) if _changed(result) else None
+                if row is None:
                     raise OpeningRaced()
+                return row
         except IntegrityError:
             raise OpeningRaced() from None
 
-    async def enter(self, dispute_id: str, lease_until: datetime) -> OpeningRow | None:
+    async def enter(self, dispute_id: str, lease_until: datetime, now: datetime) -> OpeningRow | None:
         """Join an opening in progress (a retry of the same request): one more call in flight,
-        the lease extended. None if it is no longer OPENING."""
-        return await self._sql.write(self._enter, dispute_id, lease_until)
+        the lease extended. Joining an opening no call is in any more accepts it anew (its
+        deadlines run from now). None if it is no longer OPENING."""
+        return await self._sql.write(self._enter, dispute_id, lease_until, now)
 
-    def _enter(self, dispute_id: str, lease_until: datetime) -> OpeningRow | None:
+    def _enter(self, dispute_id: str, lease_until: datetime, now: datetime) -> OpeningRow | None:
         with self._sql.sessions.begin() as s:
             result = s.execute(
                 update(OpeningRow)
                 .where(OpeningRow.dispute_id == dispute_id, OpeningRow.state == OPENING)
-                .values(inflight=OpeningRow.inflight + 1, lease_until=lease_until)
+                .values(
+                    inflight=OpeningRow.inflight + 1,
+                    lease_until=lease_until,
+                    created_at=case((OpeningRow.inflight == 0, now), else_=OpeningRow.created_at),
+                )
             )
             return s.get(OpeningRow, dispute_id) if _changed(result) else None
 
     async def refresh(self, dispute_id: str, token: str, lease_until: datetime) -> bool:
-        """Extend the lease right before starting the workflow; False if the opening was taken
-        from this call (abandoned after its lease ran out)."""
+        """Extend the lease right before acting on the opening; False if the call lost it."""
         return await self._sql.write(self._refresh, dispute_id, token, lease_until)
 
     def _refresh(self, dispute_id: str, token: str, lease_until: datetime) -> bool:
@@ -151,38 +189,56 @@ class Openings:
             )
             return _changed(result)
 
-    async def leave(self, dispute_id: str) -> None:
-        """A call that failed leaves the opening; the last one out may abandon it."""
-        await self._sql.write(self._leave, dispute_id)
+    async def leave(self, dispute_id: str, token: str, settle_after: datetime | None = None) -> None:
+        """A call that failed leaves its opening (only its own incarnation's). `settle_after`:
+        the call sent the start and does not know whether it arrived (a timeout, a cancelled
+        call): Temporal may still be committing it, so nobody may settle the opening before."""
+        await self._sql.write(self._leave, dispute_id, token, settle_after)
 
-    def _leave(self, dispute_id: str) -> None:
+    def _leave(self, dispute_id: str, token: str, settle_after: datetime | None) -> None:
+        values: dict[str, object] = {"inflight": OpeningRow.inflight - 1}
+        if settle_after is not None:
+            later = or_(OpeningRow.settle_after.is_(None), OpeningRow.settle_after < settle_after)
+            values["settle_after"] = case((later, settle_after), else_=OpeningRow.settle_after)
         with self._sql.sessions.begin() as s:
             s.execute(
                 update(OpeningRow)
                 .where(
-                    OpeningRow.dispute_id == dispute_id, OpeningRow.state == OPENING, OpeningRow.inflight > 0
+                    OpeningRow.dispute_id == dispute_id,
+                    OpeningRow.state == OPENING,
+                    OpeningRow.token == token,
+                    OpeningRow.inflight > 0,
                 )
-                .values(inflight=OpeningRow.inflight - 1)
+                .values(values)
             )
 
-    async def mark_started(self, dispute_id: str) -> None:
-        await self._sql.write(self._mark_started, dispute_id)
+    async def mark_started(self, dispute_id: str, token: str) -> None:
+        """The workflow exists: the opening (this incarnation, opening or being settled) started."""
+        await self._sql.write(self._mark_started, dispute_id, token)
 
-    def _mark_started(self, dispute_id: str) -> None:
+    def _mark_started(self, dispute_id: str, token: str) -> None:
         with self._sql.sessions.begin() as s:
             s.execute(
                 update(OpeningRow)
-                .where(OpeningRow.dispute_id == dispute_id, OpeningRow.state == OPENING)
-                .values(state=STARTED, inflight=0, lease_until=None)
+                .where(
+                    OpeningRow.dispute_id == dispute_id,
+                    OpeningRow.state.in_((OPENING, ABANDONING)),
+                    OpeningRow.token == token,
+                )
+                .values(state=STARTED, inflight=0, lease_until=None, settle_after=None)
             )
 
-    async def begin_abandon(self, dispute_id: str, token: str, now: datetime) -> bool:
-        """Claim an opening for abandonment: only if no call is in flight (or their lease has run
-        out) and nobody revived it since. Its attempt number is given back at once."""
-        return await self._sql.write(self._begin_abandon, dispute_id, token, now)
+    async def claim(self, dispute_id: str, token: str, now: datetime) -> bool:
+        """Take an opening nobody is in any more (no call in flight, or their lease ran out) to
+        settle it: ABANDONING until Temporal says whether its workflow started. New openings on
+        the order wait meanwhile, so no second dispute can open on a first one that did start."""
+        return await self._sql.write(self._claim, dispute_id, token, now)
 
-    def _begin_abandon(self, dispute_id: str, token: str, now: datetime) -> bool:
-        idle = or_(OpeningRow.inflight == 0, OpeningRow.lease_until.is_(None), OpeningRow.lease_until < now)
+    def _claim(self, dispute_id: str, token: str, now: datetime) -> bool:
+        idle = and_(
+            or_(OpeningRow.inflight == 0, OpeningRow.lease_until.is_(None), OpeningRow.lease_until < now),
+            _settleable(now),
+        )
         with self._sql.sessions.begin() as s:
             result = s.execute(
                 update(OpeningRow)
@@ -192,33 +248,52 @@ class Openings:
                     OpeningRow.token == token,
                     idle,
                 )
-                .values(state=ABANDONING, attempt=None, inflight=0, lease_until=None)
+                .values(state=ABANDONING, inflight=0, lease_until=None)
             )
             return _changed(result)
 
+    async def defer(self, dispute_id: str, token: str, until: datetime) -> None:
+        """Settling failed (Temporal or OrderService down): the reconciler tries again after `until`."""
+        await self._sql.write(self._defer, dispute_id, token, until)
+
+    def _defer(self, dispute_id: str, token: str, until: datetime) -> None:
+        with self._sql.sessions.begin() as s:
+            s.execute(
+                update(OpeningRow)
+                .where(
+                    OpeningRow.dispute_id == dispute_id,
+                    OpeningRow.state == ABANDONING,
+                    OpeningRow.token == token,
+                )
+                .values(lease_until=until)
+            )
+
     async def finish_abandon(self, dispute_id: str, token: str) -> None:
-        """The order's hold is gone: forget the opening."""
+        """The workflow never started and the order's hold is gone: the opening is ABANDONED and
+        gives its attempt number back."""
         await self._sql.write(self._finish_abandon, dispute_id, token)
 
     def _finish_abandon(self, dispute_id: str, token: str) -> None:
         with self._sql.sessions.begin() as s:
             s.execute(
-                delete(OpeningRow).where(
+                update(OpeningRow)
+                .where(
                     OpeningRow.dispute_id == dispute_id,
                     OpeningRow.state == ABANDONING,
                     OpeningRow.token == token,
                 )
+                .values(state=ABANDONED, attempt=None, inflight=0, lease_until=None, settle_after=None)
             )
 
     async def unresolved(self, now: datetime) -> list[OpeningRow]:
-        """Openings nobody is working on: OPENING past its lease, or ABANDONING."""
+        """Openings nobody works on: OPENING with no call in it (or past its lease), or
+        ABANDONING and not deferred; oldest first."""
         return await self._sql.run(self._unresolved, now)
 
     def _unresolved(self, now: datetime) -> list[OpeningRow]:
-        stale = and_(
-            OpeningRow.state == OPENING,
-            or_(OpeningRow.lease_until.is_(None), OpeningRow.lease_until < now),
-        )
+        free = or_(OpeningRow.lease_until.is_(None), OpeningRow.lease_until < now)
+        stale = and_(OpeningRow.state == OPENING, or_(OpeningRow.inflight == 0, free), _settleable(now))
+        settling = and_(OpeningRow.state == ABANDONING, free)
         with self._sql.sessions() as s:
-            query = select(OpeningRow).where(or_(stale, OpeningRow.state == ABANDONING))
+            query = select(OpeningRow).where(or_(stale, settling)).order_by(OpeningRow.created_at)
             return list(s.scalars(query.limit(100)))

@@ -3,17 +3,21 @@ openings register (dispute_svc/openings.py)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from disputes.v1 import disputes_pb2
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from dispute_svc.openings import Openings
-from dispute_svc.store import MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
+from dispute_svc.store import ABANDONED, ABANDONING, MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,27 @@ class Recorded:
     resolution: str
     opened_at: datetime
     updated_at: datetime
+
+
+def _revive_abandoned(s: Session, d: disputes_pb2.Dispute) -> None:
+    """An opening settled as never started, whose workflow then did start (a start that
+    committed after every grace): it counts again, with its attempt number if still free, so
+    the opening rules see the dispute. Should never happen; loud if it does."""
+    opening = s.get(OpeningRow, d.dispute_id)
+    if opening is None or opening.state != ABANDONED:
+        return
+    log.error("dispute %s started after its opening was abandoned; counting it again", d.dispute_id)
+    try:
+        with s.begin_nested():
+            opening.state, opening.attempt = STARTED, d.attempt
+    except IntegrityError:
+        log.error(
+            "dispute %s: attempt %d on order %s is taken; kept without one",
+            d.dispute_id,
+            d.attempt,
+            d.order_id,
+        )
+        opening.state, opening.attempt = STARTED, None
 
 
 class DisputeRepository:
@@ -59,9 +84,10 @@ class DisputeRepository:
             # The workflow records itself, so it exists: its opening has started.
             s.execute(
                 update(OpeningRow)
-                .where(OpeningRow.dispute_id == d.dispute_id, OpeningRow.state == OPENING)
-                .values(state=STARTED, inflight=0, lease_until=None)
+                .where(OpeningRow.dispute_id == d.dispute_id, OpeningRow.state.in_((OPENING, ABANDONING)))
+                .values(state=STARTED, inflight=0, lease_until=None, settle_after=None)
             )
+            _revive_abandoned(s, d)
             row = s.get(DisputeRow, d.dispute_id, with_for_update=not self._sql.is_sqlite)
             if row is None:
                 try:

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from dispute_svc.views import parse_solution
 from platform_common.errors import AlreadyExists, InvalidArgument, translate_refusal
-from platform_common.validate import require_uuid
+from platform_common.validate import require_uuid, storable
 from workflows.dispute_model import (
     AppealAction,
     BuyerAction,
@@ -51,7 +51,7 @@ def text(value: str, field: str, lo: int, hi: int) -> str:
         raise InvalidArgument(f"{field} is required ({lo}..{hi} characters)")
     if len(value) > hi:
         raise InvalidArgument(f"{field} must be at most {hi} characters (got {len(value)})")
-    return value
+    return storable(value, field)
 
 
 def evidence(ids: Iterable[str], field: str = "evidence_ids") -> list[str]:
@@ -87,6 +87,7 @@ class Opening:
 def parse_opening(r: pb.OpenDisputeRequest, policy: Policy) -> Opening:
     if not 1 <= len(r.request_id) <= 128:
         raise InvalidArgument("request_id is required (1..128 characters)")
+    storable(r.request_id, "request_id")
     order_id = require_uuid(r.order_id, "order_id")
     if r.reason not in pb.DisputeReason.values() or r.reason == pb.DISPUTE_REASON_UNSPECIFIED:
         raise InvalidArgument("reason is required (a DisputeReason)")

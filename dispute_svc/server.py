@@ -121,6 +121,9 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     ) -> pb.ListDisputesResponse:
         caller = current_caller()
         buyer_id, seller_id = request.buyer_id, request.seller_id
+        for name, value in (("buyer_id", buyer_id), ("seller_id", seller_id)):
+            if len(value) > 128:
+                raise InvalidArgument(f"{name} must be at most 128 characters")
         if caller.role is Role.BUYER:
             if buyer_id not in ("", caller.id) or seller_id:
                 raise PermissionDenied("buyers list only their own disputes (buyer_id = yourself)")

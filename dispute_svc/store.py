@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
     pass
 
 
-OPENING, STARTED, ABANDONING = "OPENING", "STARTED", "ABANDONING"
+OPENING, STARTED, ABANDONING, ABANDONED = "OPENING", "STARTED", "ABANDONING", "ABANDONED"
 
 
 class OpeningRow(Base):
@@ -30,9 +30,11 @@ class OpeningRow(Base):
     one order cannot both take the same attempt number.
 
     state OPENING: OpenDispute calls (`inflight` of them, each holding the lease until
-    `lease_until`) are starting the workflow. STARTED: the workflow exists. ABANDONING: it never
-    started; the order's hold (recorded with `token`) is being dropped, and the attempt number
-    was given back (NULL). See dispute_svc/opener.py.
+    `lease_until`) are starting the workflow. STARTED: the workflow exists. ABANDONING: no call
+    is in it any more and it is being settled (does the workflow exist? if not, the order's hold
+    recorded with `token` is dropped); it keeps its attempt number meanwhile. ABANDONED: it never
+    started and holds nothing; its attempt number was given back (NULL) and its token is kept, so
+    a later retry of the same request opens a newer incarnation. See dispute_svc/opener.py.
     """
 
     __tablename__ = "dispute_openings"
@@ -48,6 +50,8 @@ class OpeningRow(Base):
     token: Mapped[str] = mapped_column(String(64), default="")
     inflight: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Not settled before this: a call sent the start and lost its answer (see openings.leave).
+    settle_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("order_id", "attempt", name="uq_dispute_openings_order_attempt"),

@@ -125,12 +125,14 @@ class EvidenceRepository:
             return _usage(s, dispute_id)
 
     async def list_evidence(
-        self, *, order_id: str, dispute_id: str, page_size: int, page_token: str
+        self, *, order_id: str, dispute_id: str, page_size: int, page_token: str, escalated_only: bool = False
     ) -> tuple[list[EvidenceRow], str]:
-        return await self._sql.run(self._list, order_id, dispute_id, page_size, page_token)
+        """A dispute's or an order's files; `escalated_only` keeps those of escalated disputes
+        (what an arbiter may see), filtered in SQL so pages stay full."""
+        return await self._sql.run(self._list, order_id, dispute_id, page_size, page_token, escalated_only)
 
     def _list(
-        self, order_id: str, dispute_id: str, page_size: int, page_token: str
+        self, order_id: str, dispute_id: str, page_size: int, page_token: str, escalated_only: bool
     ) -> tuple[list[EvidenceRow], str]:
         q = select(EvidenceRow)
         q = (
@@ -138,6 +140,9 @@ class EvidenceRepository:
             if dispute_id
             else q.where(EvidenceRow.order_id == order_id)
         )
+        if escalated_only:
+            escalated = select(DisputeRow.dispute_id).where(DisputeRow.escalated.is_(True))
+            q = q.where(EvidenceRow.dispute_id.in_(escalated))
         q = keyset(q, EvidenceRow.created_at, EvidenceRow.id, page_size, page_token)
         with self._sql.sessions() as s:
             rows = list(s.scalars(q).all())

@@ -50,8 +50,13 @@ MAX_CHUNK = 1024 * 1024
 # Uploads one caller may have in progress at once: below the server's cap, so no single caller
 # (or stalled client) can take every slot.
 MAX_UPLOADS_PER_CALLER = 4
-# A stream that sends nothing for this long is aborted (nothing is kept).
+# A stream that sends less than PROGRESS_BYTES in this long is aborted (nothing is kept): a
+# trickle of tiny chunks keeps no slot for ever.
 IDLE_SECONDS = 30.0
+PROGRESS_BYTES = 64 * 1024
+# Refused uploads whose remaining bytes are read (see _drain) at once; the others are answered
+# straight away, so refusals cannot be turned into a way of holding the server busy.
+MAX_DRAINING = 8
 _SIDE_OF_ROLE = {common_pb2.ROLE_BUYER: "BUYER", common_pb2.ROLE_SELLER: "SELLER"}
 _PARTIES = {**_SIDE_OF_ROLE, common_pb2.ROLE_ARBITER: "ARBITER"}
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
@@ -89,19 +94,25 @@ def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> No
 async def _idle_guarded(
     requests: AsyncIterator[evidence_pb2.UploadEvidenceRequest], idle_s: float
 ) -> AsyncIterator[evidence_pb2.UploadEvidenceRequest]:
-    """The client's messages, aborting the upload if one takes longer than `idle_s` to come:
-    a stalled stream must not hold an upload slot (and a multipart upload) for ever."""
+    """The client's messages, aborting the upload unless every `idle_s` brings at least
+    PROGRESS_BYTES (or the end of the file): a stalled or trickling stream must not hold an
+    upload slot (and a multipart upload) for ever."""
     stream = aiter(requests)
+    loop = asyncio.get_running_loop()
+    deadline, progress = loop.time() + idle_s, 0
     while True:
         try:
-            async with asyncio.timeout(idle_s):
+            async with asyncio.timeout_at(deadline):
                 message = await anext(stream)
         except StopAsyncIteration:
             return
         except TimeoutError:
             raise DeadlineExceeded(
-                f"no data for {idle_s:g} s: the upload was aborted, nothing was kept"
+                f"less than {human(PROGRESS_BYTES)} in {idle_s:g} s: the upload was aborted, nothing was kept"
             ) from None
+        progress += len(message.chunk)
+        if progress >= PROGRESS_BYTES:
+            deadline, progress = loop.time() + idle_s, 0
         yield message
 
 
@@ -152,6 +163,13 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         self._per_caller_limit = min(per_caller, max_uploads)
         self._active: dict[tuple[str, str], int] = {}
         self._idle_s = idle_s
+        self._draining = asyncio.Semaphore(MAX_DRAINING)
+
+    async def _drain(self, requests: AsyncIterator[evidence_pb2.UploadEvidenceRequest]) -> None:
+        if self._draining.locked():
+            return  # enough refused uploads are being read already: answer this one now
+        async with self._draining:
+            await _drain(requests)
 
     async def _parties(self, order_id: str) -> tuple[str, str]:
         order = await fetch_order(self._orders, order_id)
@@ -169,12 +187,12 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         requests = _idle_guarded(request_iterator, self._idle_s)
         # Checked and taken without an await in between: no other upload can slip in.
         if self._active.get(key, 0) >= self._per_caller_limit:
-            await _drain(requests)
+            await self._drain(requests)
             raise ResourceExhausted(
                 f"you have {self._per_caller_limit} uploads in progress already; finish one first"
             )
         if self._uploads.locked():
-            await _drain(requests)
+            await self._drain(requests)
             raise ResourceExhausted("too many uploads in progress on this server; retry shortly")
         self._active[key] = self._active.get(key, 0) + 1
         try:
@@ -183,7 +201,7 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         except DeadlineExceeded:
             raise  # the client stopped sending: nothing to drain
         except DomainError:
-            await _drain(requests)  # nothing is stored any more; see _drain
+            await self._drain(requests)  # nothing is stored any more; see _drain
             raise
         finally:
             left = self._active[key] - 1
@@ -248,6 +266,8 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
                 if not req.HasField("chunk"):
                     raise InvalidArgument("only the first message may carry metadata")
                 data = req.chunk
+                if not data:
+                    raise InvalidArgument("a chunk must carry at least one byte")
                 if len(data) > MAX_CHUNK:
                     raise InvalidArgument(f"chunks are limited to {human(MAX_CHUNK)}")
                 receipt.size += len(data)
@@ -372,6 +392,8 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             dispute_id=dispute_id,
             page_size=size,
             page_token=request.page.page_token,
+            # An order's files outside its escalated disputes are not an arbiter's to see.
+            escalated_only=caller.role is Role.ARBITER,
         )
         return evidence_pb2.ListEvidenceResponse(evidence=[to_proto(r) for r in rows], next_page_token=token)
 

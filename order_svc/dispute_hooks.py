@@ -71,7 +71,12 @@ class DisputeHooks:
             # A shipped order refunded in full meanwhile still has its clock: let it run out
             # (its completion then changes nothing) rather than wait frozen for ever.
             if Status(row.status) in IN_TRANSIT or (row.status == Status.REFUNDED and row.shipped_at):
-                await self._on_clock(row, dispute_id, False, at)
+                if token is None:
+                    await self._on_clock(row, dispute_id, False, at)
+                elif dispute_id in await self._clock.frozen_by(row.id):
+                    # An abandoned opening froze the clock only by a refused completion: undo it
+                    # under its own update id (the dispute's own "unfreeze-<id>" stays unused).
+                    await self._clock.unfreeze(row.id, dispute_id, f"abandon-{dispute_id}-{token}")
         return order_id
 
     async def _on_clock(self, row: OrderRow, dispute_id: str, freeze: bool, since: datetime) -> None:

@@ -8,11 +8,14 @@ recovered from the seller. So, always and exactly:
     paid = held + refunded + released - recovered
 
 with `held` what the platform still holds. Rules that keep anybody from being paid twice:
-- completion releases only what no refund claims: `held - pending`, where pending are the refunds
-  registered before the release and not settled yet (they keep their amount in escrow);
-- a refund registered after the release is uncovered: its settlement is a recovery;
-- a pending refund that fails for good gives its amount back: to escrow, or, once the order has
-  completed, to the seller;
+- completion releases only what no refund claims: the unclaimed part of escrow, `held - covered
+  pending`, where covered pending are refunds registered while escrow held their amount and not
+  settled yet (they keep their amount in escrow);
+- a refund registered when escrow no longer holds its amount (after the release) is uncovered:
+  its settlement is a recovery from the seller;
+- a pending refund that fails for good gives its amount back to escrow; once the order has
+  completed it goes on to the seller, unless a dispute holds the order (then it stays in escrow
+  until the dispute ends, and may cover what the dispute refunds);
 - the whole payment refunded means the seller keeps nothing and the order ends REFUNDED.
 
 Pure functions over immutable values (no I/O), so the invariant is property-tested directly.
@@ -91,6 +94,11 @@ class Ledger:
         return self.paid - self.refunded - self.released + self.recovered
 
     @property
+    def unclaimed(self) -> int:
+        """What escrow holds that no pending refund claims."""
+        return self.held - self._sum(EntryState.PENDING, covered=True)
+
+    @property
     def seller_net(self) -> int:
         return self.released - self.recovered
 
@@ -101,13 +109,13 @@ class Ledger:
     def entry(self, key: str) -> Entry | None:
         return next((e for e in self.entries if e.key == key), None)
 
-    def check(self) -> None:
-        """The invariants; a violation is a bug, never a caller's mistake."""
-        covered_pending = self._sum(EntryState.PENDING, covered=True)
+    def check(self, held_open: bool = False) -> None:
+        """The invariants; a violation is a bug, never a caller's mistake. `held_open`: a
+        dispute holds the order (a closed ledger may then keep unclaimed money)."""
         assert self.refunded + self.pending <= self.paid, self
-        assert 0 <= covered_pending <= self.held, self
+        assert self.unclaimed >= 0 and self._sum(EntryState.PENDING, covered=True) >= 0, self
         assert self.seller_net >= 0, self
-        assert not self.closed or self.held == covered_pending, self
+        assert not self.closed or held_open or self.unclaimed == 0, self
 
 
 def _with(ledger: Ledger, entry: Entry) -> Ledger:
@@ -128,7 +136,7 @@ def register(ledger: Ledger, key: str, amount: int) -> Ledger:
         raise EscrowConflict(
             f"refunds would exceed the amount paid ({ledger.refunded + ledger.pending + amount} > {ledger.paid})"
         )
-    entry = Entry(key, EntryKind.REFUND, amount, EntryState.PENDING, covered=not ledger.closed)
+    entry = Entry(key, EntryKind.REFUND, amount, EntryState.PENDING, covered=amount <= ledger.unclaimed)
     return _with(ledger, entry)
 
 
@@ -144,12 +152,13 @@ def settle(ledger: Ledger, key: str, amount: int) -> Ledger:
     return _with(current, replace(entry, state=EntryState.SETTLED))
 
 
-def cancel(ledger: Ledger, key: str, amount: int) -> Ledger:
+def cancel(ledger: Ledger, key: str, amount: int, held_open: bool = False) -> Ledger:
     """The refund failed for good: no money moved. Its amount stays in escrow, or goes to the
-    seller if the order has completed meanwhile (it was only held back for this refund)."""
+    seller if the order has completed meanwhile (it was only held back for this refund), unless
+    a dispute holds the order (`held_open`): then it waits in escrow for the dispute's end."""
     entry = ledger.entry(key)
     if entry is None:  # it never reached the ledger as pending: record that it failed
-        entry = Entry(key, EntryKind.REFUND, amount, EntryState.CANCELLED, covered=not ledger.closed)
+        entry = Entry(key, EntryKind.REFUND, amount, EntryState.CANCELLED, covered=False)
         return _with(ledger, entry)
     if entry.amount != amount:
         raise EscrowConflict(f"refund {key} is recorded for {entry.amount}, not {amount}")
@@ -157,8 +166,10 @@ def cancel(ledger: Ledger, key: str, amount: int) -> Ledger:
         return ledger
     if entry.state is EntryState.SETTLED:
         raise EscrowConflict(f"refund {key} has settled; it cannot fail any more")
-    released = ledger.released + (amount if entry.covered and ledger.closed else 0)
-    return replace(_with(ledger, replace(entry, state=EntryState.CANCELLED)), released=released)
+    cancelled = _with(ledger, replace(entry, state=EntryState.CANCELLED))
+    if entry.covered and ledger.closed and not held_open:
+        return replace(cancelled, released=ledger.released + amount)
+    return cancelled
 
 
 def release(ledger: Ledger) -> tuple[Ledger, int]:
@@ -166,8 +177,17 @@ def release(ledger: Ledger) -> tuple[Ledger, int]:
     seller. Returns the ledger and the amount released now."""
     if ledger.closed:
         return ledger, 0
-    amount = ledger.held - ledger.pending
+    amount = ledger.unclaimed
     return replace(ledger, released=ledger.released + amount, closed=True), amount
+
+
+def release_unclaimed(ledger: Ledger) -> tuple[Ledger, int]:
+    """The last dispute holding a completed order ended: what it kept in escrow (refunds that
+    failed meanwhile) goes to the seller."""
+    if not ledger.closed or ledger.unclaimed == 0:
+        return ledger, 0
+    amount = ledger.unclaimed
+    return replace(ledger, released=ledger.released + amount), amount
 
 
 def cancel_order(ledger: Ledger) -> tuple[Ledger, int]:

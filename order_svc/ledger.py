@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from order_svc import escrow
 from order_svc.domain import IN_TRANSIT, OPEN, Escrow, Status
 from order_svc.escrow import Entry, EntryKind, EntryState, Ledger
-from order_svc.store import OrderEscrowEntryRow, OrderHoldRow, OrderRow, event_row
+from order_svc.store import OrderEscrowEntryRow, OrderEventRow, OrderHoldRow, OrderRow, event_row
 from platform_common.auth import Caller
 from platform_common.errors import FailedPrecondition, NotFound
 from platform_common.money import Money
@@ -26,11 +26,24 @@ from platform_common.sql import SqlStore
 
 
 def holds_of(s: Session, order_id: str) -> list[OrderHoldRow]:
-    return list(
-        s.scalars(
-            select(OrderHoldRow).where(OrderHoldRow.order_id == order_id).order_by(OrderHoldRow.held_at)
-        )
+    """The disputes holding the order now."""
+    query = select(OrderHoldRow).where(OrderHoldRow.order_id == order_id, OrderHoldRow.released_at.is_(None))
+    return list(s.scalars(query.order_by(OrderHoldRow.held_at)))
+
+
+def holds_ever(s: Session, order_id: str) -> int:
+    """How many times a dispute began to hold the order (a generation for its buyer's
+    confirmations: each hold event counts, a hold taken again included)."""
+    query = select(func.count(OrderEventRow.id)).where(
+        OrderEventRow.order_id == order_id, OrderEventRow.action == "DISPUTE_HOLD"
     )
+    return int(s.scalar(query) or 0)
+
+
+def generation(token: str) -> int:
+    """An opening's incarnation, from its token "g<n>.<random>" (0 for others)."""
+    head, dot, _ = token.partition(".")
+    return int(head[1:]) if dot and head[:1] == "g" and head[1:].isdigit() and len(head) < 12 else 0
 
 
 def entries_of(s: Session, order_ids: list[str]) -> dict[str, list[OrderEscrowEntryRow]]:
@@ -94,7 +107,7 @@ class LedgerStore:
         self, s: Session, row: OrderRow, ledger: Ledger, at: datetime, reason: str, issuer: str
     ) -> None:
         """Write the ledger back: changed entries, the released amount and the escrow status."""
-        ledger.check()
+        ledger.check(held_open=bool(holds_of(s, row.id)))
         stored = {e.key: e for e in entries_of(s, [row.id])[row.id]}
         for entry in ledger.entries:
             current = stored.get(entry.key)
@@ -127,20 +140,30 @@ class LedgerStore:
         return await self._sql.write(self._hold, order_id, dispute_id, token, at, actor)
 
     def _hold(self, order_id: str, dispute_id: str, token: str, at: datetime, actor: Caller) -> HoldResult:
+        """Record that the dispute holds the order. A newer opening of the dispute takes the hold
+        over; a late call of an opening that was abandoned meanwhile (its own token, released)
+        holds nothing; the dispute's own freeze (token "") always holds, and owns the hold from
+        then on (no opening's release ends it)."""
         with self._sql.sessions() as s:
             row = self._locked(s, order_id)
             if row.status == Status.CANCELLED.value:
                 raise FailedPrecondition(f"order {row.id} is CANCELLED; a dispute cannot hold it")
-            if row.status not in {x.value for x in OPEN}:
-                return HoldResult(row, None)  # completed or refunded: nothing left to hold back
+            if row.status not in {x.value for x in (*OPEN, Status.COMPLETED)}:
+                return HoldResult(row, None)  # refunded in full: nothing left to hold back
             hold = s.get(OrderHoldRow, (order_id, dispute_id))
             if hold is None:
                 hold = OrderHoldRow(order_id=order_id, dispute_id=dispute_id, token=token, held_at=at)
                 s.add(hold)
-                self._event(
-                    s, row, at, actor, "DISPUTE_HOLD", f"dispute {dispute_id} holds the order and its escrow"
-                )
-            elif token and hold.token != token:
+                detail = f"dispute {dispute_id} holds the order and its escrow"
+                self._event(s, row, at, actor, "DISPUTE_HOLD", detail)
+            elif hold.released_at is not None:
+                if token and generation(token) <= generation(hold.token):
+                    return HoldResult(row, None)  # that opening was abandoned: it holds nothing
+                hold.token, hold.held_at, hold.released_at = token, at, None
+                self._event(s, row, at, actor, "DISPUTE_HOLD", f"dispute {dispute_id} holds the order again")
+            elif not token:
+                hold.token = ""  # the dispute's workflow holds it now: no opening can release it
+            elif hold.token and generation(token) > generation(hold.token):
                 hold.token = token  # a retried opening took the opening over
             s.commit()
             return HoldResult(row, hold)
@@ -148,8 +171,9 @@ class LedgerStore:
     async def release_hold(
         self, order_id: str, dispute_id: str, token: str | None, at: datetime, actor: Caller
     ) -> bool:
-        """Drop the dispute's hold. With a token, only the hold that token recorded (an abandoned
-        opening never drops a hold a retry has taken over). True if the hold is gone now."""
+        """End the dispute's hold. With a token, only the hold that token recorded (an abandoned
+        opening never ends a hold a newer opening has taken over). True if no hold is left. When
+        the last hold of a completed order ends, what escrow kept for it goes to the seller."""
         return await self._sql.write(self._release_hold, order_id, dispute_id, token, at, actor)
 
     def _release_hold(
@@ -158,18 +182,30 @@ class LedgerStore:
         with self._sql.sessions() as s:
             row = self._locked(s, order_id)
             hold = s.get(OrderHoldRow, (order_id, dispute_id))
-            if hold is None:
+            if hold is None and token is not None:
+                # The opening's hold has not arrived (a slow or stalled call): record it as released,
+                # so that when it does arrive it holds nothing (see `_hold`).
+                s.add(
+                    OrderHoldRow(
+                        order_id=order_id, dispute_id=dispute_id, token=token, held_at=at, released_at=at
+                    )
+                )
+                s.commit()
+                return True
+            if hold is None or hold.released_at is not None:
                 return True
             if token is not None and hold.token != token:
                 return False
-            s.execute(
-                delete(OrderHoldRow).where(
-                    OrderHoldRow.order_id == order_id, OrderHoldRow.dispute_id == dispute_id
-                )
-            )
-            self._event(
-                s, row, at, actor, "DISPUTE_HOLD_RELEASED", f"dispute {dispute_id} no longer holds the order"
-            )
+            hold.released_at = at
+            detail = f"dispute {dispute_id} no longer holds the order"
+            self._event(s, row, at, actor, "DISPUTE_HOLD_RELEASED", detail)
+            s.flush()
+            if row.status == Status.COMPLETED.value and not holds_of(s, order_id):
+                ledger, rest = escrow.release_unclaimed(ledger_of(row, entries_of(s, [row.id])[row.id]))
+                if rest:
+                    self._store(s, row, ledger, at, "", "")
+                    kept = f"{Money(rest, row.currency)} kept in escrow during the dispute released to the seller"
+                    self._event(s, row, at, actor, "ESCROW_RELEASED", kept)
             s.commit()
             return True
 
@@ -207,10 +243,15 @@ class LedgerStore:
                 raise FailedPrecondition(f"order {row.id} was paid in {row.currency}, not {amount.currency}")
             entries = entries_of(s, [row.id])[row.id]
             before = ledger_of(row, entries)
+            held_open = bool(holds_of(s, order_id))
+
+            def cancel(ledger: Ledger, key: str, minor: int) -> Ledger:
+                return escrow.cancel(ledger, key, minor, held_open)
+
             apply: dict[EntryState, Callable[[Ledger, str, int], Ledger]] = {
                 EntryState.PENDING: escrow.register,
                 EntryState.SETTLED: escrow.settle,
-                EntryState.CANCELLED: escrow.cancel,
+                EntryState.CANCELLED: cancel,
             }
             after = apply[state](before, refund_id, amount.minor_units)
             if after == before:
@@ -230,7 +271,13 @@ class LedgerStore:
                 EntryState.SETTLED: f"refund {refund_id} of {money} paid to the buyer"
                 + ("" if entry.covered else "; recovered from the seller"),
                 EntryState.CANCELLED: f"refund {refund_id} of {money} failed for good; "
-                + ("released to the seller" if after.released > before.released else "nothing moved"),
+                + (
+                    "released to the seller"
+                    if after.released > before.released
+                    else "kept in escrow while a dispute is open"
+                    if held_open and entry.covered and before.closed
+                    else "nothing moved"
+                ),
             }[state]
             self._event(s, row, at, actor, f"REFUND_{state.value}", detail)
             if after.fully_refunded and row.status in {x.value for x in (*OPEN, Status.COMPLETED)}:

@@ -165,10 +165,11 @@ class ProtectionClock:
         with contextlib.suppress(RPCError):
             await self._client.get_workflow_handle(workflow_id(order_id)).terminate(reason=reason)
 
-    async def confirm_receipt(self, order_id: str, buyer_id: str) -> ProtectionState:
-        # A fixed update id makes a retried confirmation the same update, applied once.
+    async def confirm_receipt(self, order_id: str, buyer_id: str, generation: int) -> ProtectionState:
+        # One update id per hold generation: a retried confirmation is the same update, applied
+        # once, and one refused because a dispute held the order is not replayed after it ends.
         return await self._update(
-            order_id, "confirm_receipt", ConfirmReceiptInput(buyer_id), "confirm-receipt"
+            order_id, "confirm_receipt", ConfirmReceiptInput(buyer_id), f"confirm-receipt-{generation}"
         )
 
     async def extend(self, order_id: str, days: int, duration: timedelta, request_id: str) -> ProtectionState:
@@ -184,8 +185,27 @@ class ProtectionClock:
         inp = FreezeInput(dispute_id, iso(since) if since else "")
         return await self._update(order_id, "freeze", inp, f"freeze-{dispute_id}")
 
-    async def unfreeze(self, order_id: str, dispute_id: str) -> ProtectionState:
-        return await self._update(order_id, "unfreeze", FreezeInput(dispute_id), f"unfreeze-{dispute_id}")
+    async def unfreeze(self, order_id: str, dispute_id: str, update_id: str = "") -> ProtectionState:
+        """`update_id`: the dispute's own unfreeze is "unfreeze-<dispute>"; an abandoned opening
+        uses its own id, so that a later dispute with the same id can still unfreeze once."""
+        return await self._update(
+            order_id, "unfreeze", FreezeInput(dispute_id), update_id or f"unfreeze-{dispute_id}"
+        )
+
+    async def frozen_by(self, order_id: str) -> list[str]:
+        """The disputes the running clock is frozen by ([] if it has ended or never started)."""
+        handle = self._client.get_workflow_handle_for(OrderProtectionWorkflow.run, workflow_id(order_id))
+        try:
+            state: ProtectionState = await handle.query(
+                OrderProtectionWorkflow.state, rpc_timeout=timedelta(seconds=10)
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return []
+            raise engine_unavailable(exc) from exc
+        except (RuntimeError, WorkflowQueryFailedError) as exc:
+            raise engine_unavailable(exc) from exc
+        return [] if state.completion_reason else list(state.frozen_by)
 
     async def _update(self, order_id: str, name: str, arg: object, update_id: str | None) -> ProtectionState:
         handle = self._client.get_workflow_handle(workflow_id(order_id))

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from order_svc.domain import NewOrder, Status
-from order_svc.ledger import LedgerStore, entries_of, holds_of
+from order_svc.ledger import LedgerStore, entries_of, holds_ever, holds_of
 from order_svc.store import (
     MIGRATIONS,
     AccountRow,
@@ -44,6 +44,8 @@ class OrderData:
     events: list[OrderEventRow]
     holds: list[OrderHoldRow]
     entries: list[OrderEscrowEntryRow]
+    # Holds the order has ever had (released ones included).
+    holds_ever: int = 0
 
 
 class OrderRepository:
@@ -80,7 +82,13 @@ class OrderRepository:
             events = s.scalars(
                 select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
             ).all()
-            return OrderData(row, list(events), holds_of(s, order_id), entries_of(s, [order_id])[order_id])
+            return OrderData(
+                row,
+                list(events),
+                holds_of(s, order_id),
+                entries_of(s, [order_id])[order_id],
+                holds_ever(s, order_id),
+            )
 
     async def page_data(self, rows: list[OrderRow]) -> list[OrderData]:
         """List views: each order with its holds and escrow entries (no timeline)."""
@@ -91,7 +99,10 @@ class OrderRepository:
         with self._sessions() as s:
             entries = entries_of(s, ids)
             holds: dict[str, list[OrderHoldRow]] = {i: [] for i in ids}
-            for h in s.scalars(select(OrderHoldRow).where(OrderHoldRow.order_id.in_(ids))):
+            active = select(OrderHoldRow).where(
+                OrderHoldRow.order_id.in_(ids), OrderHoldRow.released_at.is_(None)
+            )
+            for h in s.scalars(active):
                 holds[h.order_id].append(h)
         return [OrderData(r, [], holds[r.id], entries[r.id]) for r in rows]
 

@@ -110,6 +110,8 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
         caller = current_caller()
         if bool(request.buyer_id) == bool(request.seller_id):
             raise InvalidArgument("exactly one of buyer_id or seller_id is required")
+        if len(request.buyer_id or request.seller_id) > 128:
+            raise InvalidArgument("buyer_id and seller_id are at most 128 characters")
         if caller.role is Role.BUYER and request.buyer_id != caller.id:
             raise PermissionDenied("buyers may only list their own orders (buyer_id = your id)")
         if caller.role is Role.SELLER and request.seller_id != caller.id:
@@ -210,11 +212,12 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
             return orders_pb2.ConfirmReceiptResponse(order=await self._view(row.id))  # retried call
         if row.status not in IN_TRANSIT:
             raise FailedPrecondition(f"order {row.id} is {row.status}; receipt can be confirmed once shipped")
-        if await self._held_by(row.id):
+        data = await self._repo.data(row.id)
+        if data.holds:
             raise FailedPrecondition(
                 f"a dispute is open on order {row.id}; receipt can be confirmed once it ends", "DISPUTE_OPEN"
             )
-        await self._clock.confirm_receipt(row.id, row.buyer_id)
+        await self._clock.confirm_receipt(row.id, row.buyer_id, data.holds_ever)
         return orders_pb2.ConfirmReceiptResponse(order=await self._view(row.id))
 
     async def ExtendProtection(

@@ -69,7 +69,7 @@ class OrderHoldRow(Base):
     escrow or be cancelled, and its protection clock counts as paused from `held_at`.
 
     Recorded by OpenDispute before it answers (so no process being down can let the order
-    complete under an acknowledged dispute) and by the dispute's own freeze; removed when the
+    complete under an acknowledged dispute) and by the dispute's own freeze; released when the
     dispute ends, or when an opening is abandoned (only by the opening that recorded it: `token`).
     """
 
@@ -77,8 +77,13 @@ class OrderHoldRow(Base):
 
     order_id: Mapped[str] = mapped_column(String(36), ForeignKey("orders.id"), primary_key=True)
     dispute_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # "g<generation>.<random>" from OpenDispute (a newer opening of the same dispute takes the
+    # hold over, an older one never does); "" when recorded by the dispute's own freeze.
     token: Mapped[str] = mapped_column(String(64), default="")
     held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the hold ended. Kept, so that a late hold of an opening already abandoned (same
+    # token) is refused instead of holding the order for ever.
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class OrderEscrowEntryRow(Base):

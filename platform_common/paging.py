@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, or_
 
 from platform_common.errors import InvalidArgument
+from platform_common.validate import PLAUSIBLE_FROM, PLAUSIBLE_UNTIL
 
 Q = TypeVar("Q", bound=Select[Any])
 R = TypeVar("R")
@@ -31,14 +32,28 @@ def encode_token(created_at: datetime, row_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
+# A token longer than any this module encodes is not one of ours.
+_MAX_TOKEN = 512
+
+
 def decode_token(token: str) -> tuple[datetime, str]:
+    """The (created_at, id) a token names; anything else, including a hand-edited token with an
+    offset, an out-of-range year or a huge id, is INVALID_ARGUMENT, never a database error."""
     try:
+        if len(token) > _MAX_TOKEN:
+            raise ValueError("too long")
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         created = datetime.fromisoformat(data["c"])
         if created.tzinfo is None:
             raise ValueError("naive time")
-        return created, str(data["i"])
-    except (ValueError, KeyError, TypeError):
+        created = created.astimezone(UTC)
+        row_id = data["i"]
+        if not isinstance(row_id, str) or not 1 <= len(row_id) <= 128 or "\x00" in row_id:
+            raise ValueError("bad id")
+        if not PLAUSIBLE_FROM <= created < PLAUSIBLE_UNTIL:
+            raise ValueError("implausible time")
+        return created, row_id
+    except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError):
         raise InvalidArgument(
             "page_token is malformed; pass the next_page_token of the previous page"
         ) from None

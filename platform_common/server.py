@@ -22,7 +22,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from platform_common.access import Access
 from platform_common.auth import Caller, caller_from_metadata, set_current_caller
@@ -53,6 +53,14 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
         ref = uuid.uuid4().hex[:12]
         log.warning("database unavailable (ref %s): %s", ref, exc)
         await context.abort(grpc.StatusCode.UNAVAILABLE, f"database unavailable (ref {ref}); retry later")
+    if isinstance(exc, DataError):
+        # A value the database cannot store (a NUL byte, a string past its column): the
+        # request's fault, and nothing was written (the transaction rolled back).
+        log.warning("request refused by the database: %s", exc.orig)
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "a value in the request cannot be stored (invalid characters or too long)",
+        )
     if isinstance(exc, NotImplementedError):
         # Generated servicer bases raise this for RPCs that a later milestone implements.
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")

@@ -55,16 +55,35 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(engine: Engine, migrations: Path) -> None:
-    """Bring the schema to the newest Alembic migration; safe to run at every start."""
+def migrate(engine: Engine, migrations: Path, revision: str = "head") -> None:
+    """Bring the schema to `revision` (the newest by default); safe to run at every start.
+
+    On SQLite, Alembic changes a table by copying it into a new one and dropping the old; with
+    foreign keys enforced, dropping a parent table that has rows deletes or refuses them. So
+    foreign keys are off while migrating (SQLite allows that only outside a transaction) and
+    checked as a whole before the migration commits: a migration that broke a reference fails."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration to {revision} broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def run_alembic_env(metadata: MetaData, service: str) -> None:

@@ -64,6 +64,14 @@ def require_timestamp(
     return at
 
 
+def storable(value: str, field: str) -> str:
+    """Free text a database can keep: PostgreSQL text cannot hold a NUL character, and a value
+    that one backend refuses and another keeps is refused on both, before anything is written."""
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} must not contain NUL characters")
+    return value
+
+
 def not_in_future(now: datetime) -> datetime:
     return now + FUTURE_SKEW
 

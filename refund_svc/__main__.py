@@ -15,9 +15,10 @@ from temporalio.client import Client
 from platform_common.access import REFUND_SVC
 from platform_common.auth import jwt_secret
 from platform_common.config import TemporalConfig, day_length_seconds, env, env_float
+from platform_common.errors import Unavailable
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
-from refund_svc.escrow_sync import EscrowSync
+from refund_svc.escrow_sync import EscrowRefused, EscrowSync
 from refund_svc.provider.adapter import SIGNATURE_TOLERANCE_S
 from refund_svc.repository import RefundRepository
 from refund_svc.runner import RefundRunner
@@ -35,8 +36,11 @@ async def heal(repo: RefundRepository, runner: RefundRunner, escrow: EscrowSync,
         try:
             await escrow.catch_up()
             for row in await repo.unstarted():
-                await escrow.sync(row)
-                await runner.start(row)
+                try:  # each on its own: one that cannot start now holds up no other
+                    await escrow.sync(row)
+                    await runner.start(row)
+                except (Unavailable, EscrowRefused) as exc:
+                    log.info("refund %s not started yet: %s", row.id, exc.message)
         except Exception as exc:
             log.info("refund recovery deferred: %s", exc)
         await asyncio.sleep(every_s)

@@ -16,7 +16,7 @@ import grpc
 from common.v1 import common_pb2
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
-from platform_common.errors import Unavailable
+from platform_common.errors import FailedPrecondition, Unavailable
 from refund_svc.repository import RefundRepository
 from refund_svc.store import RefundRow
 
@@ -33,6 +33,11 @@ _CONFLICTS = (
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.NOT_FOUND,
 )
+
+
+class EscrowRefused(FailedPrecondition):
+    """The order's escrow refused to register the refund (e.g. the order was cancelled and its
+    payment returned between the refund's checks and its report): it must never be paid."""
 
 
 def owed(row: RefundRow) -> str | None:
@@ -74,17 +79,26 @@ class EscrowSync:
                 raise Unavailable(
                     f"OrderService unavailable ({exc.code().name}); the order's escrow will be updated later"
                 ) from exc
-            # The order's ledger disagrees: a bug or a data problem. Recorded and left for an
-            # operator; retrying the same report cannot help.
+            if want == PENDING and row.revision == 0:
+                # Nothing has been sent to the provider: the refund is refused for good (its
+                # reservation released) instead of paying what the order's escrow will not cover.
+                await self._repo.refuse(row.id, f"refused by the order's escrow: {exc.details()}")
+                raise EscrowRefused(f"the order refused this refund: {exc.details()}") from exc
+            # Money moved already: the order's ledger disagrees, a bug or a data problem.
+            # Recorded for an operator; retrying the same report cannot help.
             log.error("order %s refused refund %s as %s: %s", row.order_id, row.id, want, exc.details())
             await self._repo.mark_synced(row.id, want, f"order escrow refused {want}: {exc.details()}")
             return
         await self._repo.mark_synced(row.id, want)
 
     async def catch_up(self) -> int:
-        """Report everything the orders have not acknowledged; returns how many were reported."""
+        """Report everything the orders have not acknowledged; returns how many were reported.
+        One refund that cannot be reported now does not hold up the others."""
         done = 0
         for row in await self._repo.needing_sync():
-            await self.sync(row)
-            done += 1
+            try:
+                await self.sync(row)
+                done += 1
+            except (Unavailable, EscrowRefused) as exc:
+                log.info("refund %s not reported to order %s yet: %s", row.id, row.order_id, exc.message)
         return done

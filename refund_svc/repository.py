@@ -254,6 +254,27 @@ class RefundRepository:
                     )
                     s.execute(update(RefundRow).where(RefundRow.id == refund_id).values(final_failure=True))
 
+    async def refuse(self, refund_id: str, reason: str) -> None:
+        """A refund whose workflow never started is refused for good: FAILED, its reservation
+        released, never sent to the provider (its revision is taken, so nothing starts it)."""
+        await self._sql.write(self._refuse, refund_id, reason)
+
+    def _refuse(self, refund_id: str, reason: str) -> None:
+        with self._sql.sessions() as s, s.begin():
+            row = s.get(RefundRow, refund_id, with_for_update=not self._sql.is_sqlite)
+            if row is None or row.revision != 0 or row.final_failure:
+                return
+            row.status, row.failure_reason, row.final_failure = "FAILED", reason[:500], True
+            row.revision, row.order_synced = 1, "CANCELLED"
+            s.add(
+                RefundEventRow(refund_id=refund_id, at=row.updated_at, status="FAILED", detail=reason[:500])
+            )
+            s.execute(
+                update(OrderBalanceRow)
+                .where(OrderBalanceRow.order_id == row.order_id)
+                .values(reserved_minor=OrderBalanceRow.reserved_minor - row.amount_minor)
+            )
+
     # --- the order's escrow -------------------------------------------------------------------
 
     async def needing_sync(self, limit: int = 200) -> list[RefundRow]:

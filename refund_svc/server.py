@@ -23,9 +23,16 @@ from platform_common.errors import (
     Unavailable,
 )
 from platform_common.money import Money, validate_money
-from platform_common.paging import page_size
+from platform_common.paging import decode_token, page_size
 from platform_common.server import MethodRoles
-from platform_common.validate import enum_name, fetch_order, not_in_future, require_timestamp, require_uuid
+from platform_common.validate import (
+    enum_name,
+    fetch_order,
+    not_in_future,
+    require_timestamp,
+    require_uuid,
+    storable,
+)
 from refund_svc.escrow_sync import EscrowSync
 from refund_svc.repository import NewRefund, OrderFacts, RefundRepository
 from refund_svc.runner import RefundRunner, expected_by
@@ -50,7 +57,7 @@ def _text(value: str, field: str, max_len: int, required: bool = True) -> str:
         raise InvalidArgument(f"{field} is required")
     if len(value) > max_len:
         raise InvalidArgument(f"{field} must be at most {max_len} characters (got {len(value)})")
-    return value.strip()
+    return storable(value, field).strip()
 
 
 def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> None:
@@ -203,6 +210,8 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         if bool(request.order_id) == bool(request.dispute_id):
             raise InvalidArgument("exactly one of order_id or dispute_id is required")
         size = page_size(request.page.page_size)
+        if request.page.page_token:
+            decode_token(request.page.page_token)  # refused alike whether or not a page follows
         caller = current_caller()
         order_id = require_uuid(request.order_id, "order_id") if request.order_id else ""
         dispute_id = require_uuid(request.dispute_id, "dispute_id") if request.dispute_id else ""

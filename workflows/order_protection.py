@@ -63,6 +63,8 @@ class ProtectionInput:
     remaining_us: int = 0
     extended_days: int = 0
     revision: int = 0
+    # When the clock last started running (ISO-8601); empty: when this run started.
+    running_since: str = ""
 
 
 @dataclass
@@ -112,7 +114,10 @@ class OrderProtectionWorkflow:
         self._completed_at: datetime | None = None
         self._completion_reason: str | None = None
         # When the clock last started running (a freeze never reaches back before it).
-        self._running_since = workflow.now()
+        self._running_since = parse_iso(inp.running_since) if inp.running_since else workflow.now()
+        # Disputes whose unfreeze arrived while a completion was on its way to the order: their
+        # holds, reported back by that completion, are over already.
+        self._released_early: set[str] = set()
 
     @workflow.run
     async def run(self, inp: ProtectionInput) -> ProtectionState:
@@ -162,6 +167,12 @@ class OrderProtectionWorkflow:
     @confirm_receipt.validator
     def _validate_confirm(self, inp: ConfirmReceiptInput) -> None:
         self._require_open()
+        if self._frozen_by:  # refused here, so the refusal is not kept under the update's id
+            raise ApplicationError(
+                f"a dispute holds order {self._order_id}; receipt can be confirmed once it ends",
+                type="OrderOnHold",
+                non_retryable=True,
+            )
 
     @workflow.update
     async def extend(self, inp: ExtendInput) -> ProtectionState:
@@ -203,6 +214,8 @@ class OrderProtectionWorkflow:
     @workflow.update
     async def unfreeze(self, inp: FreezeInput) -> ProtectionState:
         if inp.dispute_id not in self._frozen_by:
+            if self._completion_reason is not None:
+                self._released_early.add(inp.dispute_id)
             return self.state()  # retried or unknown unfreeze: nothing changes
         self._frozen_by.remove(inp.dispute_id)
         if not self._frozen_by:
@@ -251,25 +264,32 @@ class OrderProtectionWorkflow:
         workflow.upsert_search_attributes(
             [sa.PROTECTION_STATUS.value_set("COMPLETED"), sa.NEXT_DEADLINE.value_unset()]
         )
-        result = await workflow.execute_activity(
-            COMPLETE_ORDER,
-            CompleteOrderInput(self._order_id, reason, iso(self._completed_at)),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
-            result_type=_COMPLETE_RESULT,
-        )
-        if result is not None and result.held_by and workflow.patched("honour-dispute-holds"):
+        while True:
+            result = await workflow.execute_activity(
+                COMPLETE_ORDER,
+                CompleteOrderInput(self._order_id, reason, iso(self._completed_at)),
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+                result_type=_COMPLETE_RESULT,
+            )
+            if not (result is not None and result.held_by and workflow.patched("honour-dispute-holds")):
+                return True
             # Disputes held the order before this clock heard of them (their worker may be
-            # down): freeze from the moment the first hold began instead of completing.
+            # down): freeze from the moment the first hold began instead of completing. A hold
+            # whose unfreeze came while this completion was on its way is over already.
+            holds = [h for h in result.held_by if h.dispute_id not in self._released_early]
+            self._released_early.clear()
+            if not holds:
+                self._completed_at = workflow.now()  # every hold it met has ended: complete now
+                continue
             self._completion_reason = self._completed_at = None
-            assert self._expires_at is not None
-            since = max(min(parse_iso(h.held_at) for h in result.held_by), self._running_since)
-            self._remaining = max(self._expires_at - since, timedelta(0))
-            self._expires_at = None
-            self._frozen_by = [h.dispute_id for h in result.held_by]
+            if self._expires_at is not None:
+                since = max(min(parse_iso(h.held_at) for h in holds), self._running_since)
+                self._remaining = max(self._expires_at - since, timedelta(0))
+                self._expires_at = None
+            self._frozen_by += [h.dispute_id for h in holds if h.dispute_id not in self._frozen_by]
             await self._publish()
             return False
-        return True
 
     async def _publish(self) -> None:
         """Record the clock on the order (read model) and in search attributes."""
@@ -303,6 +323,7 @@ class OrderProtectionWorkflow:
             remaining_us=_us(self._remaining),
             extended_days=self._extended_days,
             revision=self._revision,
+            running_since=iso(self._running_since),
         )
 
 

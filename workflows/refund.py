@@ -31,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_NAME = "RefundWorkflow"
 # Settlement reports (webhooks, polls) count only if they agree with the refund.
 VERIFY_SETTLEMENTS = "verify-settlements"
+# Reports that cannot be checked trigger a poll of the provider, at most this often.
+_VERIFY_SPACING = timedelta(hours=1)
 PENDING, PROCESSING, REFUNDED, FAILED = "PENDING", "PROCESSING", "REFUNDED", "FAILED"
 SUCCEEDED, DECLINED = "succeeded", "declined"  # the provider's final outcomes
 
@@ -112,6 +114,12 @@ class RefundWorkflow:
         # Reports received and not yet checked against the refund (VERIFY_SETTLEMENTS).
         self._reports: list[ProviderState] = []
         self._mismatches = 0
+        # Each disagreeing report is flagged once, however often it comes back.
+        self._flagged: set[tuple[str, str, int, str, str]] = set()
+        # A report that says nothing about the money (older senders) is verified by asking the
+        # provider soon, at most once an hour.
+        self._verify_at: datetime | None = None
+        self._last_verified: datetime | None = None
 
     @workflow.run
     async def run(self, inp: RefundInput) -> RefundView:
@@ -223,6 +231,8 @@ class RefundWorkflow:
             wake = now + _us(policy.poll_every_us)
             if not self._overdue:
                 wake = min(wake, overdue_at)
+            if self._verify_at is not None:
+                wake = min(wake, self._verify_at)
             try:
                 await workflow.wait_condition(
                     lambda: self._provider_ref in self._settlements or bool(self._reports),
@@ -238,6 +248,8 @@ class RefundWorkflow:
                         PROCESSING, "overdue: not settled within the maximum refund time; still tracking"
                     )
                     continue
+                if self._verify_at is not None:
+                    self._verify_at, self._last_verified = None, workflow.now()
                 try:
                     polled: ProviderState = await workflow.execute_activity(
                         POLL_REFUND,
@@ -285,11 +297,24 @@ class RefundWorkflow:
         attribute SettlementMismatch and an entry in the refund's status history)."""
         reports, self._reports = self._reports, []
         for report in reports:
+            if not report.amount_minor and not report.currency and not report.provider_key:
+                self._verify_soon()  # cannot be checked: the provider's own record decides
+                continue
             problem = self._disagreement(report)
             if not problem:
                 # Keyed by reference: only the current attempt's is ever waited for.
                 self._settlements.setdefault(report.reference, report)
                 continue
+            seen = (
+                report.status,
+                report.reference,
+                report.amount_minor,
+                report.currency,
+                report.provider_key,
+            )
+            if seen in self._flagged:
+                continue
+            self._flagged.add(seen)
             self._mismatches += 1
             workflow.upsert_search_attributes([sa.SETTLEMENT_MISMATCHES.value_set(self._mismatches)])
             await self._set(
@@ -298,6 +323,13 @@ class RefundWorkflow:
                 self._failure,
                 mismatch=True,
             )
+
+    def _verify_soon(self) -> None:
+        now = workflow.now()
+        if self._verify_at is None and (
+            self._last_verified is None or now - self._last_verified >= _VERIFY_SPACING
+        ):
+            self._verify_at = now
 
     async def _wait_for_retry(self) -> bool:
         try:

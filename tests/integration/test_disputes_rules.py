@@ -4,9 +4,11 @@ disputes over gRPC: refused with the exact status, and nothing is created or cha
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 import grpc
+import pytest
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
@@ -287,10 +289,12 @@ async def test_list_disputes_filters_and_pages(api: Api) -> None:
     )
 
 
-async def test_concurrent_openings_on_one_order(api: Api) -> None:
+@pytest.mark.parametrize("repeat", range(int(os.environ.get("DP_REPEAT_CONCURRENCY", "1"))))
+async def test_concurrent_openings_on_one_order(api: Api, repeat: int) -> None:
     """Identical copies of one OpenDispute at once (and retried 5 ms later) all get the same
     dispute; different requests on one order at once: exactly one opens, the others are refused
-    with DISPUTE_ALREADY_OPEN. Ten rounds, so a race that loses one time in ten shows."""
+    with DISPUTE_ALREADY_OPEN. Ten rounds, so a race that loses one time in ten shows
+    (DP_REPEAT_CONCURRENCY=50 runs the whole test 50 times on one stack)."""
     stub = disputes(api)
     cases = await disputable(api, 20)
     for retried, contested in zip(cases[::2], cases[1::2], strict=True):

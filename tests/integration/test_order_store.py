@@ -143,24 +143,60 @@ async def _shipped(repo: OrderRepository) -> str:
 
 
 async def test_a_hold_and_a_completion_exclude_each_other(repo: OrderRepository) -> None:
-    """Raced on 10 orders at once: each either completed (the hold came too late and holds
-    nothing) or stayed shipped under the hold (the completion was refused) - never both."""
+    """Raced on 10 orders at once: a hold recorded before the completion stops it (the order
+    stays shipped, nothing released); a hold that comes after it holds the completed order (a
+    dispute within the completion grace) - never a completion that released money under a hold."""
     orders = [await _shipped(repo) for _ in range(10)]
     dispute = str(uuid.uuid4())
     now = datetime.now(UTC)
-    holding = [asyncio.ensure_future(repo.ledger.hold(o, dispute, "t1", now, ACTOR)) for o in orders]
+    holding = [asyncio.ensure_future(repo.ledger.hold(o, dispute, "g1.t", now, ACTOR)) for o in orders]
     completing = [
         asyncio.ensure_future(repo.ledger.complete(o, "PROTECTION_EXPIRED", now, ACTOR)) for o in orders
     ]
     holds, completions = await asyncio.gather(*holding), await asyncio.gather(*completing)
     for order_id, hold, done in zip(orders, holds, completions, strict=True):
         data = await repo.data(order_id)
+        assert hold.hold is not None and [h.dispute_id for h in data.holds] == [dispute]
+        actions = [e.action for e in data.events]
         if data.row.status == Status.COMPLETED.value:
-            assert hold.hold is None and not done.holds and not data.holds
+            assert not done.holds and done.released == 2_599
+            assert actions.index("ORDER_COMPLETED") < actions.index("DISPUTE_HOLD")
         else:
-            assert data.row.status == Status.SHIPPED.value
-            assert hold.hold is not None and [h.dispute_id for h in done.holds] == [dispute]
+            assert data.row.status == Status.SHIPPED.value and "ORDER_COMPLETED" not in actions
+            assert [h.dispute_id for h in done.holds] == [dispute] and done.released == 0
             assert data.row.escrow_released_minor == 0
+
+
+async def test_a_refund_that_fails_under_a_hold_waits_for_the_disputes_end(repo: OrderRepository) -> None:
+    """A completed order keeps a pending refund's amount in escrow. If that refund fails while a
+    dispute holds the order, the money stays in escrow (the dispute may still award it); when the
+    last hold ends, it goes to the seller. paid = refunded + released - recovered throughout."""
+    order_id = await _shipped(repo)
+    now = datetime.now(UTC)
+    refund = str(uuid.uuid4())
+    eur = Money(1_000, "EUR")
+    await repo.ledger.record_refund(
+        order_id, refund, eur, EntryState.PENDING, "GOODWILL", "support", now, ACTOR
+    )
+    done = await repo.ledger.complete(order_id, "PROTECTION_EXPIRED", now, ACTOR)
+    assert done.released == 1_599
+    dispute = str(uuid.uuid4())
+    await repo.ledger.hold(order_id, dispute, "g1.t", now, ACTOR)
+    await repo.ledger.record_refund(
+        order_id, refund, eur, EntryState.CANCELLED, "GOODWILL", "support", now, ACTOR
+    )
+    data = await repo.data(order_id)
+    ledger = ledger_of(data.row, data.entries)
+    assert data.row.escrow_released_minor == 1_599 and ledger.held == 1_000, "kept for the dispute"
+    assert await repo.ledger.release_hold(order_id, dispute, "g1.t", now, ACTOR)
+    data = await repo.data(order_id)
+    ledger = ledger_of(data.row, data.entries)
+    assert data.row.escrow_released_minor == 2_599 and ledger.held == 0
+    assert ledger.paid == ledger.refunded + ledger.released - ledger.recovered
+    assert [e.action for e in data.events][-2:] == ["DISPUTE_HOLD_RELEASED", "ESCROW_RELEASED"]
+    # Releasing again (a retried activity) moves nothing.
+    assert await repo.ledger.release_hold(order_id, dispute, "g1.t", now, ACTOR)
+    assert (await repo.data(order_id)).row.escrow_released_minor == 2_599
 
 
 async def test_refund_reports_move_the_escrow_exactly_once(repo: OrderRepository) -> None:

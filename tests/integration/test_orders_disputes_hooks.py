@@ -190,8 +190,12 @@ async def test_no_running_clock_means_the_order_is_returned_unchanged(api: Api) 
     assert completed.status == orders_pb2.ORDER_STATUS_COMPLETED
     assert [d.kind for d in completed.deadlines] == ["DISPUTE_GRACE_ENDS"]  # disputes may still open
     d = dispute()
-    assert stable(await freeze(api, shipped.order_id, d)) == completed
-    assert stable(await unfreeze(api, shipped.order_id, d)) == completed
+    # A dispute within the completion grace holds the completed order (what escrow still keeps
+    # waits for it); there is no clock to freeze any more.
+    held = await freeze(api, shipped.order_id, d)
+    assert unheld(held) == unheld(completed) and [h.dispute_id for h in held.holds] == [d]
+    ended = await unfreeze(api, shipped.order_id, d)
+    assert unheld(ended) == unheld(completed) and not ended.holds
     assert not (await api.get(shipped)).protection.frozen
 
 
@@ -527,15 +531,52 @@ async def test_holds_and_shipment_exclude_each_other(repo: OrderRepository) -> N
 
 
 async def test_a_release_drops_only_the_hold_of_its_own_opening(repo: OrderRepository) -> None:
-    """An abandoned opening releases with its token: a retry that took the opening over (and
-    re-recorded the hold with its own token) keeps its hold."""
+    """Openings hold with a token "g<incarnation>.<random>". A newer incarnation takes the hold
+    over; an abandoned one's release then leaves it alone, and a late hold by an incarnation that
+    was released holds nothing (only a newer one holds again)."""
     actor = Caller("dispute-svc", Role.SERVICE)
     row = await repo.create(new_order(), datetime.now(UTC), actor)
     d = dispute()
     now = datetime.now(UTC)
-    await repo.ledger.hold(row.id, d, "first", now, actor)
-    await repo.ledger.hold(row.id, d, "retry", now, actor)
-    assert not await repo.ledger.release_hold(row.id, d, "first", now, actor)
-    assert [h.token for h in (await repo.data(row.id)).holds] == ["retry"]
-    assert await repo.ledger.release_hold(row.id, d, "retry", now, actor)
+    await repo.ledger.hold(row.id, d, "g1.first", now, actor)
+    await repo.ledger.hold(row.id, d, "g2.retry", now, actor)
+    await repo.ledger.hold(row.id, d, "g1.first", now, actor)  # an older incarnation takes nothing over
+    assert not await repo.ledger.release_hold(row.id, d, "g1.first", now, actor)
+    assert [h.token for h in (await repo.data(row.id)).holds] == ["g2.retry"]
+    assert await repo.ledger.release_hold(row.id, d, "g2.retry", now, actor)
+    assert not (await repo.data(row.id)).holds
+    late = await repo.ledger.hold(row.id, d, "g2.retry", now, actor)  # a late call of the released one
+    assert late.hold is None and not (await repo.data(row.id)).holds
+    revived = await repo.ledger.hold(row.id, d, "g3.again", now, actor)
+    assert revived.hold is not None and [h.token for h in (await repo.data(row.id)).holds] == ["g3.again"]
+
+
+async def test_a_hold_that_arrives_after_its_release_holds_nothing(repo: OrderRepository) -> None:
+    """A stalled opening's hold reaches OrderService only after the opening was abandoned and
+    its (not yet existing) hold released: it must not hold the order for ever."""
+    actor = Caller("dispute-svc", Role.SERVICE)
+    row = await repo.create(new_order(), datetime.now(UTC), actor)
+    d = dispute()
+    now = datetime.now(UTC)
+    assert await repo.ledger.release_hold(row.id, d, "g1.stalled", now, actor)
+    late = await repo.ledger.hold(row.id, d, "g1.stalled", now, actor)
+    assert late.hold is None and not (await repo.data(row.id)).holds
+    cancelled = await repo.ledger.cancel(row.id, "buyer changed their mind", now, actor)
+    assert cancelled.status == Status.CANCELLED.value  # a held order could not be cancelled
+
+
+async def test_the_disputes_own_freeze_owns_the_hold(repo: OrderRepository) -> None:
+    """Once the dispute's workflow holds the order (token ""), no opening's release ends the hold:
+    only the dispute's own release at its close does."""
+    actor = Caller("dispute-svc", Role.SERVICE)
+    row = await repo.create(new_order(), datetime.now(UTC), actor)
+    d = dispute()
+    now = datetime.now(UTC)
+    await repo.ledger.hold(row.id, d, "g1.opening", now, actor)
+    await repo.ledger.hold(row.id, d, "", now, actor)
+    await repo.ledger.hold(row.id, d, "g2.newer", now, actor)  # no opening takes it back
+    assert not await repo.ledger.release_hold(row.id, d, "g1.opening", now, actor)
+    assert not await repo.ledger.release_hold(row.id, d, "g2.newer", now, actor)
+    assert [h.token for h in (await repo.data(row.id)).holds] == [""]
+    assert await repo.ledger.release_hold(row.id, d, None, now, actor)
     assert not (await repo.data(row.id)).holds

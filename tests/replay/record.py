@@ -21,7 +21,8 @@ from deploy.binaries import temporal_test_server
 from tests.conftest import register_search_attributes
 from tests.replay import record_disputes
 from tests.unit.test_order_protection import FakeOrders
-from tests.unit.test_refund_workflow import POLICY, FakeProvider
+from tests.unit.test_refund_workflow import POLICY, FakeProvider, report
+from workflows.activities.orders_api import HoldInfo
 from workflows.activities.refunds_api import ProviderState
 from workflows.order_protection import (
     ConfirmReceiptInput,
@@ -31,6 +32,7 @@ from workflows.order_protection import (
     ProtectionInput,
     ProtectionState,
     iso,
+    parse_iso,
 )
 from workflows.refund import RefundInput, RefundView, RefundWorkflow, RetryInput
 from workflows.refund import workflow_id as refund_workflow_id
@@ -65,25 +67,46 @@ async def _freeze(env: WorkflowEnvironment, h: Handle) -> None:
     await h.result()
 
 
+async def _hold_refused(env: WorkflowEnvironment, h: Handle, orders: FakeOrders) -> None:
+    """A dispute held the order before the clock heard of it: the completion is refused and the
+    clock freezes from the hold; the dispute ends and the rest of the window runs out."""
+    expires = parse_iso((await h.query(OrderProtectionWorkflow.state)).expires_at or "")
+    orders.holds = [HoldInfo("dispute-1", iso(expires - 6 * timedelta(hours=1)))]
+    await env.sleep(61 * DAY)
+    orders.holds = []
+    await h.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("dispute-1"))
+    await h.result()
+
+
 RefundHandle = WorkflowHandle[RefundWorkflow, RefundView]
 
 
 async def _refund_webhook(env: WorkflowEnvironment, h: RefundHandle) -> None:
     await env.sleep(timedelta(hours=1))
     ref = (await h.query(RefundWorkflow.view)).provider_reference
-    await h.signal(RefundWorkflow.settlement, ProviderState(ref, "succeeded", settled_at="t"))
+    await h.signal(RefundWorkflow.settlement, report(ref, "succeeded", settled_at="t"))
     await h.result()
 
 
 async def _refund_decline_retry(env: WorkflowEnvironment, h: RefundHandle) -> None:
     await env.sleep(timedelta(hours=1))
     ref = (await h.query(RefundWorkflow.view)).provider_reference
-    await h.signal(RefundWorkflow.settlement, ProviderState(ref, "declined", "card closed"))
+    await h.signal(RefundWorkflow.settlement, report(ref, "declined", "card closed"))
     await env.sleep(timedelta(hours=1))
     await h.execute_update(RefundWorkflow.retry, RetryInput("ops", "card re-issued"))
     await env.sleep(timedelta(hours=1))
     ref = (await h.query(RefundWorkflow.view)).provider_reference
-    await h.signal(RefundWorkflow.settlement, ProviderState(ref, "succeeded", settled_at="t"))
+    await h.signal(RefundWorkflow.settlement, report(ref, "succeeded", settled_at="t"))
+    await h.result()
+
+
+async def _refund_settlement_mismatch(env: WorkflowEnvironment, h: RefundHandle) -> None:
+    """A signed report for another amount is flagged and ignored; the genuine one settles."""
+    await env.sleep(timedelta(hours=1))
+    ref = (await h.query(RefundWorkflow.view)).provider_reference
+    await h.signal(RefundWorkflow.settlement, report(ref, "succeeded", settled_at="t", amount_minor=1))
+    await env.sleep(timedelta(hours=1))
+    await h.signal(RefundWorkflow.settlement, report(ref, "succeeded", settled_at="t"))
     await h.result()
 
 
@@ -95,6 +118,7 @@ REFUND_PATHS: dict[str, Callable[[WorkflowEnvironment, RefundHandle], Awaitable[
     "refund_webhook": _refund_webhook,
     "refund_decline_retry": _refund_decline_retry,
     "refund_overdue_polled": _refund_overdue_polled,
+    "refund_settlement_mismatch": _refund_settlement_mismatch,
 }
 
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle], Awaitable[None]]] = {
@@ -137,12 +161,22 @@ async def main() -> None:
                 )
                 await drive(env, handle)
                 await _save(name, handle)
+            name = "order_protection_hold_refused"
+            now = await env.get_current_time()
+            handle = await env.client.start_workflow(
+                OrderProtectionWorkflow.run,
+                ProtectionInput(order_id=f"order-{name}", expires_at=iso(now + 60 * DAY)),
+                id=f"order-protection/{name}",
+                task_queue="record",
+            )
+            await _hold_refused(env, handle, orders)
+            await _save(name, handle)
         polls: list[str] = []
         provider = FakeProvider()
 
         def settle_on_12th_poll(ref: str) -> ProviderState | None:
             polls.append(ref)
-            return ProviderState(ref, "succeeded", settled_at="t") if len(polls) >= 12 else None
+            return report(ref, "succeeded", settled_at="t") if len(polls) >= 12 else None
 
         provider.settle = settle_on_12th_poll
         async with Worker(

@@ -138,6 +138,18 @@ async def record(
             await drive(env, handle)
             await handle.result()
             await save(name, handle)
+        # Accepted by OpenDispute three days before a worker first ran it: its clocks run from then.
+        name = "dispute_opened_while_worker_down"
+        accepted = (await env.get_current_time()) - 3 * DAY
+        handle = await env.client.start_workflow(
+            DisputeWorkflow.run,
+            replace(_input(name), opened_at=accepted.isoformat()),
+            id=workflow_id(name),
+            task_queue="record-disputes",
+        )
+        await _seller_accepts(env, handle)
+        await handle.result()
+        await save(name, handle)
         # Continue-as-new: the last run of a dispute that rolled over twice.
         name = "dispute_continue_as_new"
         handle = await env.client.start_workflow(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -43,27 +44,29 @@ def _claims(**overrides: object) -> dict[str, object]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-@pytest.mark.parametrize(
-    ("claims", "message"),
-    [
-        ({"exp": int(time.time()) - 10}, "expired"),
-        ({"role": "root"}, "unknown role"),
-        ({"iss": "elsewhere"}, "rejected"),
-        ({"sub": " "}, "subject"),
-        ({"sub": "x" * 129}, "subject"),
-        # A string where a number belongs: PyJWT would take "1999999999" at face value.
-        ({"exp": str(int(time.time()) + 60)}, "must be a number"),
-        ({"iat": str(int(time.time()))}, "must be a number|rejected"),
-        # Valid for a hundred years: refused, a leaked token must age out.
-        ({"exp": int(time.time()) + 100 * 365 * 86400}, "lifetime"),
-        ({"aud": None}, "rejected"),
-        ({"iat": None}, "rejected"),
-        ({"aud": ["somebody-else"]}, "not meant for"),
-    ],
-)
-def test_bad_claims(claims: dict[str, object], message: str) -> None:
+# Claims as a function of "now": evaluated when the test runs, not when it was collected.
+BAD_CLAIMS: list[tuple[Callable[[int], dict[str, object]], str]] = [
+    (lambda now: {"exp": now - 10}, "expired"),
+    (lambda now: {"role": "root"}, "unknown role"),
+    (lambda now: {"iss": "elsewhere"}, "rejected"),
+    (lambda now: {"sub": " "}, "subject"),
+    (lambda now: {"sub": "x" * 129}, "subject"),
+    # A string where a number belongs: PyJWT would take "1999999999" at face value.
+    (lambda now: {"exp": str(now + 600)}, "must be a number"),
+    (lambda now: {"iat": str(now)}, "must be a number|rejected"),
+    # Valid for a hundred years: refused, a leaked token must age out.
+    (lambda now: {"exp": now + 100 * 365 * 86400}, "lifetime"),
+    (lambda now: {"aud": None}, "rejected"),
+    (lambda now: {"iat": None}, "rejected"),
+    (lambda now: {"aud": ["somebody-else"]}, "not meant for"),
+]
+
+
+@pytest.mark.parametrize(("claims", "message"), BAD_CLAIMS)
+def test_bad_claims(claims: Callable[[int], dict[str, object]], message: str) -> None:
+    body = _claims(**claims(int(time.time())))
     with pytest.raises(Unauthenticated, match=message):
-        verify_token(jwt.encode(_claims(**claims), SECRET, algorithm="HS256"), SECRET, ORDER_API)
+        verify_token(jwt.encode(body, SECRET, algorithm="HS256"), SECRET, ORDER_API)
 
 
 def test_a_token_is_only_good_for_its_audience() -> None:

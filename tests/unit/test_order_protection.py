@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,12 +50,18 @@ class FakeOrders:
     # Disputes holding the order (OrderService refuses to complete it while any does).
     holds: list[HoldInfo] = field(default_factory=list)
     refused: list[CompleteOrderInput] = field(default_factory=list)
+    # Runs while a completion is on its way (e.g. the dispute ends meanwhile).
+    during_completion: Callable[[], Awaitable[None]] | None = None
 
     @activity.defn(name=COMPLETE_ORDER)
     async def complete_order(self, inp: CompleteOrderInput) -> CompleteOrderResult | None:
         if self.holds:
             self.refused.append(inp)
-            return CompleteOrderResult(list(self.holds))
+            held = CompleteOrderResult(list(self.holds))
+            if self.during_completion is not None:
+                step, self.during_completion = self.during_completion, None
+                await step()
+            return held
         self.completions.append(inp)
         return None
 
@@ -258,3 +264,39 @@ async def test_a_late_freeze_counts_from_when_the_hold_began(running: Running) -
         OrderProtectionWorkflow.freeze, FreezeInput("d2", iso(now - 30 * DAY))
     )
     assert abs(timedelta(microseconds=again.remaining_us) - 43 * DAY) < SECOND
+
+
+async def test_a_dispute_that_ends_while_the_refused_completion_comes_back_is_not_waited_for(
+    running: Running,
+) -> None:
+    """The hold is released (and its unfreeze sent) while CompleteOrder's refusal is still on its
+    way back: the clock must not freeze for a hold that is already over; it completes."""
+    now = await running.env.get_current_time()
+    running.orders.holds = [HoldInfo("d1", iso(now))]
+
+    async def dispute_ends() -> None:
+        running.orders.holds = []
+        await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d1"))
+
+    running.orders.during_completion = dispute_ends
+    result = await running.handle.result()
+    assert result.completion_reason == "PROTECTION_EXPIRED" and not result.frozen_by
+    assert len(running.orders.refused) == 1 and len(running.orders.completions) == 1
+
+
+async def test_confirm_receipt_is_refused_by_the_validator_while_frozen(running: Running) -> None:
+    await running.handle.execute_update(OrderProtectionWorkflow.freeze, FreezeInput("d1"))
+    with pytest.raises(WorkflowUpdateFailedError):
+        await running.handle.execute_update(
+            OrderProtectionWorkflow.confirm_receipt, ConfirmReceiptInput("b1")
+        )
+    history = await running.handle.fetch_history()
+    accepted = [
+        e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert len(accepted) == 1  # only the freeze: the refused confirmation left nothing behind
+    await running.handle.execute_update(OrderProtectionWorkflow.unfreeze, FreezeInput("d1"))
+    done = await running.handle.execute_update(
+        OrderProtectionWorkflow.confirm_receipt, ConfirmReceiptInput("b1")
+    )
+    assert done.completion_reason == "BUYER_CONFIRMED"

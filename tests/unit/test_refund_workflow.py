@@ -328,3 +328,44 @@ async def test_a_poll_that_disagrees_is_flagged_too(run: Callable[[FakeProvider]
     done = await r.handle.result()
     assert done.status == "REFUNDED" and len(polls) == 2
     assert [x.settlement_mismatch for x in provider.ledger] == [False, True, False]
+
+
+async def test_the_same_disagreeing_report_is_flagged_once(run: Callable[[FakeProvider], object]) -> None:
+    r: Run = await run(FakeProvider())  # type: ignore[misc]
+    await r.env.sleep(timedelta(hours=1))
+    ref = (await r.handle.query(RefundWorkflow.view)).provider_reference
+    key = f"{r.handle.id.removeprefix('refund/')}:1"
+    for _ in range(5):  # a provider retrying one bad webhook
+        await r.handle.signal(
+            RefundWorkflow.settlement, report(ref, "succeeded", amount_minor=1, provider_key=key)
+        )
+    await r.env.sleep(timedelta(hours=1))
+    assert [x.settlement_mismatch for x in r.provider.ledger] == [False, True]
+    assert (await r.handle.describe()).typed_search_attributes.get(sa.SETTLEMENT_MISMATCHES) == 1
+
+
+async def test_a_report_that_says_nothing_about_the_money_is_verified_with_the_provider(
+    run: Callable[[FakeProvider], object],
+) -> None:
+    """Webhooks relayed by an older version carry no amount: not counted, not flagged; the
+    provider's own record, asked at once (not two days later), decides."""
+    provider = FakeProvider()
+    polls: list[str] = []
+
+    def settle(ref: str) -> ProviderState | None:
+        polls.append(ref)
+        return report(ref, "succeeded", settled_at="x")
+
+    r: Run = await run(provider)  # type: ignore[misc]
+    await r.env.sleep(timedelta(hours=1))
+    ref = (await r.handle.query(RefundWorkflow.view)).provider_reference
+    provider.settle = settle
+    await r.handle.signal(RefundWorkflow.settlement, ProviderState(ref, "succeeded", settled_at="x"))
+    done = await r.handle.result()
+    assert (
+        done.status == "REFUNDED"
+        and len(polls) == 1
+        and not any(x.settlement_mismatch for x in provider.ledger)
+    )
+    refunded = next(x for x in provider.ledger if x.status == "REFUNDED")
+    assert datetime.fromisoformat(refunded.at) - r.started < timedelta(hours=2)  # not after the 1-day poll

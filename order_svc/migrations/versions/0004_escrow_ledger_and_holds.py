@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("dispute_id", sa.String(36), primary_key=True),
         sa.Column("token", sa.String(64), nullable=False, server_default=""),
         sa.Column("held_at", UTCDateTime(), nullable=False),
+        sa.Column("released_at", UTCDateTime(), nullable=True),
     )
     op.create_table(
         "order_escrow_entries",
