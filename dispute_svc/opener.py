@@ -117,7 +117,7 @@ class Opener:
         if any((p.buyer_id, p.request_id) == (caller.id, opening.request_id) for p in history):
             raise OpeningRaced()
         now = _now()
-        attempt = check_history(order.order_id, history, self._policy, now)
+        attempt = check_history(order.order_id, history, self._policy)
         check_window(order, self._policy, now)
         dispute_id = dispute_id_for(caller.id, opening.request_id)
         if opening.evidence_ids:
@@ -212,12 +212,13 @@ class Opener:
         request: pb.OpenDisputeRequest,
         solution: object,
     ) -> pb.Dispute:
-        """Hold the order, then start the workflow, renewing the lease before each step (a call
-        that lost its opening does neither). On failure leave the opening and, if this was the
-        last call in it, settle it."""
+        """Hold the order, then start the workflow, renewing the lease before the start (a call
+        that lost its opening never starts it; a late hold of a lost opening holds nothing, see
+        order_svc/ledger.py `_hold`). On failure leave the opening and, if this was the last
+        call in it, settle it."""
         sent = False
         try:
-            await self._renew(row)
+            # The lease was just taken (add, revive or enter): the hold comes straight after it.
             if not await self._peers.hold(order.order_id, row.dispute_id, row.token):
                 await self._renew(row)  # UNAVAILABLE if this call lost the opening meanwhile
                 raise FailedPrecondition(

@@ -48,7 +48,7 @@ def check_parties(order: orders_pb2.Order, caller_id: str, blocked: bool) -> Non
         )
 
 
-def check_history(order_id: str, history: list[PastDispute], policy: Policy, now: datetime) -> int:
+def check_history(order_id: str, history: list[PastDispute], policy: Policy) -> int:
     """The attempt number of a new dispute on the order, or the refusal."""
     for past in history:
         if past.resolution in SETTLING_RESOLUTIONS:

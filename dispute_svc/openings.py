@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +55,10 @@ class PastDispute:
             and self.lease_until is not None
             and self.lease_until > now
         )
+
+
+# No call in the opening and nothing to wait for.
+_IDLE: dict[str, object] = {"inflight": 0, "lease_until": None, "settle_after": None}
 
 
 def _settleable(now: datetime) -> ColumnElement[bool]:
@@ -172,118 +177,72 @@ class Openings:
             )
             return s.get(OpeningRow, dispute_id) if _changed(result) else None
 
-    async def refresh(self, dispute_id: str, token: str, lease_until: datetime) -> bool:
-        """Extend the lease right before acting on the opening; False if the call lost it."""
-        return await self._sql.write(self._refresh, dispute_id, token, lease_until)
+    async def _transition(
+        self, dispute_id: str, token: str, states: tuple[str, ...], values: dict[str, object], *when: object
+    ) -> bool:
+        """The one shape of every change to an opening: a conditional UPDATE on its id, state and
+        token (plus `when`); False if the opening moved on meanwhile."""
+        return await self._sql.write(self._transition_sync, dispute_id, token, states, values, when)
 
-    def _refresh(self, dispute_id: str, token: str, lease_until: datetime) -> bool:
+    def _transition_sync(
+        self,
+        dispute_id: str,
+        token: str,
+        states: tuple[str, ...],
+        values: dict[str, object],
+        when: tuple[Any, ...],
+    ) -> bool:
         with self._sql.sessions.begin() as s:
             result = s.execute(
                 update(OpeningRow)
                 .where(
                     OpeningRow.dispute_id == dispute_id,
-                    OpeningRow.state == OPENING,
+                    OpeningRow.state.in_(states),
                     OpeningRow.token == token,
+                    *when,
                 )
-                .values(lease_until=lease_until)
+                .values(values)
             )
             return _changed(result)
+
+    async def refresh(self, dispute_id: str, token: str, lease_until: datetime) -> bool:
+        """Extend the lease right before acting on the opening; False if the call lost it."""
+        return await self._transition(dispute_id, token, (OPENING,), {"lease_until": lease_until})
 
     async def leave(self, dispute_id: str, token: str, settle_after: datetime | None = None) -> None:
         """A call that failed leaves its opening (only its own incarnation's). `settle_after`:
         the call sent the start and does not know whether it arrived (a timeout, a cancelled
         call): Temporal may still be committing it, so nobody may settle the opening before."""
-        await self._sql.write(self._leave, dispute_id, token, settle_after)
-
-    def _leave(self, dispute_id: str, token: str, settle_after: datetime | None) -> None:
         values: dict[str, object] = {"inflight": OpeningRow.inflight - 1}
         if settle_after is not None:
             later = or_(OpeningRow.settle_after.is_(None), OpeningRow.settle_after < settle_after)
             values["settle_after"] = case((later, settle_after), else_=OpeningRow.settle_after)
-        with self._sql.sessions.begin() as s:
-            s.execute(
-                update(OpeningRow)
-                .where(
-                    OpeningRow.dispute_id == dispute_id,
-                    OpeningRow.state == OPENING,
-                    OpeningRow.token == token,
-                    OpeningRow.inflight > 0,
-                )
-                .values(values)
-            )
+        await self._transition(dispute_id, token, (OPENING,), values, OpeningRow.inflight > 0)
 
     async def mark_started(self, dispute_id: str, token: str) -> None:
         """The workflow exists: the opening (this incarnation, opening or being settled) started."""
-        await self._sql.write(self._mark_started, dispute_id, token)
-
-    def _mark_started(self, dispute_id: str, token: str) -> None:
-        with self._sql.sessions.begin() as s:
-            s.execute(
-                update(OpeningRow)
-                .where(
-                    OpeningRow.dispute_id == dispute_id,
-                    OpeningRow.state.in_((OPENING, ABANDONING)),
-                    OpeningRow.token == token,
-                )
-                .values(state=STARTED, inflight=0, lease_until=None, settle_after=None)
-            )
+        await self._transition(dispute_id, token, (OPENING, ABANDONING), {"state": STARTED, **_IDLE})
 
     async def claim(self, dispute_id: str, token: str, now: datetime) -> bool:
         """Take an opening nobody is in any more (no call in flight, or their lease ran out) to
         settle it: ABANDONING until Temporal says whether its workflow started. New openings on
         the order wait meanwhile, so no second dispute can open on a first one that did start."""
-        return await self._sql.write(self._claim, dispute_id, token, now)
-
-    def _claim(self, dispute_id: str, token: str, now: datetime) -> bool:
-        idle = and_(
-            or_(OpeningRow.inflight == 0, OpeningRow.lease_until.is_(None), OpeningRow.lease_until < now),
-            _settleable(now),
+        nobody_in = or_(
+            OpeningRow.inflight == 0, OpeningRow.lease_until.is_(None), OpeningRow.lease_until < now
         )
-        with self._sql.sessions.begin() as s:
-            result = s.execute(
-                update(OpeningRow)
-                .where(
-                    OpeningRow.dispute_id == dispute_id,
-                    OpeningRow.state == OPENING,
-                    OpeningRow.token == token,
-                    idle,
-                )
-                .values(state=ABANDONING, inflight=0, lease_until=None)
-            )
-            return _changed(result)
+        values = {"state": ABANDONING, "inflight": 0, "lease_until": None}
+        return await self._transition(dispute_id, token, (OPENING,), values, nobody_in, _settleable(now))
 
     async def defer(self, dispute_id: str, token: str, until: datetime) -> None:
         """Settling failed (Temporal or OrderService down): the reconciler tries again after `until`."""
-        await self._sql.write(self._defer, dispute_id, token, until)
-
-    def _defer(self, dispute_id: str, token: str, until: datetime) -> None:
-        with self._sql.sessions.begin() as s:
-            s.execute(
-                update(OpeningRow)
-                .where(
-                    OpeningRow.dispute_id == dispute_id,
-                    OpeningRow.state == ABANDONING,
-                    OpeningRow.token == token,
-                )
-                .values(lease_until=until)
-            )
+        await self._transition(dispute_id, token, (ABANDONING,), {"lease_until": until})
 
     async def finish_abandon(self, dispute_id: str, token: str) -> None:
         """The workflow never started and the order's hold is gone: the opening is ABANDONED and
         gives its attempt number back."""
-        await self._sql.write(self._finish_abandon, dispute_id, token)
-
-    def _finish_abandon(self, dispute_id: str, token: str) -> None:
-        with self._sql.sessions.begin() as s:
-            s.execute(
-                update(OpeningRow)
-                .where(
-                    OpeningRow.dispute_id == dispute_id,
-                    OpeningRow.state == ABANDONING,
-                    OpeningRow.token == token,
-                )
-                .values(state=ABANDONED, attempt=None, inflight=0, lease_until=None, settle_after=None)
-            )
+        await self._transition(
+            dispute_id, token, (ABANDONING,), {"state": ABANDONED, "attempt": None, **_IDLE}
+        )
 
     async def unresolved(self, now: datetime) -> list[OpeningRow]:
         """Openings nobody works on: OPENING with no call in it (or past its lease), or

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
 from order_svc import domain
 from order_svc.dispute_hooks import DisputeHooks
 from order_svc.escrow import EntryState
 from order_svc.repository import OrderRepository
+from order_svc.views import hold_to_proto
 from platform_common.auth import current_caller
 from platform_common.errors import InvalidArgument
 from platform_common.money import validate_money
@@ -32,12 +32,6 @@ _MAX_REMAINING_S = 10 * 366 * 86_400
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _ts(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 class InternalRpcs:
@@ -61,9 +55,7 @@ class InternalRpcs:
         done = await self._repo.ledger.complete(order_id, reason, at, current_caller())
         return orders_pb2.CompleteOrderResponse(
             order=await self._view(order_id),
-            held_by=[
-                orders_pb2.DisputeHold(dispute_id=h.dispute_id, held_at=_ts(h.held_at)) for h in done.holds
-            ],
+            held_by=[hold_to_proto(h) for h in done.holds],
         )
 
     async def RecordProtection(

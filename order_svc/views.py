@@ -28,6 +28,10 @@ def _ts(value: datetime) -> Timestamp:
     return ts
 
 
+def hold_to_proto(hold: OrderHoldRow) -> orders_pb2.DisputeHold:
+    return orders_pb2.DisputeHold(dispute_id=hold.dispute_id, held_at=_ts(hold.held_at))
+
+
 def paused_for(row: OrderRow, holds: list[OrderHoldRow]) -> int | None:
     """Seconds left on a paused clock, or None while it runs. A dispute's hold pauses the clock
     from the moment it began, even before the clock itself has been told (its worker may be
@@ -142,7 +146,7 @@ def order_to_proto(data: OrderData, day: timedelta, now: datetime) -> orders_pb2
         updated_at=_ts(row.updated_at),
         deadlines=deadlines(row, day, now, holds),
         escrow=_escrow(row, data.entries),
-        holds=[orders_pb2.DisputeHold(dispute_id=h.dispute_id, held_at=_ts(h.held_at)) for h in holds],
+        holds=[hold_to_proto(h) for h in holds],
         timeline=[
             common_pb2.TimelineEntry(
                 at=_ts(e.at),
