@@ -17,7 +17,7 @@ from typing import Protocol
 
 from deploy.binaries import S3Binary, s3_binary, temporal_cli
 from deploy.processes import Process, free_port, port_open, require_free, wait_until
-from workflows.search_attributes import cli_flags
+from platform_common.search_attributes import cli_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {
@@ -26,6 +26,8 @@ SERVICES = {
     "EVIDENCE": "evidence_svc",
     "REFUND": "refund_svc",
 }
+# One Temporal worker process per domain (`python -m <package>.worker`), each on its own queue.
+WORKERS = {"orders": "order_svc", "disputes": "dispute_svc", "refunds": "refund_svc"}
 
 
 class Infra(Protocol):
@@ -264,7 +266,7 @@ class Stack:
             s3_binary(), self.data_dir, host, self.ports.s3, self.ports.s3_console, self.secrets
         )
         self.day_seconds = day_seconds
-        # Policy version for new disputes ("demo": a day is a minute; "<version>@<s>s" scales days).
+        # Policy version for new disputes; DisputeService puts it on the stack's day (DP_DAY_SECONDS).
         self.dispute_policy = dispute_policy or os.environ.get("DP_DISPUTE_POLICY", "2026-11-standard")
         self.apps: dict[str, Process] = {}
 
@@ -323,10 +325,10 @@ class Stack:
             self.apps[module] = Process(
                 module, [sys.executable, "-m", module], logs / f"{module}.log", env, ROOT
             )
-        for domain in ("orders", "disputes", "refunds"):
+        for domain, package in WORKERS.items():
             self.apps[f"worker-{domain}"] = Process(
                 f"worker-{domain}",
-                [sys.executable, "-m", "workflows.worker", domain],
+                [sys.executable, "-m", f"{package}.worker"],
                 logs / f"worker-{domain}.log",
                 env,
                 ROOT,

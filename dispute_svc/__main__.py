@@ -11,17 +11,17 @@ from evidence.v1 import evidence_pb2_grpc
 from orders.v1 import orders_pb2_grpc
 from temporalio.client import Client
 
-from dispute_svc.engine import DisputeEngine
+from dispute_svc.client import DisputeClient
 from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
+from dispute_svc.policy import DEFAULT_VERSION, for_new_disputes
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.server import METHOD_ROLES, SERVICE_NAME, DisputeService
 from platform_common.access import DISPUTE_SVC
 from platform_common.auth import jwt_secret
-from platform_common.config import TemporalConfig
+from platform_common.config import TemporalConfig, day_length_seconds
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
-from workflows.dispute_policy import DEFAULT_VERSION, policy
 
 log = logging.getLogger("dispute_svc")
 
@@ -29,8 +29,11 @@ log = logging.getLogger("dispute_svc")
 async def main() -> None:
     configure_logging()
     secret = jwt_secret()
-    # New disputes open under this policy version; in-flight ones keep the version they opened with.
-    dispute_policy = policy(os.environ.get("DP_DISPUTE_POLICY", DEFAULT_VERSION))
+    # New disputes open under this policy version, on the platform's time scale; in-flight ones
+    # keep the version (and the day length) they opened with.
+    dispute_policy = for_new_disputes(
+        os.environ.get("DP_DISPUTE_POLICY", DEFAULT_VERSION), day_length_seconds()
+    )
     db_url = os.environ.get("DP_DISPUTE_DB_URL", "sqlite:///data/disputes.db")
     repo = DisputeRepository(db_url)
     temporal = TemporalConfig.from_env()
@@ -39,7 +42,7 @@ async def main() -> None:
         orders_pb2_grpc.OrderServiceStub(service_channel("ORDER", DISPUTE_SVC, secret)),
         evidence_pb2_grpc.EvidenceServiceStub(service_channel("EVIDENCE", DISPUTE_SVC, secret)),
     )
-    service = DisputeService(repo, DisputeEngine(client), peers, dispute_policy)
+    service = DisputeService(repo, DisputeClient(client), peers, dispute_policy)
     log.info(
         "dispute database: %s; policy for new disputes: %s", db_url.split("@")[-1], dispute_policy.version
     )

@@ -33,17 +33,18 @@ from disputes.v1 import disputes_pb2 as pb
 from orders.v1 import orders_pb2
 
 from dispute_svc import requests as rq
-from dispute_svc.engine import DisputeEngine, StartNotSent
+from dispute_svc.client import DisputeClient, StartNotSent
+from dispute_svc.model import CLOSED, DisputeInput
 from dispute_svc.opening import ORDER_REFUNDED, check_history, check_parties, check_window
 from dispute_svc.openings import OpeningRaced, PastDispute, new_token
 from dispute_svc.peers import Peers
+from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.store import ABANDONING, OPENING, STARTED, OpeningRow
 from dispute_svc.views import render
 from platform_common.auth import Caller
+from platform_common.enums import name_of
 from platform_common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from workflows.dispute_model import CLOSED, DisputeInput
-from workflows.dispute_policy import Policy
 
 log = logging.getLogger(__name__)
 # How long one OpenDispute call may hold an opening: the lease is renewed right before the hold
@@ -76,10 +77,12 @@ def dispute_id_for(buyer_id: str, request_id: str) -> str:
 
 
 class Opener:
-    def __init__(self, repo: DisputeRepository, engine: DisputeEngine, peers: Peers, policy: Policy) -> None:
+    def __init__(
+        self, repo: DisputeRepository, workflows: DisputeClient, peers: Peers, policy: Policy
+    ) -> None:
         self._repo = repo
         self._openings = repo.openings
-        self._engine = engine
+        self._workflows = workflows
         self._peers = peers
         self._policy = policy
 
@@ -151,17 +154,14 @@ class Opener:
         """The same request again (a client retry, or concurrent copies)."""
         if existing.state == STARTED:
             stored = await self._repo.get(existing.dispute_id)
-            if (
-                stored is not None
-                and pb.DisputeStatus.Name(stored.status).removeprefix("DISPUTE_STATUS_") in CLOSED
-            ):
+            if stored is not None and name_of(pb.DisputeStatus, stored.status) in CLOSED:
                 return stored  # a late retry of a dispute that has ended: never start it again
         order = await self._peers.order(existing.order_id)
         check_parties(order, caller.id, blocked=False)  # checked when the opening was recorded
         solution = rq.opening_solution(request, order, opening)
         if existing.state == STARTED:
             return render(
-                await self._engine.open(
+                await self._workflows.open(
                     self._input(existing, order, opening, request, solution), opening.request_id
                 )
             )
@@ -227,7 +227,7 @@ class Opener:
                 )
             await self._renew(row)
             sent = True
-            view = await self._engine.open(
+            view = await self._workflows.open(
                 self._input(row, order, opening, request, solution), opening.request_id
             )
         except BaseException as exc:
@@ -259,7 +259,7 @@ class Opener:
         if state == OPENING and not await self._openings.claim(dispute_id, token, now):
             return BUSY
         try:
-            if await self._engine.started(dispute_id):
+            if await self._workflows.started(dispute_id):
                 await self._openings.mark_started(dispute_id, token)
                 return SETTLED_STARTED
             # No such order any more, or a hold it could never have recorded: nothing is held.
@@ -303,7 +303,7 @@ class Opener:
                     past = replace(past, state=STARTED)
             if past.state == STARTED and past.status not in CLOSED:
                 try:
-                    view = await self._engine.view(past.dispute_id, timeout_s=1.0)
+                    view = await self._workflows.view(past.dispute_id, timeout_s=1.0)
                     past = replace(past, status=view.state.status, resolution=view.state.resolution)
                 except (NotFound, Unavailable):
                     # Gone from Temporal (closed long ago), or its worker cannot answer now: the

@@ -1,4 +1,4 @@
-"""Who may open a dispute on which order, and when (DESIGN §4 "Opening a dispute").
+"""Who may open a dispute on which order, and when (docs/rules.md, "Opening a dispute").
 
 Each refusal has its own status code, message and machine-readable reason (trailing metadata
 "dp-error-reason"), so a client can tell "too early" from "too late" from "limit reached".
@@ -10,7 +10,9 @@ from datetime import datetime
 
 from orders.v1 import orders_pb2
 
+from dispute_svc.model import CLOSED, SETTLING_RESOLUTIONS
 from dispute_svc.openings import PastDispute
+from dispute_svc.policy import Policy
 from dispute_svc.store import STARTED
 from platform_common.errors import (
     AlreadyExists,
@@ -18,8 +20,6 @@ from platform_common.errors import (
     PermissionDenied,
     ResourceExhausted,
 )
-from workflows.dispute_model import CLOSED, SETTLING_RESOLUTIONS
-from workflows.dispute_policy import Policy
 
 # Reasons, one per rule.
 NOT_ORDER_BUYER = "NOT_ORDER_BUYER"
@@ -78,7 +78,8 @@ def check_history(order_id: str, history: list[PastDispute], policy: Policy) -> 
 
 def check_window(order: orders_pb2.Order, policy: Policy, now: datetime) -> None:
     """From `min_days_after_shipment` after shipment (or once the ship-by date passed without a
-    shipment), while protection is active, or within the completion grace."""
+    shipment), while protection is active, or within the completion grace. Every date but the
+    first is the order's own deadline, as OrderService reports it."""
     status = order.status
     if status == orders_pb2.ORDER_STATUS_CANCELLED:
         raise FailedPrecondition(f"order {order.order_id} was cancelled", ORDER_CANCELLED)
@@ -109,12 +110,14 @@ def check_window(order: orders_pb2.Order, policy: Policy, now: datetime) -> None
             return
         raise FailedPrecondition(f"buyer protection of order {order.order_id} has ended", WINDOW_CLOSED)
     if status == orders_pb2.ORDER_STATUS_COMPLETED:
+        # The completion grace is OrderService's number: its GetOrder shows the deadline while it
+        # runs, and this check reads that very deadline, so the two can never disagree.
         completed = order.completed_at.ToDatetime(tzinfo=now.tzinfo)
-        grace_end = completed + policy.days(policy.completion_grace_days)
-        if now <= grace_end:
+        grace = next((d for d in order.deadlines if d.kind == "DISPUTE_GRACE_ENDS"), None)
+        if grace is not None and now <= grace.due_at.ToDatetime(tzinfo=now.tzinfo):
             return
         raise FailedPrecondition(
-            f"order {order.order_id} completed on {_when(completed)}; disputes were possible until {_when(grace_end)}",
+            f"order {order.order_id} completed on {_when(completed)} and its dispute grace has ended",
             WINDOW_CLOSED,
         )
     raise FailedPrecondition(f"order {order.order_id} cannot be disputed in its state", WINDOW_CLOSED)

@@ -10,6 +10,7 @@ from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from platform_common import errors
+from platform_common.enums import to_proto
 from platform_common.validate import fetch_order
 
 _RELAYED: dict[grpc.StatusCode, type[errors.DomainError]] = {
@@ -82,7 +83,7 @@ class Peers:
                     at_opening=at_opening,
                     order_id=order_id,
                     validate_only=True,
-                    party=common_pb2.Role.Value(f"ROLE_{party}"),
+                    party=to_proto(common_pb2.Role, party),
                 ),
                 timeout=15,
             )

@@ -15,13 +15,17 @@ from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 
 from dispute_svc import requests as rq
-from dispute_svc.engine import DisputeEngine
+from dispute_svc.client import DisputeClient
+from dispute_svc.model import CLOSED, Party
 from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
+from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.views import render
+from dispute_svc.workflow import DisputeWorkflow
 from platform_common import access
 from platform_common.auth import DISPUTE_API, Caller, Role, current_caller
+from platform_common.enums import name_of, parse
 from platform_common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -31,17 +35,14 @@ from platform_common.errors import (
 )
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
-from platform_common.validate import enum_name, require_timestamp, require_uuid
-from workflows.dispute import DisputeWorkflow
-from workflows.dispute_model import CLOSED
-from workflows.dispute_policy import Policy
+from platform_common.validate import require_timestamp, require_uuid
 
 SERVICE_NAME = DISPUTE_API
 METHOD_ROLES: MethodRoles = access.DISPUTES
 # GetDispute reads the workflow for at most this long (or half the caller's deadline) before it
 # answers from the read model: a query waits for a worker, and the worker may be down.
 QUERY_PATIENCE_S = 1.0
-_PARTY_OF = {Role.BUYER: "BUYER", Role.SELLER: "SELLER", Role.ARBITER: "ARBITER"}
+_PARTY_OF = {Role.BUYER: Party.BUYER, Role.SELLER: Party.SELLER, Role.ARBITER: Party.ARBITER}
 
 
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
@@ -65,16 +66,15 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     def opener(self) -> Opener:
         return self._opener
 
-    def __init__(self, repo: DisputeRepository, engine: DisputeEngine, peers: Peers, policy: Policy) -> None:
+    def __init__(
+        self, repo: DisputeRepository, workflows: DisputeClient, peers: Peers, policy: Policy
+    ) -> None:
         self._repo = repo
-        self._engine = engine
+        self._workflows = workflows
         self._peers = peers
         self._policy = policy
-        self._opener = Opener(repo, engine, peers, policy)
-        # Immutable facts per dispute (order, amount paid, currency), so actions that carry money
-        # or evidence do not query the workflow twice; and the disputes known to be escalated
-        # (escalation is never undone), which arbiters may act on.
-        self._facts: dict[str, rq.Facts] = {}
+        self._opener = Opener(repo, workflows, peers, policy)
+        # The disputes known to be escalated (escalation is never undone), which arbiters may act on.
         self._escalated: set[str] = set()
 
     # --- opening -------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
     ) -> pb.GetDisputeResponse:
         dispute_id = require_uuid(request.dispute_id, "dispute_id")
         try:
-            dispute = render(await self._engine.view(dispute_id, _patience(context)))
+            dispute = render(await self._workflows.view(dispute_id, _patience(context)))
         except (NotFound, Unavailable) as exc:
             # Closed long ago, or its worker (or Temporal) cannot answer now: the read model.
             stored = await self._repo.get(dispute_id)
@@ -111,7 +111,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         currency or amount paid, from a parse error) reaches them."""
         if dispute_id in self._escalated:
             return
-        view = await self._engine.view(dispute_id)
+        view = await self._workflows.view(dispute_id)
         if not view.state.escalated_at:
             raise PermissionDenied(f"dispute {dispute_id} is not under arbitration")
         self._escalated.add(dispute_id)
@@ -134,7 +134,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             seller_id = caller.id
         status = ""
         if request.status:
-            status = enum_name(pb.DisputeStatus, request.status, "status", "DISPUTE_STATUS_")
+            status = parse(pb.DisputeStatus, request.status, "status")
         order_id = require_uuid(request.order_id, "order_id") if request.order_id else ""
         size = page_size(request.page.page_size)
         disputes, token = await self._repo.search(
@@ -152,7 +152,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
 
     async def _act(self, dispute_id: str, update: object, arg: object) -> pb.Dispute:
         try:
-            view = await self._engine.act(dispute_id, update, arg)
+            view = await self._workflows.act(dispute_id, update, arg)
         except NotFound:
             stored = await self._repo.get(dispute_id)
             escalated = stored is not None and stored.HasField("escalated_at")
@@ -160,10 +160,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
                 current_caller(), stored.buyer_id, stored.seller_id, escalated
             ):
                 raise PermissionDenied(f"dispute {dispute_id} is not yours") from None
-            if (
-                stored is not None
-                and pb.DisputeStatus.Name(stored.status).removeprefix("DISPUTE_STATUS_") in CLOSED
-            ):
+            if stored is not None and name_of(pb.DisputeStatus, stored.status) in CLOSED:
                 raise FailedPrecondition(
                     f"dispute {dispute_id} is closed ({pb.DisputeStatus.Name(stored.status)})"
                 ) from None
@@ -171,15 +168,19 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         return render(view)
 
     async def _facts_of(self, dispute_id: str) -> rq.Facts:
-        """The dispute's fixed facts, only for one of its parties or an arbiter: nobody else
-        learns the amount paid from an error message, or attaches files to the dispute."""
-        facts = self._facts.get(dispute_id)
-        if facts is None:
-            view = await self._engine.view(dispute_id)
+        """The dispute's fixed facts (parties, amount paid), only for one of its parties or an
+        arbiter: nobody else learns the amount paid from an error message, or attaches files to
+        the dispute. Read from this service's own read model; the workflow's first record lands
+        there a moment after opening, and until it has, the workflow itself answers."""
+        recorded = await self._repo.get(dispute_id)
+        if recorded is not None:
+            paid = recorded.paid_amount
+            facts = rq.Facts(
+                recorded.order_id, recorded.buyer_id, recorded.seller_id, paid.minor_units, paid.currency
+            )
+        else:
+            view = await self._workflows.view(dispute_id)
             facts = rq.Facts(view.order_id, view.buyer_id, view.seller_id, view.paid_minor, view.currency)
-            if len(self._facts) > 50_000:
-                self._facts.clear()
-            self._facts[dispute_id] = facts
         caller = current_caller()
         if caller.role is Role.ARBITER:
             await self._arbiter_may_act(dispute_id)
@@ -327,18 +328,12 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
                 require_timestamp(getattr(d, name), f"dispute.{name}")
         if not d.HasField("opened_at") or not d.HasField("updated_at"):
             raise InvalidArgument("dispute.opened_at and dispute.updated_at are required")
-        enum_name(pb.DisputeReason, d.reason, "dispute.reason", "DISPUTE_REASON_", allow_unset=True)
+        parse(pb.DisputeReason, d.reason, "dispute.reason", allow_unset=True)
         recorded = Recorded(
             dispute=d,
             revision=request.revision,
-            status=enum_name(pb.DisputeStatus, d.status, "dispute.status", "DISPUTE_STATUS_"),
-            resolution=enum_name(
-                pb.DisputeResolution,
-                d.resolution,
-                "dispute.resolution",
-                "DISPUTE_RESOLUTION_",
-                allow_unset=True,
-            ),
+            status=parse(pb.DisputeStatus, d.status, "dispute.status"),
+            resolution=parse(pb.DisputeResolution, d.resolution, "dispute.resolution", allow_unset=True),
             opened_at=d.opened_at.ToDatetime(tzinfo=UTC),
             updated_at=d.updated_at.ToDatetime(tzinfo=UTC),
         )

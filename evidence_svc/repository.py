@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evidence_svc.policy import DISPUTE_MAX_BYTES, DISPUTE_MAX_FILES, OPENING_MAX, Kind, human
+from evidence_svc.rules import DISPUTE_MAX_BYTES, DISPUTE_MAX_FILES, OPENING_MAX, Kind, human
 from evidence_svc.store import MIGRATIONS, DisputeRow, EvidenceRow
 from platform_common.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
 from platform_common.paging import keyset, split_page

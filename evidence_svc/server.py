@@ -4,8 +4,6 @@ the bytes, SHA-256 while streaming, party-only access, and legal hold for escala
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,20 +14,15 @@ from evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2_grpc
 
+from evidence_svc import uploads
 from evidence_svc.objects import S3_FAILURES, ObjectStore, unavailable
-from evidence_svc.policy import (
-    DISPUTE_MAX_BYTES,
-    DISPUTE_MAX_FILES,
-    MAX_BYTES,
-    SNIFF_BYTES,
-    FileType,
-    declared,
-    human,
-    sniff,
-)
 from evidence_svc.repository import EvidenceRepository
+from evidence_svc.rules import (
+    DISPUTE_MAX_FILES,
+    human,
+)
 from evidence_svc.store import DisputeRow, EvidenceRow
-from platform_common import access
+from platform_common import access, enums
 from platform_common.auth import EVIDENCE_API, Caller, Role, current_caller
 from platform_common.errors import (
     DeadlineExceeded,
@@ -45,8 +38,6 @@ from platform_common.validate import fetch_order, require_uuid
 SERVICE_NAME = EVIDENCE_API
 METHOD_ROLES: MethodRoles = access.EVIDENCE
 
-# As the proto says: a chunk carries at most 1 MiB.
-MAX_CHUNK = 1024 * 1024
 # Uploads one caller may have in progress at once: below the server's cap, so no single caller
 # (or stalled client) can take every slot.
 MAX_UPLOADS_PER_CALLER = 4
@@ -63,13 +54,12 @@ DRAIN_MAX_BYTES = 64 * 1024 * 1024
 DRAIN_MAX_SECONDS = 10.0
 DEFAULT_URL_TTL = 300
 MAX_URL_TTL = 3600
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KINDS = {
     "IMAGE": evidence_pb2.EVIDENCE_KIND_IMAGE,
     "VIDEO": evidence_pb2.EVIDENCE_KIND_VIDEO,
     "DOCUMENT": evidence_pb2.EVIDENCE_KIND_DOCUMENT,
 }
-_ROLES = {r.value: common_pb2.Role.Value(f"ROLE_{r.name}") for r in Role}
+_ROLES = {r.value: enums.to_proto(common_pb2.Role, r.name) for r in Role}
 
 
 def _now() -> datetime:
@@ -132,17 +122,8 @@ def to_proto(row: EvidenceRow) -> evidence_pb2.Evidence:
         uploaded_at=_ts(row.created_at),
         legal_hold=row.legal_hold,
         declared_content_type=row.declared_type,
-        side=common_pb2.Role.Value(f"ROLE_{row.side}") if row.side else common_pb2.ROLE_UNSPECIFIED,
+        side=enums.to_proto(common_pb2.Role, row.side),
     )
-
-
-class _Receipt:
-    """What the stream turned out to be: filled in while the bytes pass through."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.sha256 = hashlib.sha256()
-        self.detected: FileType | None = None
 
 
 class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
@@ -218,26 +199,8 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         if first is None or not first.HasField("metadata"):
             raise InvalidArgument("the first message must carry the upload metadata")
         meta = first.metadata
-        if bool(meta.dispute_id) == bool(meta.order_id):
-            raise InvalidArgument("exactly one of metadata.dispute_id or metadata.order_id is required")
+        p = uploads.plan(meta)
         side = self._side(caller, meta.on_behalf_of)
-        filename = meta.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-        if not filename or len(filename) > 255 or any(ord(c) < 32 for c in filename):
-            raise InvalidArgument("metadata.filename must be 1..255 printable characters")
-        claimed = declared(meta.content_type)
-        if claimed is None:
-            raise InvalidArgument(
-                f"content type {meta.content_type!r} is not accepted (JPEG, PNG, WebP, HEIC, MP4, QuickTime, WebM, PDF)"
-            )
-        if meta.sha256 and not _SHA256.match(meta.sha256):
-            raise InvalidArgument("metadata.sha256 must be 64 lower-case hex characters")
-        if meta.size_bytes < 0:
-            raise InvalidArgument("metadata.size_bytes must not be negative")
-        limit = MAX_BYTES[claimed.kind]
-        limit_reason = f"{claimed.kind.value.lower()} files are limited to {human(limit)}"
-        if meta.size_bytes > limit:
-            raise ResourceExhausted(limit_reason)
-
         dispute: DisputeRow | None = None
         if meta.dispute_id:
             dispute = await self._repo.dispute(require_uuid(meta.dispute_id, "metadata.dispute_id"))
@@ -247,53 +210,13 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             buyer_id, seller_id = await self._parties(order_id)
         _check_party(buyer_id, seller_id, caller, f"order {order_id}")
         if dispute is not None:
-            files, used = await self._repo.usage(dispute.dispute_id)
-            if files + 1 > DISPUTE_MAX_FILES:
-                raise ResourceExhausted(f"a dispute holds at most {DISPUTE_MAX_FILES} evidence files")
-            if DISPUTE_MAX_BYTES - used < limit:
-                limit = DISPUTE_MAX_BYTES - used
-                limit_reason = f"a dispute holds at most {human(DISPUTE_MAX_BYTES)} of evidence"
-            if meta.size_bytes > limit:
-                raise ResourceExhausted(limit_reason)
+            p.within_dispute(*await self._repo.usage(dispute.dispute_id))
 
         evidence_id = str(uuid.uuid4())
         key = f"evidence/{order_id}/{evidence_id}"  # never the client's filename
-        receipt = _Receipt()
-
-        async def checked_chunks() -> AsyncIterator[bytes]:
-            head = b""
-            async for req in request_iterator:
-                if not req.HasField("chunk"):
-                    raise InvalidArgument("only the first message may carry metadata")
-                data = req.chunk
-                if not data:
-                    raise InvalidArgument("a chunk must carry at least one byte")
-                if len(data) > MAX_CHUNK:
-                    raise InvalidArgument(f"chunks are limited to {human(MAX_CHUNK)}")
-                receipt.size += len(data)
-                if receipt.size > limit:
-                    raise ResourceExhausted(f"{limit_reason}; upload aborted at {receipt.size} bytes")
-                receipt.sha256.update(data)
-                if receipt.detected is None:
-                    head += data
-                    if len(head) < SNIFF_BYTES:
-                        continue
-                    receipt.detected = _matching(head, claimed)
-                    data, head = head, b""
-                yield data
-            if receipt.detected is None:
-                if not head:
-                    raise InvalidArgument("the file is empty")
-                receipt.detected = _matching(head, claimed)
-                yield head
-            if meta.size_bytes and receipt.size != meta.size_bytes:
-                raise InvalidArgument(
-                    f"received {receipt.size} bytes but metadata.size_bytes said {meta.size_bytes}"
-                )
-            if meta.sha256 and receipt.sha256.hexdigest() != meta.sha256:
-                raise InvalidArgument("the received bytes do not match metadata.sha256")
-
-        version = await self._objects.upload(key, checked_chunks(), claimed.content_type)
+        receipt = uploads.Receipt()
+        chunks = uploads.checked_chunks(request_iterator, p, receipt)
+        version = await self._objects.upload(key, chunks, p.claimed.content_type)
         row = EvidenceRow(
             id=evidence_id,
             order_id=order_id,
@@ -302,10 +225,10 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
             seller_id=seller_id,
             uploader_id=caller.id,
             uploader_role=caller.role.value,
-            filename=filename,
+            filename=p.filename,
             declared_type=meta.content_type[:64],
-            content_type=claimed.content_type,
-            kind=claimed.kind.value,
+            content_type=p.claimed.content_type,
+            kind=p.claimed.kind.value,
             size_bytes=receipt.size,
             sha256=receipt.sha256.hexdigest(),
             object_key=key,
@@ -486,12 +409,3 @@ async def _drain(requests: AsyncIterator[evidence_pb2.UploadEvidenceRequest]) ->
                     return
     except (TimeoutError, grpc.RpcError, DomainError):  # DomainError: stalled, or bad bytes
         return
-
-
-def _matching(head: bytes, claimed: FileType) -> FileType:
-    detected = sniff(head)
-    if detected is None:
-        raise InvalidArgument(f"the bytes are not a {claimed.content_type} file (nor any accepted type)")
-    if detected != claimed:
-        raise InvalidArgument(f"declared {claimed.content_type} but the bytes are {detected.content_type}")
-    return detected

@@ -11,7 +11,7 @@ from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2_grpc
 from temporalio.client import Client
 
-from order_svc.protection import ProtectionClock
+from order_svc.client import ProtectionClient
 from order_svc.repository import OrderRepository
 from order_svc.server import METHOD_ROLES, SERVICE_NAME, OrderService
 from platform_common.access import ORDER_SVC
@@ -33,7 +33,7 @@ async def main() -> None:
     client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
     # Arbiters see only orders with an escalated dispute: DisputeService knows which.
     disputes = disputes_pb2_grpc.DisputeServiceStub(service_channel("DISPUTE", ORDER_SVC, secret))
-    service = OrderService(repo, ProtectionClock(client), timedelta(seconds=day_length_seconds()), disputes)
+    service = OrderService(repo, ProtectionClient(client), timedelta(seconds=day_length_seconds()), disputes)
     log.info("order database: %s", db_url.split("@")[-1])  # never log credentials
     try:
         await run_service(

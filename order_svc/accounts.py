@@ -1,4 +1,4 @@
-"""Account flags (DESIGN §4: a blocked buyer cannot open disputes; OrderService keeps the flag).
+"""Account flags (docs/rules.md: a blocked buyer cannot open disputes; OrderService keeps the flag).
 
 Trust & safety tooling sets the flag; disputes, arbiters and the account holders read it.
 """
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
-from order_svc import domain
+from order_svc import rules
 from order_svc.repository import OrderRepository
 from order_svc.store import AccountRow
 from platform_common.auth import Role, current_caller
@@ -24,7 +24,7 @@ MAX_REASON = 500
 
 
 def require_account_id(value: str) -> str:
-    return domain.require_text(value, "account_id", MAX_ACCOUNT_ID)
+    return rules.require_text(value, "account_id", MAX_ACCOUNT_ID)
 
 
 def account_to_proto(account_id: str, row: AccountRow | None) -> orders_pb2.AccountStatus:
@@ -43,7 +43,7 @@ class Accounts:
 
     async def set_blocked(self, request: orders_pb2.SetAccountBlockedRequest) -> orders_pb2.AccountStatus:
         account_id = require_account_id(request.account_id)
-        reason = domain.require_text(request.reason, "reason", MAX_REASON, min_len=0)
+        reason = rules.require_text(request.reason, "reason", MAX_REASON, min_len=0)
         caller = current_caller()
         row = await self._repo.set_account(account_id, request.blocked, reason, datetime.now(UTC), caller)
         log.info(

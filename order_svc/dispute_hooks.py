@@ -1,4 +1,4 @@
-"""The disputes' side of an order (DESIGN §4: while a dispute is open the order is held and its
+"""The disputes' side of an order (docs/rules.md: while a dispute is open the order is held and its
 protection clock frozen, so a window cannot run out and escrow cannot be released mid-dispute).
 
 Two layers, so that no process being down can let an order complete under an open dispute:
@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from order_svc import domain
-from order_svc.domain import IN_TRANSIT, Status
-from order_svc.protection import ClockNotRunning, ProtectionClock
+from order_svc import rules
+from order_svc.client import ClockNotRunning, ProtectionClient
 from order_svc.repository import OrderRepository
+from order_svc.rules import IN_TRANSIT, Status
 from order_svc.store import OrderRow
 from platform_common.auth import Caller
 from platform_common.errors import InvalidArgument
@@ -33,13 +33,13 @@ MAX_TOKEN = 64
 
 
 def _ids(order_id: str, dispute_id: str) -> tuple[str, str]:
-    return domain.require_order_id(order_id), require_uuid(dispute_id, "dispute_id")
+    return rules.require_order_id(order_id), require_uuid(dispute_id, "dispute_id")
 
 
 class DisputeHooks:
-    def __init__(self, repo: OrderRepository, clock: ProtectionClock) -> None:
+    def __init__(self, repo: OrderRepository, workflows: ProtectionClient) -> None:
         self._repo = repo
-        self._clock = clock
+        self._workflows = workflows
 
     async def hold(
         self, order_id: str, dispute_id: str, token: str, at: datetime, actor: Caller
@@ -73,10 +73,10 @@ class DisputeHooks:
             if Status(row.status) in IN_TRANSIT or (row.status == Status.REFUNDED and row.shipped_at):
                 if token is None:
                     await self._on_clock(row, dispute_id, False, at)
-                elif dispute_id in await self._clock.frozen_by(row.id):
+                elif dispute_id in await self._workflows.frozen_by(row.id):
                     # An abandoned opening froze the clock only by a refused completion: undo it
                     # under its own update id (the dispute's own "unfreeze-<id>" stays unused).
-                    await self._clock.unfreeze(row.id, dispute_id, f"abandon-{dispute_id}-{token}")
+                    await self._workflows.unfreeze(row.id, dispute_id, f"abandon-{dispute_id}-{token}")
         return order_id
 
     async def _on_clock(self, row: OrderRow, dispute_id: str, freeze: bool, since: datetime) -> None:
@@ -84,8 +84,8 @@ class DisputeHooks:
             # The workflow records the clock on the order (RecordProtection) inside the update,
             # so the order read after this returns already shows the change.
             if freeze:
-                await self._clock.freeze(row.id, dispute_id, since)
+                await self._workflows.freeze(row.id, dispute_id, since)
             else:
-                await self._clock.unfreeze(row.id, dispute_id)
+                await self._workflows.unfreeze(row.id, dispute_id)
         except ClockNotRunning as exc:  # completed meanwhile: nothing to pause
             log.info("order %s: %s; dispute %s changes nothing", row.id, exc.message, dispute_id)

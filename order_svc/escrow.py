@@ -12,7 +12,8 @@ with `held` what the platform still holds. Rules that keep anybody from being pa
   pending`, where covered pending are refunds registered while escrow held their amount and not
   settled yet (they keep their amount in escrow);
 - a refund registered when escrow no longer holds its amount (after the release) is uncovered:
-  its settlement is a recovery from the seller;
+  its settlement is a recovery from the seller (less whatever escrow still held unclaimed, which
+  is released against it in the same step, so the seller never owes more than it received);
 - a pending refund that fails for good gives its amount back to escrow; once the order has
   completed it goes on to the seller, unless a dispute holds the order (then it stays in escrow
   until the dispute ends, and may cover what the dispute refunds);
@@ -149,7 +150,14 @@ def settle(ledger: Ledger, key: str, amount: int) -> Ledger:
         return current
     if entry.state is EntryState.CANCELLED:
         raise EscrowConflict(f"refund {key} was recorded as failed for good; it cannot settle")
-    return _with(current, replace(entry, state=EntryState.SETTLED))
+    settled = _with(current, replace(entry, state=EntryState.SETTLED))
+    if entry.covered or not current.closed:
+        return settled
+    # Uncovered, after the release: recovered from the seller, less what escrow still held for
+    # nobody (money a failed refund freed while a dispute held the order). That money is released
+    # to the seller in the same step, so the recovery takes back only what the seller really got.
+    offset = min(current.unclaimed, amount)
+    return replace(settled, released=settled.released + offset) if offset else settled
 
 
 def cancel(ledger: Ledger, key: str, amount: int, held_open: bool = False) -> Ledger:

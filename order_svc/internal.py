@@ -13,15 +13,16 @@ from datetime import UTC, datetime
 import grpc
 from orders.v1 import orders_pb2
 
-from order_svc import domain
+from order_svc import rules
 from order_svc.dispute_hooks import DisputeHooks
 from order_svc.escrow import EntryState
 from order_svc.repository import OrderRepository
 from order_svc.views import hold_to_proto
 from platform_common.auth import current_caller
+from platform_common.enums import parse
 from platform_common.errors import InvalidArgument
 from platform_common.money import validate_money
-from platform_common.validate import enum_name, require_timestamp, require_uuid
+from platform_common.validate import require_timestamp, require_uuid
 
 _REASONS = {
     orders_pb2.COMPLETION_REASON_BUYER_CONFIRMED: "BUYER_CONFIRMED",
@@ -44,7 +45,7 @@ class InternalRpcs:
     async def CompleteOrder(
         self, request: orders_pb2.CompleteOrderRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.CompleteOrderResponse:
-        order_id = domain.require_order_id(request.order_id)
+        order_id = rules.require_order_id(request.order_id)
         reason = _REASONS.get(request.reason)
         if reason is None:
             raise InvalidArgument("reason must be BUYER_CONFIRMED or PROTECTION_EXPIRED")
@@ -61,7 +62,7 @@ class InternalRpcs:
     async def RecordProtection(
         self, request: orders_pb2.RecordProtectionRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.RecordProtectionResponse:
-        order_id = domain.require_order_id(request.order_id)
+        order_id = rules.require_order_id(request.order_id)
         if request.revision <= 0:
             raise InvalidArgument("revision must be positive")
         if request.frozen == request.HasField("expires_at"):
@@ -120,16 +121,14 @@ class InternalRpcs:
     async def RecordRefund(
         self, request: orders_pb2.RecordRefundRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.RecordRefundResponse:
-        order_id = domain.require_order_id(request.order_id)
+        order_id = rules.require_order_id(request.order_id)
         refund_id = require_uuid(request.refund_id, "refund_id")
         if not request.HasField("amount"):
             raise InvalidArgument("amount is required")
         amount = validate_money(request.amount.minor_units, request.amount.currency, "amount")
-        state = EntryState(
-            enum_name(orders_pb2.EscrowEntryState, request.state, "state", "ESCROW_ENTRY_STATE_")
-        )
-        reason = domain.require_text(request.reason, "reason", 32)
-        issuer = domain.require_text(request.issuer, "issuer", 128)
+        state = EntryState(parse(orders_pb2.EscrowEntryState, request.state, "state"))
+        reason = rules.require_text(request.reason, "reason", 32)
+        issuer = rules.require_text(request.issuer, "issuer", 128)
         await self._repo.ledger.record_refund(
             order_id, refund_id, amount, state, reason, issuer, _now(), current_caller()
         )

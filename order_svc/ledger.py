@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from order_svc import escrow
-from order_svc.domain import IN_TRANSIT, OPEN, Escrow, Status
 from order_svc.escrow import Entry, EntryKind, EntryState, Ledger
+from order_svc.rules import IN_TRANSIT, OPEN, Escrow, Status
 from order_svc.store import OrderEscrowEntryRow, OrderEventRow, OrderHoldRow, OrderRow, event_row
 from platform_common.auth import Caller
 from platform_common.errors import FailedPrecondition, NotFound
@@ -269,7 +269,12 @@ class LedgerStore:
                     else "; issued after the release, it will be recovered from the seller"
                 ),
                 EntryState.SETTLED: f"refund {refund_id} of {money} paid to the buyer"
-                + ("" if entry.covered else "; recovered from the seller"),
+                + ("" if entry.covered else "; recovered from the seller")
+                + (
+                    f" ({Money(after.released - before.released, row.currency)} of it from what escrow still held)"
+                    if after.released > before.released
+                    else ""
+                ),
                 EntryState.CANCELLED: f"refund {refund_id} of {money} failed for good; "
                 + (
                     "released to the seller"

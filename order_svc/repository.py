@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from order_svc.domain import NewOrder, Status
 from order_svc.ledger import LedgerStore, entries_of, holds_ever, holds_of
+from order_svc.rules import NewOrder, Status
 from order_svc.store import (
     MIGRATIONS,
     AccountRow,

@@ -9,13 +9,14 @@ import grpc
 from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
-from order_svc import domain
+from order_svc import rules
 from order_svc.accounts import Accounts
+from order_svc.client import ProtectionClient
 from order_svc.dispute_hooks import DisputeHooks
-from order_svc.domain import IN_TRANSIT, Status
 from order_svc.internal import InternalRpcs
-from order_svc.protection import ProtectionClock
+from order_svc.model import ProtectionState, parse_iso
 from order_svc.repository import FreezesChanged, OrderRepository, precondition
+from order_svc.rules import IN_TRANSIT, Status
 from order_svc.store import OrderRow
 from order_svc.views import order_to_proto
 from platform_common import access
@@ -25,7 +26,6 @@ from platform_common.errors import FailedPrecondition, InvalidArgument, Permissi
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
 from platform_common.validate import not_in_future, require_timestamp
-from workflows.order_protection import ProtectionState, parse_iso
 
 SERVICE_NAME = ORDER_API
 METHOD_ROLES: MethodRoles = access.ORDERS
@@ -65,15 +65,15 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
     def __init__(
         self,
         repo: OrderRepository,
-        clock: ProtectionClock,
+        workflows: ProtectionClient,
         day: timedelta,
         disputes: disputes_pb2_grpc.DisputeServiceStub,
     ) -> None:
         self._repo = repo
-        self._clock = clock
+        self._workflows = workflows
         self._day = day
         self._disputes = disputes
-        self._hooks = DisputeHooks(repo, clock)
+        self._hooks = DisputeHooks(repo, workflows)
         self._accounts = Accounts(repo)
 
     async def _view(self, order_id: str) -> orders_pb2.Order:
@@ -83,7 +83,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
         return [h.dispute_id for h in (await self._repo.data(order_id)).holds]
 
     async def _owned(self, order_id: str) -> OrderRow:
-        order_id = domain.require_order_id(order_id)
+        order_id = rules.require_order_id(order_id)
         row = await self._repo.get(order_id)
         caller = current_caller()
         _check_party(row, caller)
@@ -94,7 +94,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
     async def CreateOrder(
         self, request: orders_pb2.CreateOrderRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.CreateOrderResponse:
-        new = domain.validate_create(request)
+        new = rules.validate_create(request)
         row = await self._repo.create(new, _now(), current_caller())
         return orders_pb2.CreateOrderResponse(order=await self._view(row.id))
 
@@ -117,7 +117,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
         if caller.role is Role.SELLER and request.seller_id != caller.id:
             raise PermissionDenied("sellers may only list their own orders (seller_id = your id)")
         size = page_size(request.page.page_size)
-        status = domain.status_from_proto(request.status)
+        status = rules.status_from_proto(request.status)
         rows, token = await self._repo.list_orders(
             buyer_id=request.buyer_id,
             seller_id=request.seller_id,
@@ -135,7 +135,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
         self, request: orders_pb2.MarkShippedRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.MarkShippedResponse:
         row = await self._owned(request.order_id)
-        carrier, tracking = domain.validate_shipment(request)
+        carrier, tracking = rules.validate_shipment(request)
         if row.status != Status.PAID:
             raise FailedPrecondition(f"order {row.id} is {row.status}; only PAID orders can be shipped")
         now = _now()
@@ -152,7 +152,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
                 # Disputes opened before shipment hold the order already: the clock starts
                 # frozen by them, with the whole window left for when they end.
                 pending = await self._held_by(row.id)
-                started = await self._clock.start(
+                started = await self._workflows.start(
                     row.id, row.buyer_id, row.seller_id, now + window, window, pending
                 )
                 created = created or started.created
@@ -166,7 +166,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
                             f"order {row.id} is {row.status}; only PAID orders can be shipped"
                         )
                     pending = await self._held_by(row.id)
-                    state = await self._clock.hold_exactly(row.id, state, pending)
+                    state = await self._workflows.hold_exactly(row.id, state, pending)
                 try:
                     await self._repo.ship(
                         row.id, pending, _clock_values(state, carrier, tracking, now), event
@@ -181,7 +181,7 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
         except FailedPrecondition:
             current = await self._repo.get(row.id)
             if created and current.status not in {s.value for s in (*IN_TRANSIT, Status.COMPLETED)}:
-                await self._clock.abandon(row.id, f"order became {current.status} while shipping")
+                await self._workflows.abandon(row.id, f"order became {current.status} while shipping")
             raise
         return orders_pb2.MarkShippedResponse(order=await self._view(row.id))
 
@@ -217,27 +217,27 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
             raise FailedPrecondition(
                 f"a dispute is open on order {row.id}; receipt can be confirmed once it ends", "DISPUTE_OPEN"
             )
-        await self._clock.confirm_receipt(row.id, row.buyer_id, data.holds_ever)
+        await self._workflows.confirm_receipt(row.id, row.buyer_id, data.holds_ever)
         return orders_pb2.ConfirmReceiptResponse(order=await self._view(row.id))
 
     async def ExtendProtection(
         self, request: orders_pb2.ExtendProtectionRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.ExtendProtectionResponse:
         row = await self._owned(request.order_id)
-        days = domain.validate_extension_days(request.days)
+        days = rules.validate_extension_days(request.days)
         if row.status not in IN_TRANSIT:
             raise FailedPrecondition(
                 f"order {row.id} is {row.status}; protection runs only on shipped orders"
             )
-        request_id = domain.require_text(request.request_id, "request_id", 128, min_len=0)
-        await self._clock.extend(row.id, days, self._day * days, request_id)
+        request_id = rules.require_text(request.request_id, "request_id", 128, min_len=0)
+        await self._workflows.extend(row.id, days, self._day * days, request_id)
         return orders_pb2.ExtendProtectionResponse(order=await self._view(row.id))
 
     async def CancelOrder(
         self, request: orders_pb2.CancelOrderRequest, context: grpc.aio.ServicerContext
     ) -> orders_pb2.CancelOrderResponse:
         row = await self._owned(request.order_id)
-        reason = domain.require_text(request.reason, "reason", 500, min_len=0)
+        reason = rules.require_text(request.reason, "reason", 500, min_len=0)
         await self._repo.ledger.cancel(row.id, reason, _now(), current_caller())
         return orders_pb2.CancelOrderResponse(order=await self._view(row.id))
 

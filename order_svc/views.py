@@ -8,14 +8,15 @@ from common.v1 import common_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
-from order_svc.domain import COMPLETION_GRACE_DAYS, IN_TRANSIT, Escrow, Status
 from order_svc.escrow import EntryKind, EntryState
 from order_svc.ledger import ledger_of
 from order_svc.repository import OrderData
+from order_svc.rules import COMPLETION_GRACE_DAYS, IN_TRANSIT, Escrow, Status
 from order_svc.store import OrderEscrowEntryRow, OrderHoldRow, OrderRow
 from platform_common.auth import Role
+from platform_common.enums import to_proto
 
-_ROLES = {r.value: common_pb2.Role.Value(f"ROLE_{r.name}") for r in Role}
+_ROLES = {r.value: to_proto(common_pb2.Role, r.name) for r in Role}
 _REASONS = {
     "BUYER_CONFIRMED": orders_pb2.COMPLETION_REASON_BUYER_CONFIRMED,
     "PROTECTION_EXPIRED": orders_pb2.COMPLETION_REASON_PROTECTION_EXPIRED,
@@ -74,10 +75,6 @@ def deadlines(
     return []
 
 
-_ENTRY_STATES = {s: orders_pb2.EscrowEntryState.Value(f"ESCROW_ENTRY_STATE_{s.value}") for s in EntryState}
-_ENTRY_KINDS = {k: orders_pb2.EscrowEntryKind.Value(f"ESCROW_ENTRY_KIND_{k.value}") for k in EntryKind}
-
-
 def _escrow(row: OrderRow, entries: list[OrderEscrowEntryRow]) -> orders_pb2.Escrow:
     ledger = ledger_of(row, entries)
 
@@ -94,9 +91,9 @@ def _escrow(row: OrderRow, entries: list[OrderEscrowEntryRow]) -> orders_pb2.Esc
         entries=[
             orders_pb2.EscrowEntry(
                 refund_id=e.key if e.kind == EntryKind.REFUND.value else "",
-                kind=_ENTRY_KINDS[EntryKind(e.kind)],
+                kind=to_proto(orders_pb2.EscrowEntryKind, EntryKind(e.kind)),
                 amount=money(e.amount_minor),
-                state=_ENTRY_STATES[EntryState(e.state)],
+                state=to_proto(orders_pb2.EscrowEntryState, EntryState(e.state)),
                 recovered_from_seller=not e.covered,
                 reason=e.reason,
                 issuer=e.issuer,

@@ -1,5 +1,5 @@
 """What an arbiter may see outside DisputeService: the orders, evidence and refunds of disputes
-that were escalated to arbitration (DESIGN: arbiters act on escalated disputes), and nothing else.
+that were escalated to arbitration (arbiters act on escalated disputes), and nothing else.
 
 Escalation is the disputes domain's fact, so services ask DisputeService with their own identity;
 if it cannot answer, the read is refused as UNAVAILABLE (fail closed), never allowed.

@@ -61,9 +61,11 @@ class TemporalConfig:
 
 
 def day_length_seconds() -> float:
-    """Length of one policy "day" in seconds.
+    """The platform's one time scale: how long a "day" of every rule is, in seconds.
 
-    86400 in production. Local demos and real-time integration tests shrink it so a 60-day
-    protection window can be watched to the end; time-skipping tests keep the real value.
+    86400 in production. It drives order protection, dispute policies (new disputes carry it in
+    their policy version), refund windows and the payment simulator alike, so their deadlines
+    always agree. Local demos and real-time integration tests shrink it here, and only here;
+    time-skipping tests keep the real value.
     """
     return env_float("DP_DAY_SECONDS", 86400.0)

@@ -65,19 +65,3 @@ def engine_unavailable(exc: Exception) -> Unavailable:
     status = getattr(exc, "status", None)
     kind = status.name if status is not None else type(exc).__name__
     return Unavailable(f"workflow engine unavailable ({kind}); nothing was changed, retry later")
-
-
-# The typed refusals workflows raise (ApplicationError type) and the errors they become.
-REFUSALS: dict[str, type[DomainError]] = {
-    "PermissionDenied": PermissionDenied,
-    "FailedPrecondition": FailedPrecondition,
-    "InvalidArgument": InvalidArgument,
-    "ResourceExhausted": ResourceExhausted,
-}
-
-
-def translate_refusal(exc: Exception) -> DomainError:
-    """A workflow's typed refusal (an ApplicationError with one of REFUSALS' types) as the
-    platform's error; anything else is a precondition the workflow refused."""
-    kind = REFUSALS.get(str(getattr(exc, "type", "") or ""), FailedPrecondition)
-    return kind(str(getattr(exc, "message", "") or exc))

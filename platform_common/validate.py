@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -74,19 +73,6 @@ def storable(value: str, field: str) -> str:
 
 def not_in_future(now: datetime) -> datetime:
     return now + FUTURE_SKEW
-
-
-def enum_name(enum: Any, value: int, field: str, prefix: str, *, allow_unset: bool = False) -> str:
-    """The name of a proto enum value (`enum` is the generated enum class) without its prefix
-    ("DISPUTE_STATUS_OPEN" -> "OPEN"); unknown numbers (a newer or hostile client) are
-    INVALID_ARGUMENT, not a crash."""
-    try:
-        name = str(enum.Name(value))
-    except ValueError:
-        raise InvalidArgument(f"{field} {value} is not a known value") from None
-    if value == 0 and not allow_unset:
-        raise InvalidArgument(f"{field} is required")
-    return name.removeprefix(prefix)
 
 
 async def fetch_order(orders: orders_pb2_grpc.OrderServiceStub, order_id: str) -> orders_pb2.Order:

@@ -18,17 +18,17 @@ from platform_common.config import TemporalConfig, day_length_seconds, env, env_
 from platform_common.errors import Unavailable
 from platform_common.grpc_client import service_channel
 from platform_common.server import configure_logging, run_service
+from refund_svc.client import RefundClient
 from refund_svc.escrow_sync import EscrowRefused, EscrowSync
 from refund_svc.provider.adapter import SIGNATURE_TOLERANCE_S
 from refund_svc.repository import RefundRepository
-from refund_svc.runner import RefundRunner
 from refund_svc.server import METHOD_ROLES, SERVICE_NAME, RefundService
 from refund_svc.webhook import serve_webhooks
 
 log = logging.getLogger("refund_svc")
 
 
-async def heal(repo: RefundRepository, runner: RefundRunner, escrow: EscrowSync, every_s: float) -> None:
+async def heal(repo: RefundRepository, workflows: RefundClient, escrow: EscrowSync, every_s: float) -> None:
     """Finish what an outage or a crash interrupted: report refunds to their order's escrow
     (before any money moves, and again when they settle or fail for good), and start workflows
     for refunds recorded without one. Both are idempotent."""
@@ -38,7 +38,7 @@ async def heal(repo: RefundRepository, runner: RefundRunner, escrow: EscrowSync,
             for row in await repo.unstarted():
                 try:  # each on its own: one that cannot start now holds up no other
                     await escrow.sync(row)
-                    await runner.start(row)
+                    await workflows.start(row)
                 except (Unavailable, EscrowRefused) as exc:
                     log.info("refund %s not started yet: %s", row.id, exc.message)
         except Exception as exc:
@@ -53,21 +53,21 @@ async def main() -> None:
     temporal = TemporalConfig.from_env()
     client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
     day = timedelta(seconds=day_length_seconds())
-    runner = RefundRunner(client, day)
+    workflows = RefundClient(client, day)
     orders = service_channel("ORDER", REFUND_SVC, secret)
     disputes = disputes_pb2_grpc.DisputeServiceStub(service_channel("DISPUTE", REFUND_SVC, secret))
-    service = RefundService(repo, runner, orders_pb2_grpc.OrderServiceStub(orders), day, disputes)
+    service = RefundService(repo, workflows, orders_pb2_grpc.OrderServiceStub(orders), day, disputes)
     webhook_address = os.environ.get("DP_REFUND_WEBHOOK_LISTEN", "127.0.0.1:50064")
     webhooks = serve_webhooks(
         webhook_address,
         env("DP_PROVIDER_WEBHOOK_SECRET"),
-        runner.settlement,
+        workflows.settlement,
         asyncio.get_running_loop(),
         env_float("DP_PROVIDER_WEBHOOK_TOLERANCE_SECONDS", SIGNATURE_TOLERANCE_S),
     )
     log.info("provider webhooks on http://%s/webhooks/provider", webhook_address)
     healing = asyncio.create_task(
-        heal(repo, runner, service.escrow, float(os.environ.get("DP_REFUND_RECOVERY_SECONDS", "30")))
+        heal(repo, workflows, service.escrow, float(os.environ.get("DP_REFUND_RECOVERY_SECONDS", "30")))
     )
     try:
         await run_service(

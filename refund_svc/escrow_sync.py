@@ -17,6 +17,7 @@ from common.v1 import common_pb2
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from platform_common.errors import FailedPrecondition, Unavailable
+from refund_svc.contract import RefundStatus
 from refund_svc.repository import RefundRepository
 from refund_svc.store import RefundRow
 
@@ -44,7 +45,7 @@ def owed(row: RefundRow) -> str | None:
     """What the order's escrow should show for this refund, or None if it is already there."""
     if row.final_failure:
         want = CANCELLED
-    elif row.status == "REFUNDED":
+    elif row.status == RefundStatus.REFUNDED:
         want = SETTLED
     else:
         want = PENDING

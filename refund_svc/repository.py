@@ -15,9 +15,8 @@ from platform_common.errors import FailedPrecondition, NotFound, Unavailable
 from platform_common.money import Money
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
+from refund_svc.contract import RefundStatus
 from refund_svc.store import MIGRATIONS, OrderBalanceRow, RefundEventRow, RefundRow
-
-PENDING, REFUNDED = "PENDING", "REFUNDED"
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ class RefundRepository:
         with self._sql.sessions() as s:
             total = s.scalar(
                 select(func.coalesce(func.sum(RefundRow.amount_minor), 0)).where(
-                    RefundRow.order_id == order_id, RefundRow.status == REFUNDED
+                    RefundRow.order_id == order_id, RefundRow.status == RefundStatus.REFUNDED.value
                 )
             )
             return int(total or 0)
@@ -125,7 +124,11 @@ class RefundRepository:
     def _unstarted(self) -> list[RefundRow]:
         with self._sql.sessions() as s:
             return list(
-                s.scalars(select(RefundRow).where(RefundRow.status == PENDING, RefundRow.revision == 0))
+                s.scalars(
+                    select(RefundRow).where(
+                        RefundRow.status == RefundStatus.PENDING.value, RefundRow.revision == 0
+                    )
+                )
             )
 
     # --- writes -------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class RefundRepository:
                 settlement_mismatch=False,
                 final_failure=False,
                 payment_reference=order.payment_reference,
-                status=PENDING,
+                status=RefundStatus.PENDING.value,
                 provider_reference="",
                 expected_by=expected_by,
                 overdue=False,
@@ -220,7 +223,11 @@ class RefundRepository:
             s.add(row)
             s.flush()
             detail = f"issued by {new.issuer} ({new.kind}): {new.reason}"
-            s.add(RefundEventRow(refund_id=row.id, at=now, status=PENDING, detail=detail[:500]))
+            s.add(
+                RefundEventRow(
+                    refund_id=row.id, at=now, status=RefundStatus.PENDING.value, detail=detail[:500]
+                )
+            )
             return row, True
 
     async def record_status(
@@ -264,10 +271,15 @@ class RefundRepository:
             row = s.get(RefundRow, refund_id, with_for_update=not self._sql.is_sqlite)
             if row is None or row.revision != 0 or row.final_failure:
                 return
-            row.status, row.failure_reason, row.final_failure = "FAILED", reason[:500], True
+            row.status, row.failure_reason, row.final_failure = RefundStatus.FAILED.value, reason[:500], True
             row.revision, row.order_synced = 1, "CANCELLED"
             s.add(
-                RefundEventRow(refund_id=refund_id, at=row.updated_at, status="FAILED", detail=reason[:500])
+                RefundEventRow(
+                    refund_id=refund_id,
+                    at=row.updated_at,
+                    status=RefundStatus.FAILED.value,
+                    detail=reason[:500],
+                )
             )
             s.execute(
                 update(OrderBalanceRow)
@@ -282,12 +294,14 @@ class RefundRepository:
         return await self._sql.run(self._needing_sync, limit)
 
     def _needing_sync(self, limit: int) -> list[RefundRow]:
-        open_states = ("PENDING", "PROCESSING", "FAILED")
+        open_states = (RefundStatus.PENDING.value, RefundStatus.PROCESSING.value, RefundStatus.FAILED.value)
         with self._sql.sessions() as s:
             query = select(RefundRow).where(
                 or_(
                     and_(RefundRow.status.in_(open_states), RefundRow.order_synced == ""),
-                    and_(RefundRow.status == REFUNDED, RefundRow.order_synced != "SETTLED"),
+                    and_(
+                        RefundRow.status == RefundStatus.REFUNDED.value, RefundRow.order_synced != "SETTLED"
+                    ),
                     and_(RefundRow.final_failure.is_(True), RefundRow.order_synced != "CANCELLED"),
                 )
             )

@@ -15,6 +15,7 @@ from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 from platform_common import access
 from platform_common.arbiters import require_escalated_dispute, require_escalated_order
 from platform_common.auth import REFUND_API, Caller, Role, current_caller
+from platform_common.enums import parse
 from platform_common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -26,16 +27,17 @@ from platform_common.money import Money, validate_money
 from platform_common.paging import decode_token, page_size
 from platform_common.server import MethodRoles
 from platform_common.validate import (
-    enum_name,
     fetch_order,
     not_in_future,
     require_timestamp,
     require_uuid,
     storable,
 )
+from refund_svc.client import RefundClient
+from refund_svc.contract import RefundStatus
 from refund_svc.escrow_sync import EscrowSync
 from refund_svc.repository import NewRefund, OrderFacts, RefundRepository
-from refund_svc.runner import RefundRunner, expected_by
+from refund_svc.rules import expected_by
 from refund_svc.store import RefundRow
 from refund_svc.views import refund_to_proto
 
@@ -44,7 +46,7 @@ METHOD_ROLES: MethodRoles = access.REFUNDS
 
 _KEY = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}$")
 _DISPUTE_KEY = re.compile(r"^dispute/(?P<dispute>[0-9a-f-]{36})/round/[1-9][0-9]{0,3}$")
-_STATUSES = {"PENDING", "PROCESSING", "REFUNDED", "FAILED"}
+_STATUSES = set(RefundStatus)
 DISPUTE = "DISPUTE"
 
 
@@ -86,8 +88,8 @@ def _parse_issue(request: refunds_pb2.IssueRefundRequest, caller: Caller) -> _Is
         raise InvalidArgument("idempotency_key must be 1..200 characters of letters, digits and ._:/@-")
     order_id = require_uuid(request.order_id, "order_id")
     dispute_id = require_uuid(request.dispute_id, "dispute_id") if request.dispute_id else ""
-    kind = enum_name(refunds_pb2.RefundKind, request.kind, "kind", "REFUND_KIND_", allow_unset=True)
-    if kind == "UNSPECIFIED":
+    kind = parse(refunds_pb2.RefundKind, request.kind, "kind", allow_unset=True)
+    if not kind:
         if not dispute_id:
             raise InvalidArgument(f"kind is required (one of {', '.join(access.REFUND_ISSUERS)})")
         kind = DISPUTE  # the disputes worker's requests before kinds existed
@@ -117,13 +119,13 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
     def __init__(
         self,
         repo: RefundRepository,
-        runner: RefundRunner,
+        workflows: RefundClient,
         orders: orders_pb2_grpc.OrderServiceStub,
         day: timedelta,
         disputes: disputes_pb2_grpc.DisputeServiceStub,
     ) -> None:
         self._repo = repo
-        self._runner = runner
+        self._workflows = workflows
         self._orders = orders
         self._day = day
         self._disputes = disputes
@@ -174,7 +176,7 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
             try:
                 # The order's escrow holds the amount back from the seller before money moves.
                 await self.escrow.sync(row)
-                await self._runner.start(row)
+                await self._workflows.start(row)
             except Unavailable as exc:
                 # Kept, never discarded: the engine may have started it anyway. The recovery loop
                 # starts it otherwise, and a retry with the same key returns this same refund.
@@ -244,9 +246,9 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
     ) -> refunds_pb2.RetryRefundResponse:
         row = await self._owned(request.refund_id)
         note = _text(request.note, "note", 500)
-        if row.status != "FAILED":
+        if row.status != RefundStatus.FAILED:
             raise FailedPrecondition(f"refund {row.id} is {row.status}; only FAILED refunds can be retried")
-        await self._runner.retry(row, current_caller().id, note)
+        await self._workflows.retry(row, current_caller().id, note)
         return refunds_pb2.RetryRefundResponse(refund=await self._view(row.id))
 
     async def RecordRefundStatus(
@@ -255,7 +257,7 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         refund_id = require_uuid(request.refund_id, "refund_id")
         if request.revision <= 0:
             raise InvalidArgument("revision must be positive")
-        status = enum_name(refunds_pb2.RefundStatus, request.status, "status", "REFUND_STATUS_")
+        status = parse(refunds_pb2.RefundStatus, request.status, "status")
         if status not in _STATUSES:
             raise InvalidArgument("status must be PENDING, PROCESSING, REFUNDED or FAILED")
         if not request.HasField("at"):
@@ -271,11 +273,11 @@ class RefundService(refunds_pb2_grpc.RefundServiceServicer):
         }
         if request.provider_reference:
             values["provider_reference"] = request.provider_reference[:128]
-        if status == "REFUNDED":
+        if status == RefundStatus.REFUNDED:
             values["refunded_at"] = at
         if request.settlement_mismatch:
             values["settlement_mismatch"] = True
-        release = status == "FAILED" and request.final
+        release = status == RefundStatus.FAILED and request.final
         await self._repo.record_status(refund_id, request.revision, values, at, request.detail[:500], release)
         row, _ = await self._repo.get(refund_id)
         # Settled or failed for good: the order's escrow follows. If OrderService is down this

@@ -8,6 +8,7 @@ from common.v1 import common_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from refunds.v1 import refunds_pb2
 
+from platform_common.enums import to_proto
 from refund_svc.store import RefundEventRow, RefundRow
 
 
@@ -18,7 +19,7 @@ def _ts(value: datetime) -> Timestamp:
 
 
 def status(value: str) -> refunds_pb2.RefundStatus.ValueType:
-    return refunds_pb2.RefundStatus.Value(f"REFUND_STATUS_{value}")
+    return to_proto(refunds_pb2.RefundStatus, value)  # type: ignore[no-any-return]
 
 
 def refund_to_proto(row: RefundRow, events: list[RefundEventRow]) -> refunds_pb2.Refund:
@@ -44,7 +45,7 @@ def refund_to_proto(row: RefundRow, events: list[RefundEventRow]) -> refunds_pb2
         ],
         created_at=_ts(row.created_at),
         updated_at=_ts(row.updated_at),
-        kind=refunds_pb2.RefundKind.Value(f"REFUND_KIND_{row.kind}"),
+        kind=to_proto(refunds_pb2.RefundKind, row.kind),
         issuer=row.issuer,
         settlement_mismatch=row.settlement_mismatch,
     )

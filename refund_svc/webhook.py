@@ -18,8 +18,8 @@ from collections.abc import Callable, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from refund_svc.contract import ProviderState
 from refund_svc.provider.adapter import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, signature_problem
-from workflows.activities.refunds_api import ProviderState
 
 log = logging.getLogger("refund_svc.webhook")
 MAX_BODY = 64 * 1024

@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from deploy.binaries import temporal_test_server
-from workflows import search_attributes as sa
+from platform_common import search_attributes as sa
 
 pytest_plugins = ["tests.harness.fixtures"]
 

@@ -13,7 +13,7 @@ from testcontainers.core.container import DockerContainer
 
 from deploy.processes import port_open, wait_until
 from deploy.stack import Ports, Secrets
-from workflows.search_attributes import cli_flags
+from platform_common.search_attributes import cli_flags
 
 TEMPORAL_IMAGE = os.environ.get("DP_TEMPORAL_IMAGE", "temporalio/temporal:1.5.1")
 MINIO_IMAGE = os.environ.get("DP_MINIO_IMAGE", "minio/minio:RELEASE.2025-04-22T22-12-26Z")

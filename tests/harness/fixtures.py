@@ -13,12 +13,10 @@ from deploy.stack import Ports, Secrets, Stack
 from tests.harness.infra import container_infra, infra_mode
 from tests.harness.postgres import container_postgres, local_postgres
 
-# One policy "day" in the real-time stack: a 60-day protection window lasts 6 seconds.
-DAY_SECONDS = 0.1
-# One dispute-policy day there: the seller's 15 days last 7.5 s, opening is possible 2.5 s after
-# shipment. Part of the policy version, so in-flight disputes keep it.
-DISPUTE_DAY_SECONDS = 0.5
-DISPUTE_POLICY = f"2026-11-standard@{DISPUTE_DAY_SECONDS}s"
+# The platform's one "day" in the real-time stack (DP_DAY_SECONDS), for every domain: the
+# seller's 15 days last 7.5 s, opening is possible 2.5 s after shipment, a 10-day protection
+# window lasts 5 s. New disputes carry it in their policy version ("2026-11-standard@0.5s").
+DAY_SECONDS = 0.5
 # Timers of the platform's own housekeeping, shortened so tests see their effect in seconds.
 TEST_ENV = {
     "DP_EVIDENCE_IDLE_SECONDS": "3",
@@ -50,10 +48,9 @@ def make_stack(data_dir: Path, day_seconds: float) -> Stack:
             day_seconds=day_seconds,
             temporal=temporal,
             s3=s3,
-            dispute_policy=DISPUTE_POLICY,
             extra_env=TEST_ENV,
         )
-    return Stack(data_dir, ports, day_seconds=day_seconds, dispute_policy=DISPUTE_POLICY, extra_env=TEST_ENV)
+    return Stack(data_dir, ports, day_seconds=day_seconds, extra_env=TEST_ENV)
 
 
 async def connect_temporal(address: str, timeout: float = 60.0) -> Client:

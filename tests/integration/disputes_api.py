@@ -15,7 +15,7 @@ from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2
 
 from platform_common.auth import Role
-from tests.harness.fixtures import DISPUTE_DAY_SECONDS
+from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api
 
 C = grpc.StatusCode
@@ -41,7 +41,7 @@ async def disputable(api: Api, count: int = 1, protection_days: int = 180) -> li
     orders = [await api.create_order(protection_days=protection_days) for _ in range(count)]
     for o in orders:
         await api.ship(o)
-    await asyncio.sleep(5 * DISPUTE_DAY_SECONDS + 0.2)
+    await asyncio.sleep(5 * DAY_SECONDS + 0.2)
     return [Case(await api.get(o)) for o in orders]
 
 

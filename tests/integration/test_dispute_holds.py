@@ -16,7 +16,7 @@ from orders.v1 import orders_pb2
 
 from deploy.stack import Stack
 from platform_common.auth import Role
-from tests.harness.fixtures import DAY_SECONDS, DISPUTE_DAY_SECONDS
+from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
     C,
@@ -31,7 +31,7 @@ from tests.integration.disputes_api import (
 )
 from tests.integration.test_orders_disputes_hooks import wait_for_status
 
-PROTECTION_DAYS = 40  # a 4 s window: opening is possible from 2.5 s after shipment
+PROTECTION_DAYS = 8  # a 4 s window: opening is possible from 2.5 s after shipment
 
 
 def _now() -> datetime:
@@ -49,9 +49,7 @@ async def test_an_opening_holds_its_order_with_the_disputes_worker_down(api: Api
     worker = stack.apps["worker-disputes"]
     worker.kill()
     try:
-        await asyncio.sleep(
-            (expires - timedelta(seconds=0.25 * DISPUTE_DAY_SECONDS) - _now()).total_seconds()
-        )
+        await asyncio.sleep((expires - timedelta(seconds=0.25 * DAY_SECONDS) - _now()).total_seconds())
         accepted_at = _now()
         opening = asyncio.ensure_future(
             disputes(api).OpenDispute(
@@ -109,7 +107,7 @@ async def test_cancel_order_is_refused_while_a_dispute_is_open(api: Api) -> None
     paid = await api.create_order()
     case = Case(paid)
     buyer = api.auth(case.buyer, Role.BUYER)
-    # Not shipped within its handling time: 7 order days.
+    # Not shipped within its handling time: 7 days.
     await asyncio.sleep(7 * DAY_SECONDS + 0.3)
     d = await open_dispute(api, case, goods_received=False, reason=pb.DISPUTE_REASON_NOT_DELIVERED,
                            solution=pb.Solution(type=pb.SOLUTION_TYPE_FULL_REFUND))  # fmt: skip
@@ -169,4 +167,11 @@ async def test_an_opening_that_failed_with_temporal_down_never_blocks_the_order(
     held = await api.get(case.order)
     assert held.status == orders_pb2.ORDER_STATUS_PAID
     assert [h.dispute_id for h in held.holds] == [d.dispute_id], [(e.action, e.detail) for e in held.timeline]
-    assert (await get(api, d.dispute_id)).status == pb.DISPUTE_STATUS_AWAITING_SELLER_RESPONSE
+    # Open and running. Which open state it is in is not this test's point: its deadlines run
+    # from the moment the opening was accepted, and the worker reconnecting after Temporal's
+    # restart can take longer than the seller's 15 test days (7.5 s) on a loaded machine, in
+    # which case the dispute has rightly escalated already.
+    assert (await get(api, d.dispute_id)).status in (
+        pb.DISPUTE_STATUS_AWAITING_SELLER_RESPONSE,
+        pb.DISPUTE_STATUS_UNDER_ARBITRATION,
+    )

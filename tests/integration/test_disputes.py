@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from platform_common.auth import Role
 from tests.harness.evidence import Generated, upload
+from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
     C,
@@ -240,8 +241,8 @@ async def test_return_shipped_and_confirmed_then_refund(api: Api) -> None:
 
 
 async def test_an_order_under_dispute_does_not_complete_when_its_window_would_end(api: Api) -> None:
-    # Protection: 40 order days of 0.1 s = 4 s from shipment; the dispute opens at about 2.7 s.
-    (case,) = await disputable(api, protection_days=40)
+    # Protection: 8 days of 0.5 s = 4 s from shipment; the dispute opens at about 2.7 s.
+    (case,) = await disputable(api, protection_days=8)
     expires = case.order.protection.expires_at.ToDatetime(tzinfo=UTC)
     d = await open_dispute(api, case)
 
@@ -266,8 +267,8 @@ async def test_an_order_under_dispute_does_not_complete_when_its_window_would_en
 
 
 async def test_a_dispute_on_an_unshipped_order_keeps_its_clock_frozen_when_it_ships(api: Api) -> None:
-    order = await api.create_order(protection_days=20)  # 2 s of order days once shipped
-    await asyncio.sleep(0.9)  # its 7-day handling time (0.7 s) passed without a shipment
+    order = await api.create_order(protection_days=4)  # 2 s once shipped
+    await asyncio.sleep(7 * DAY_SECONDS + 0.3)  # its 7-day handling time passed without a shipment
     case = Case(await api.get(order))
     d = await open_dispute(
         api,

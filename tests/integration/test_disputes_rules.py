@@ -16,7 +16,7 @@ from orders.v1 import orders_pb2
 
 from platform_common.auth import Role
 from tests.harness.evidence import Generated, upload
-from tests.harness.fixtures import DISPUTE_DAY_SECONDS
+from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
     C,
@@ -126,7 +126,7 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
         orders_pb2.ConfirmReceiptRequest(order_id=cancelled_case.order.order_id),
         metadata=api.auth(cancelled_case.buyer, Role.BUYER),
     )
-    await asyncio.sleep(15 * DISPUTE_DAY_SECONDS + 0.5)
+    await asyncio.sleep(15 * DAY_SECONDS + 0.5)
     await refused(
         C.FAILED_PRECONDITION,
         stub.OpenDispute(open_request(cancelled_case), metadata=api.auth(cancelled_case.buyer, Role.BUYER)),
@@ -255,7 +255,7 @@ async def test_list_disputes_filters_and_pages(api: Api) -> None:
     await stub.CancelDispute(
         pb.CancelDisputeRequest(dispute_id=ids[2]), metadata=api.auth(cases[2].buyer, Role.BUYER)
     )
-    await asyncio.sleep(3 * DISPUTE_DAY_SECONDS + 0.2)
+    await asyncio.sleep(3 * DAY_SECONDS + 0.2)
     await stub.EscalateDispute(
         pb.EscalateDisputeRequest(dispute_id=ids[1]), metadata=api.auth(cases[1].buyer, Role.BUYER)
     )
@@ -333,7 +333,7 @@ async def test_dispute_ids_never_collide_across_buyers(api: Api) -> None:
     tag = uuid.uuid4().hex[:6]
     pairs = [(f"{tag}:a", "b"), (tag, "a:b")]
     orders = [await api.ship(await api.create_order(buyer=buyer)) for buyer, _ in pairs]
-    await asyncio.sleep(5 * DISPUTE_DAY_SECONDS + 0.2)
+    await asyncio.sleep(5 * DAY_SECONDS + 0.2)
     opened = [
         await open_dispute(api, Case(await api.get(order)), request_id=request_id)
         for order, (_, request_id) in zip(orders, pairs, strict=True)

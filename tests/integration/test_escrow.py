@@ -16,6 +16,7 @@ from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 
 from platform_common import access
 from platform_common.auth import Role
+from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import disputable, disputes, open_dispute, partial, status_becomes
 from tests.integration.test_orders_disputes_hooks import wait_for_status
@@ -54,7 +55,7 @@ async def _accept(api: Api, case_seller: str, dispute_id: str) -> None:
 async def test_a_full_refund_leaves_nothing_for_the_seller(api: Api) -> None:
     """The reported defect: the dispute refunded 100%, the clock resumed at close, and when the
     window ended CompleteOrder released the whole escrow to the seller as well."""
-    (case,) = await disputable(api, protection_days=40)  # a 4 s window: it ends during the test
+    (case,) = await disputable(api, protection_days=8)  # a 4 s window: it ends during the test
     full = pb.Solution(type=pb.SOLUTION_TYPE_FULL_REFUND)
     d = await open_dispute(api, case, solution=full)
     await _accept(api, case.seller, d.dispute_id)
@@ -71,14 +72,14 @@ async def test_a_full_refund_leaves_nothing_for_the_seller(api: Api) -> None:
     assert entry.state == orders_pb2.ESCROW_ENTRY_STATE_SETTLED and entry.reason == "DISPUTE"
     assert entry.issuer == access.DISPUTES_WORKER and not entry.recovered_from_seller
     # The clock runs out after the dispute: the order stays refunded, nothing is released.
-    await asyncio.sleep(40 * 0.1 + 2)
+    await asyncio.sleep(8 * DAY_SECONDS + 2)
     after = await api.get(case.order)
     assert after.status == orders_pb2.ORDER_STATUS_REFUNDED and money(after)["released"] == 0
     assert "ORDER_COMPLETED" not in [e.action for e in after.timeline]
 
 
 async def test_completion_releases_what_was_not_refunded(api: Api) -> None:
-    (case,) = await disputable(api, protection_days=40)
+    (case,) = await disputable(api, protection_days=8)
     d = await open_dispute(api, case, solution=partial(4_000))
     await _accept(api, case.seller, d.dispute_id)
     await status_becomes(api, d.dispute_id, pb.DISPUTE_STATUS_CLOSED_REFUNDED)

@@ -32,7 +32,7 @@ from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 from deploy.stack import Stack
 from platform_common import access
 from platform_common.auth import Role, mint_token
-from tests.harness.fixtures import DISPUTE_DAY_SECONDS
+from tests.harness.fixtures import DAY_SECONDS
 from tests.integration.rpc_walk import Rpc, all_rpcs
 
 C = grpc.StatusCode
@@ -145,7 +145,7 @@ def world(stack: Stack) -> Iterator[World]:
             ),
             metadata=buyer,
         ).evidence.evidence_id
-        time.sleep(5 * DISPUTE_DAY_SECONDS + 0.2)
+        time.sleep(5 * DAY_SECONDS + 0.2)
         opened = disputes.OpenDispute(
             pb.OpenDisputeRequest(
                 request_id=str(uuid.uuid4()),

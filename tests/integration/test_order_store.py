@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from order_svc.domain import NewOrder, Status
 from order_svc.escrow import EntryState
 from order_svc.ledger import ledger_of
 from order_svc.repository import OrderRepository, precondition
+from order_svc.rules import NewOrder, Status
 from platform_common.auth import Caller, Role
 from platform_common.errors import AlreadyExists, FailedPrecondition
 from platform_common.money import Money

@@ -16,11 +16,11 @@ from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 from temporalio.client import Client
 
 from platform_common import access
+from platform_common import search_attributes as sa
+from refund_svc.model import workflow_id
 from refund_svc.provider.adapter import SIGNATURE_HEADER, sign
 from tests.integration.conftest import Api
 from tests.integration.test_refunds import issue, provider, provider_refunds, wait_status
-from workflows import search_attributes as sa
-from workflows.refund import workflow_id
 
 
 def post(api: Api, payload: dict[str, Any], at: int | None = None, signature: str | None = None) -> int:

@@ -18,24 +18,25 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from deploy.binaries import temporal_test_server
-from tests.conftest import register_search_attributes
-from tests.replay import record_disputes
-from tests.unit.test_order_protection import FakeOrders
-from tests.unit.test_refund_workflow import POLICY, FakeProvider, report
-from workflows.activities.orders_api import HoldInfo
-from workflows.activities.refunds_api import ProviderState
-from workflows.order_protection import (
+from order_svc.contract import HoldInfo
+from order_svc.model import (
     ConfirmReceiptInput,
     ExtendInput,
     FreezeInput,
-    OrderProtectionWorkflow,
     ProtectionInput,
     ProtectionState,
     iso,
     parse_iso,
 )
-from workflows.refund import RefundInput, RefundView, RefundWorkflow, RetryInput
-from workflows.refund import workflow_id as refund_workflow_id
+from order_svc.workflow import OrderProtectionWorkflow
+from refund_svc.contract import ProviderState
+from refund_svc.model import RefundInput, RefundView, RetryInput
+from refund_svc.model import workflow_id as refund_workflow_id
+from refund_svc.workflow import RefundWorkflow
+from tests.conftest import register_search_attributes
+from tests.order_svc.test_order_protection import FakeOrders
+from tests.refund_svc.test_refund_workflow import POLICY, FakeProvider, report
+from tests.replay import record_disputes
 
 HISTORIES = Path(__file__).parent / "histories"
 DAY = timedelta(days=1)

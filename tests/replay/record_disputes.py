@@ -11,9 +11,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.unit.dispute_harness import PAID, FakeServices
-from workflows.dispute import DisputeWorkflow
-from workflows.dispute_model import (
+from dispute_svc.model import (
     AppealAction,
     BuyerAction,
     DecisionAction,
@@ -27,6 +25,8 @@ from workflows.dispute_model import (
     Solution,
     workflow_id,
 )
+from dispute_svc.workflow import DisputeWorkflow
+from tests.dispute_svc.dispute_harness import PAID, FakeServices
 
 DAY = timedelta(days=1)
 Handle = WorkflowHandle[DisputeWorkflow, DisputeView]

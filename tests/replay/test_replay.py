@@ -12,9 +12,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows.dispute import DisputeWorkflow
-from workflows.order_protection import OrderProtectionWorkflow
-from workflows.refund import RefundWorkflow
+from dispute_svc.workflow import DisputeWorkflow
+from order_svc.workflow import OrderProtectionWorkflow
+from refund_svc.workflow import RefundWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

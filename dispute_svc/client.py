@@ -1,0 +1,129 @@
+"""DisputeService's side of DisputeWorkflow: start it with its first update, send actions as
+updates, read it with a query, and turn the workflow's refusals into API errors."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from dispute_svc.contract import TASK_QUEUE
+from dispute_svc.model import DisputeInput, DisputeView, workflow_id
+from dispute_svc.workflow import DisputeWorkflow
+from platform_common import search_attributes as sa
+from platform_common.errors import DomainError, NotFound, Unavailable, engine_unavailable
+from platform_common.temporal_errors import translate
+
+_TIMEOUT = timedelta(seconds=30)
+# The whole update-with-start, retries included (the SDK re-sends it until the update is
+# accepted): a bounded call, so an opening's lease outlives it.
+OPEN_BUDGET_S = 60.0
+
+
+class StartNotSent(Unavailable):
+    """Temporal could not be reached: the start never arrived, so it cannot commit later."""
+
+
+class DisputeClient:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def open(self, inp: DisputeInput, request_id: str) -> DisputeView:
+        """Start the dispute and read it back in one round trip. The update id is the request id:
+        a retried OpenDispute is the same update on the same workflow and gets the same answer."""
+        start = WithStartWorkflowOperation(
+            DisputeWorkflow.run,
+            inp,
+            id=workflow_id(inp.dispute_id),
+            task_queue=TASK_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.DISPUTE_ID, inp.dispute_id),
+                    SearchAttributePair(sa.ORDER_ID, inp.order_id),
+                    SearchAttributePair(sa.BUYER_ID, inp.buyer_id),
+                    SearchAttributePair(sa.SELLER_ID, inp.seller_id),
+                    SearchAttributePair(sa.DISPUTE_STATUS, "AWAITING_SELLER_RESPONSE"),
+                    SearchAttributePair(sa.SLA_BREACHED, False),
+                ]
+            ),
+            static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",
+        )
+        try:
+            async with asyncio.timeout(OPEN_BUDGET_S):
+                return await self._client.execute_update_with_start_workflow(
+                    DisputeWorkflow.opened,
+                    inp.buyer_id,
+                    start_workflow_operation=start,
+                    id=f"open-{request_id}",
+                    rpc_timeout=_TIMEOUT,
+                )
+        except WorkflowAlreadyStartedError:
+            # The dispute exists and has already closed: the retry reads it.
+            return await self.view(inp.dispute_id)
+        except TimeoutError:
+            raise Unavailable(
+                "the dispute did not answer in time; it may still open: retry with the same request_id"
+            ) from None
+        except Exception as exc:
+            if (isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNAVAILABLE) or isinstance(
+                exc, RuntimeError
+            ):
+                raise StartNotSent(engine_unavailable(exc).message) from exc
+            raise self._translate(exc, inp.dispute_id) from exc
+
+    async def act(self, dispute_id: str, update: Any, arg: object) -> DisputeView:
+        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        try:
+            view: DisputeView = await handle.execute_update(update, arg, rpc_timeout=_TIMEOUT)
+            return view
+        except Exception as exc:
+            raise self._translate(exc, dispute_id) from exc
+
+    async def view(self, dispute_id: str, timeout_s: float = 10.0) -> DisputeView:
+        """The dispute as its workflow sees it. `timeout_s` bounds the wait: a query waits for a
+        worker, so with the disputes worker down it times out (UNAVAILABLE) rather than hangs."""
+        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        try:
+            # The SDK retries a query that timed out; the caller's patience bounds them all.
+            async with asyncio.timeout(timeout_s):
+                return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=timeout_s))
+        except TimeoutError:
+            raise Unavailable(f"dispute {dispute_id} did not answer within {timeout_s:g} s") from None
+        except Exception as exc:
+            raise self._translate(exc, dispute_id) from exc
+
+    async def started(self, dispute_id: str) -> bool:
+        """Whether the dispute's workflow exists at all (an unclear start is settled by asking)."""
+        try:
+            await self._client.get_workflow_handle(workflow_id(dispute_id)).describe(
+                rpc_timeout=timedelta(seconds=10)
+            )
+            return True
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise translate(exc, f"dispute {dispute_id}") from exc
+        except RuntimeError as exc:  # the lazy client's first connect failed
+            raise translate(exc, f"dispute {dispute_id}") from exc
+
+    @staticmethod
+    def _translate(exc: Exception, dispute_id: str) -> DomainError:
+        # A closed workflow takes no updates: NOT_FOUND means no such dispute, or a closed one.
+        return translate(
+            exc, f"dispute {dispute_id}", NotFound(f"dispute {dispute_id} not found or already closed")
+        )

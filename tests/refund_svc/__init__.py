@@ -1,0 +1,1 @@
+"""Tests of refund_svc: its pure rules, its activities against fake stubs, its workflow on the time-skipping server."""

@@ -1,0 +1,1 @@
+"""Composes the domains' Temporal workers into processes (the top of the import graph)."""

@@ -1,1 +1,0 @@
-"""Temporal workflows (deterministic), their activities and the worker entry point."""

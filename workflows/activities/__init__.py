@@ -1,1 +1,0 @@
-"""Activities: every side effect of a workflow, each idempotent, each calling the owning service."""
