@@ -35,14 +35,21 @@ from orders.v1 import orders_pb2
 from dispute_svc import requests as rq
 from dispute_svc.client import DisputeClient, StartNotSent
 from dispute_svc.model import CLOSED, DisputeInput
-from dispute_svc.opening import ORDER_REFUNDED, check_history, check_parties, check_window
+from dispute_svc.opening import (
+    ORDER_REFUNDED,
+    Eligibility,
+    check_history,
+    check_parties,
+    check_window,
+    eligibility,
+)
 from dispute_svc.openings import OpeningRaced, PastDispute, new_token
 from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.store import ABANDONING, OPENING, STARTED, OpeningRow
 from dispute_svc.views import render
-from platform_common.auth import Caller
+from platform_common.auth import Caller, Role
 from platform_common.enums import name_of
 from platform_common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 
@@ -99,6 +106,18 @@ class Opener:
             except OpeningRaced:
                 continue  # another call recorded or settled an opening first: look again
         raise Unavailable("the order's disputes changed while opening; retry with the same request_id")
+
+    async def eligibility(self, order_id: str, caller: Caller) -> Eligibility:
+        """CheckDisputeEligibility: the opening rules on the order as it stands, for its buyer (a
+        service asks on the buyer's behalf). Nothing is recorded or held."""
+        order = await self._peers.order(order_id)
+        buyer = order.buyer_id if caller.role is Role.SERVICE else caller.id
+        # Another buyer's order is refused as OpenDispute refuses it, before anything about the
+        # order (its dates, its disputes) is told.
+        check_parties(order, buyer, blocked=False)
+        blocked = await self._peers.blocked(buyer)
+        history = await self._live_history(order.order_id)
+        return eligibility(order, buyer, blocked, history, self._policy, _now())
 
     async def _first(
         self,

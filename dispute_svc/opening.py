@@ -6,6 +6,7 @@ Each refusal has its own status code, message and machine-readable reason (trail
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from orders.v1 import orders_pb2
@@ -16,6 +17,7 @@ from dispute_svc.policy import Policy
 from dispute_svc.store import STARTED
 from platform_common.errors import (
     AlreadyExists,
+    DomainError,
     FailedPrecondition,
     PermissionDenied,
     ResourceExhausted,
@@ -121,3 +123,61 @@ def check_window(order: orders_pb2.Order, policy: Policy, now: datetime) -> None
             WINDOW_CLOSED,
         )
     raise FailedPrecondition(f"order {order.order_id} cannot be disputed in its state", WINDOW_CLOSED)
+
+
+def _deadline(order: orders_pb2.Order, kind: str, now: datetime) -> datetime | None:
+    found = next((d for d in order.deadlines if d.kind == kind), None)
+    return found.due_at.ToDatetime(tzinfo=now.tzinfo) if found is not None else None
+
+
+def opening_window(
+    order: orders_pb2.Order, policy: Policy, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """From when until when the order can be disputed, read from the same dates `check_window`
+    reads (None: no such bound — an unshipped order has no end yet, a frozen clock neither)."""
+    status = order.status
+    if status == orders_pb2.ORDER_STATUS_PAID:
+        return _deadline(order, "SHIP_BY", now), None
+    if status in (orders_pb2.ORDER_STATUS_SHIPPED, orders_pb2.ORDER_STATUS_DELIVERED):
+        opens = order.shipment.shipped_at.ToDatetime(tzinfo=now.tzinfo) + policy.days(
+            policy.min_days_after_shipment
+        )
+        p = order.protection
+        closes = (
+            None if p.frozen or not p.HasField("expires_at") else p.expires_at.ToDatetime(tzinfo=now.tzinfo)
+        )
+        return opens, closes
+    if status == orders_pb2.ORDER_STATUS_COMPLETED:
+        return None, _deadline(order, "DISPUTE_GRACE_ENDS", now)
+    return None, None
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """What CheckDisputeEligibility answers: the opening rules' verdict without opening anything."""
+
+    reason: str  # "" when a dispute can be opened now
+    message: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    remaining_attempts: int
+
+
+def eligibility(
+    order: orders_pb2.Order,
+    buyer_id: str,
+    blocked: bool,
+    history: list[PastDispute],
+    policy: Policy,
+    now: datetime,
+) -> Eligibility:
+    """The very checks OpenDispute runs, in its order, stopped at the first refusal."""
+    opens, closes = opening_window(order, policy, now)
+    remaining = max(policy.max_disputes_per_order - len(history), 0)
+    try:
+        check_parties(order, buyer_id, blocked)
+        check_history(order.order_id, history, policy)
+        check_window(order, policy, now)
+    except DomainError as refusal:
+        return Eligibility(refusal.reason, refusal.message, opens, closes, remaining)
+    return Eligibility("", "", opens, closes, remaining)

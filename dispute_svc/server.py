@@ -8,11 +8,12 @@ openings register, then started with update-with-start keyed by the caller's req
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispute_svc import requests as rq
 from dispute_svc.client import DisputeClient
@@ -83,6 +84,19 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self, request: pb.OpenDisputeRequest, context: grpc.aio.ServicerContext
     ) -> pb.OpenDisputeResponse:
         return pb.OpenDisputeResponse(dispute=await self._opener.open(request, current_caller()))
+
+    async def CheckDisputeEligibility(
+        self, request: pb.CheckDisputeEligibilityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckDisputeEligibilityResponse:
+        e = await self._opener.eligibility(require_uuid(request.order_id, "order_id"), current_caller())
+        return pb.CheckDisputeEligibilityResponse(
+            eligible=not e.reason,
+            reason=e.reason,
+            message=e.message,
+            window_opens_at=_timestamp(e.opens_at),
+            window_closes_at=_timestamp(e.closes_at),
+            remaining_attempts=e.remaining_attempts,
+        )
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -338,3 +352,11 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             updated_at=d.updated_at.ToDatetime(tzinfo=UTC),
         )
         return pb.RecordDisputeStateResponse(applied=await self._repo.record(recorded))
+
+
+def _timestamp(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    out = Timestamp()
+    out.FromDatetime(at)
+    return out

@@ -97,6 +97,7 @@ ORDERS: dict[str, Access] = {
 
 DISPUTES: dict[str, Access] = {
     "OpenDispute": allow(B),
+    "CheckDisputeEligibility": allow(B, services=(*_READERS, CHECKOUT)),
     "GetDispute": allow(B, S, A, services=(*_READERS, ORDER_SVC, REFUND_SVC)),
     "ListDisputes": allow(B, S, A, services=(*_READERS, ORDER_SVC, REFUND_SVC)),
     "RespondAsSeller": allow(S),

@@ -186,3 +186,33 @@ def test_the_opening_window_of_every_order_state() -> None:
     assert window(_order(orders_pb2.ORDER_STATUS_COMPLETED, **grace), NOW + 13 * day) == "WINDOW_CLOSED"
     assert window(_order(orders_pb2.ORDER_STATUS_COMPLETED, completed_at=NOW - 20 * day)) == "WINDOW_CLOSED"
     assert window(_order(orders_pb2.ORDER_STATUS_UNSPECIFIED)) == "WINDOW_CLOSED"
+
+
+def test_eligibility_is_the_opening_rules_verdict_with_the_window() -> None:
+    """CheckDisputeEligibility runs the very checks of OpenDispute (parties, history, window, in
+    that order) and reports the window from the dates check_window reads."""
+    day = timedelta(days=1)
+    cancelled = _past("CLOSED_CANCELLED", Resolution.CANCELLED_BY_BUYER)
+    shipped = _order(orders_pb2.ORDER_STATUS_SHIPPED, shipped_at=NOW - 6 * day, expires_at=NOW + 54 * day)
+    e = opening.eligibility(shipped, "b-1", False, [cancelled], STANDARD, NOW)
+    assert (e.reason, e.remaining_attempts) == ("", 2)
+    assert (e.opens_at, e.closes_at) == (NOW - day, NOW + 54 * day)
+    assert opening.eligibility(shipped, "b-1", True, [], STANDARD, NOW).reason == "BUYER_BLOCKED"
+    assert opening.eligibility(shipped, "b-1", False, [_past("UNDER_ARBITRATION")], STANDARD, NOW).reason == (
+        "DISPUTE_ALREADY_OPEN"
+    )
+    early = opening.eligibility(shipped, "b-1", False, [], STANDARD, NOW - 2 * day)
+    assert (early.reason, early.opens_at) == ("TOO_EARLY", NOW - day)
+    frozen = _order(orders_pb2.ORDER_STATUS_DELIVERED, shipped_at=NOW - 9 * day, frozen=True)
+    assert opening.eligibility(frozen, "b-1", False, [], STANDARD, NOW).closes_at is None
+    unshipped = _order(orders_pb2.ORDER_STATUS_PAID, deadlines=[("SHIP_BY", NOW + day)])
+    assert opening.opening_window(unshipped, STANDARD, NOW) == (NOW + day, None)
+    completed = _order(
+        orders_pb2.ORDER_STATUS_COMPLETED,
+        completed_at=NOW,
+        deadlines=[("DISPUTE_GRACE_ENDS", NOW + 15 * day)],
+    )
+    assert opening.opening_window(completed, STANDARD, NOW) == (None, NOW + 15 * day)
+    # Every sample order of the window test: eligibility and check_window give the same verdict.
+    for order in (shipped, frozen, unshipped, completed, _order(orders_pb2.ORDER_STATUS_REFUNDED)):
+        assert opening.eligibility(order, "b-1", False, [], STANDARD, NOW).reason == window(order)

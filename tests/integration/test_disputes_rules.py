@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -38,15 +39,42 @@ async def _dispute_count(api: Api, order_id: str) -> int:
     return len(page.disputes)
 
 
+async def _eligibility(api: Api, order_id: str, metadata: object) -> pb.CheckDisputeEligibilityResponse:
+    return await disputes(api).CheckDisputeEligibility(
+        pb.CheckDisputeEligibilityRequest(order_id=order_id), metadata=metadata
+    )
+
+
+async def _not_eligible(
+    api: Api, order_id: str, metadata: object, reason: str
+) -> pb.CheckDisputeEligibilityResponse:
+    """CheckDisputeEligibility says what OpenDispute is about to refuse with, and a service asking
+    for the order's buyer hears the same."""
+    answer = await _eligibility(api, order_id, metadata)
+    assert (answer.eligible, answer.reason) == (False, reason), answer
+    assert answer.message
+    on_behalf = await _eligibility(api, order_id, api.service())
+    assert (on_behalf.eligible, on_behalf.reason) == (False, reason)
+    return answer
+
+
 async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
     stub = disputes(api)
     settled, capped, blocked_case, cancelled_case = await disputable(api, 4)
     buyer = api.auth(settled.buyer, Role.BUYER)
+    # Before anything: eligible, within the order's window, with all three attempts left.
+    ok = await _eligibility(api, settled.order.order_id, buyer)
+    assert (ok.eligible, ok.reason, ok.remaining_attempts) == (True, "", 3)
+    now = datetime.now(UTC)
+    assert ok.window_opens_at.ToDatetime(tzinfo=UTC) <= now < ok.window_closes_at.ToDatetime(tzinfo=UTC)
+    assert ok.window_closes_at == settled.order.protection.expires_at
 
     # Unknown order; not the order's buyer; a blocked buyer account.
     ghost = open_request(settled, order_id=str(uuid.uuid4()))
     await refused(C.NOT_FOUND, stub.OpenDispute(ghost, metadata=buyer))
+    await refused(C.NOT_FOUND, _eligibility(api, ghost.order_id, buyer))
     other = api.auth("buyer-someone-else", Role.BUYER)
+    await refused(C.PERMISSION_DENIED, _eligibility(api, settled.order.order_id, other), "NOT_ORDER_BUYER")
     await refused(
         C.PERMISSION_DENIED, stub.OpenDispute(open_request(settled), metadata=other), "NOT_ORDER_BUYER"
     )
@@ -56,6 +84,9 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
         ),
         metadata=api.service(),
     )
+    await _not_eligible(
+        api, blocked_case.order.order_id, api.auth(blocked_case.buyer, Role.BUYER), "BUYER_BLOCKED"
+    )
     await refused(
         C.PERMISSION_DENIED,
         stub.OpenDispute(open_request(blocked_case), metadata=api.auth(blocked_case.buyer, Role.BUYER)),
@@ -64,6 +95,7 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
 
     # Another dispute open on the order; after a settlement the order cannot be disputed again.
     first = await open_dispute(api, settled)
+    await _not_eligible(api, settled.order.order_id, buyer, "DISPUTE_ALREADY_OPEN")
     await refused(
         C.ALREADY_EXISTS, stub.OpenDispute(open_request(settled), metadata=buyer), "DISPUTE_ALREADY_OPEN"
     )
@@ -72,6 +104,7 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
         metadata=api.auth(settled.seller, Role.SELLER),
     )
     await status_becomes(api, first.dispute_id, pb.DISPUTE_STATUS_CLOSED_REFUNDED)
+    await _not_eligible(api, settled.order.order_id, buyer, "ORDER_ALREADY_SETTLED")
     await refused(
         C.FAILED_PRECONDITION,
         stub.OpenDispute(open_request(settled), metadata=buyer),
@@ -85,6 +118,8 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
         assert d.attempt == attempt
         await stub.CancelDispute(pb.CancelDisputeRequest(dispute_id=d.dispute_id), metadata=capped_buyer)
         await status_becomes(api, d.dispute_id, pb.DISPUTE_STATUS_CLOSED_CANCELLED)
+    capped_left = await _not_eligible(api, capped.order.order_id, capped_buyer, "MAX_DISPUTES_REACHED")
+    assert capped_left.remaining_attempts == 0
     await refused(
         C.RESOURCE_EXHAUSTED,
         stub.OpenDispute(open_request(capped), metadata=capped_buyer),
@@ -100,12 +135,17 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
     fresh = await api.create_order()
     fresh_buyer = api.auth(fresh.buyer_id, Role.BUYER)
     await api.orders.CancelOrder(orders_pb2.CancelOrderRequest(order_id=fresh.order_id), metadata=fresh_buyer)
+    await _not_eligible(api, fresh.order_id, fresh_buyer, "ORDER_CANCELLED")
     await refused(
         C.FAILED_PRECONDITION,
         stub.OpenDispute(open_request(type(settled)(fresh)), metadata=fresh_buyer),
         "ORDER_CANCELLED",
     )
     unshipped = await api.create_order()
+    early = await _not_eligible(
+        api, unshipped.order_id, api.auth(unshipped.buyer_id, Role.BUYER), "TOO_EARLY"
+    )
+    assert early.window_opens_at == unshipped.deadlines[0].due_at  # its ship-by date
     await refused(
         C.FAILED_PRECONDITION,
         stub.OpenDispute(
@@ -114,6 +154,7 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
         "TOO_EARLY",
     )
     just_shipped = await api.ship(await api.create_order())
+    await _not_eligible(api, just_shipped.order_id, api.auth(just_shipped.buyer_id, Role.BUYER), "TOO_EARLY")
     await refused(
         C.FAILED_PRECONDITION,
         stub.OpenDispute(
@@ -127,6 +168,9 @@ async def test_every_opening_rule_refuses_with_its_own_code(api: Api) -> None:
         metadata=api.auth(cancelled_case.buyer, Role.BUYER),
     )
     await asyncio.sleep(15 * DAY_SECONDS + 0.5)
+    await _not_eligible(
+        api, cancelled_case.order.order_id, api.auth(cancelled_case.buyer, Role.BUYER), "WINDOW_CLOSED"
+    )
     await refused(
         C.FAILED_PRECONDITION,
         stub.OpenDispute(open_request(cancelled_case), metadata=api.auth(cancelled_case.buyer, Role.BUYER)),
