@@ -8,12 +8,11 @@ openings register, then started with update-with-start keyed by the caller's req
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 import grpc
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispute_svc import requests as rq
 from dispute_svc.client import DisputeClient
@@ -36,6 +35,7 @@ from platform_common.errors import (
 )
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
+from platform_common.timestamps import to_timestamp
 from platform_common.validate import require_timestamp, require_uuid
 
 SERVICE_NAME = DISPUTE_API
@@ -93,8 +93,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             eligible=not e.reason,
             reason=e.reason,
             message=e.message,
-            window_opens_at=_timestamp(e.opens_at),
-            window_closes_at=_timestamp(e.closes_at),
+            window_opens_at=to_timestamp(e.opens_at),
+            window_closes_at=to_timestamp(e.closes_at),
             remaining_attempts=e.remaining_attempts,
         )
 
@@ -352,11 +352,3 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             updated_at=d.updated_at.ToDatetime(tzinfo=UTC),
         )
         return pb.RecordDisputeStateResponse(applied=await self._repo.record(recorded))
-
-
-def _timestamp(at: datetime | None) -> Timestamp | None:
-    if at is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(at)
-    return out

@@ -21,14 +21,12 @@ from dispute_svc.model import (
     VersionKind,
 )
 from platform_common.enums import to_proto
+from platform_common.timestamps import to_timestamp
 
 
 def ts(value: str) -> Timestamp | None:
-    if not value:
-        return None
-    out = Timestamp()
-    out.FromDatetime(datetime.fromisoformat(value))
-    return out
+    """The workflow keeps times as ISO-8601 strings ("" for none)."""
+    return to_timestamp(datetime.fromisoformat(value)) if value else None
 
 
 def _money(minor: int, currency: str) -> common_pb2.Money:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from common.v1 import common_pb2
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2_grpc
 
 from evidence_svc import uploads
@@ -33,6 +32,7 @@ from platform_common.errors import (
 )
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
+from platform_common.timestamps import to_timestamp
 from platform_common.validate import fetch_order, require_uuid
 
 SERVICE_NAME = EVIDENCE_API
@@ -64,12 +64,6 @@ _ROLES = {r.value: enums.to_proto(common_pb2.Role, r.name) for r in Role}
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def _check_party(buyer_id: str, seller_id: str, caller: Caller, what: str) -> None:
@@ -119,7 +113,7 @@ def to_proto(row: EvidenceRow) -> evidence_pb2.Evidence:
         uploader=common_pb2.Actor(
             id=row.uploader_id, role=_ROLES.get(row.uploader_role, common_pb2.ROLE_UNSPECIFIED)
         ),
-        uploaded_at=_ts(row.created_at),
+        uploaded_at=to_timestamp(row.created_at),
         legal_hold=row.legal_hold,
         declared_content_type=row.declared_type,
         side=enums.to_proto(common_pb2.Role, row.side),
@@ -286,7 +280,9 @@ class EvidenceService(evidence_pb2_grpc.EvidenceServiceServicer):
         row = await self._readable(request.evidence_id)
         url = self._objects.presign(row.object_key, row.version_id, timedelta(seconds=ttl))
         return evidence_pb2.GetEvidenceResponse(
-            evidence=to_proto(row), download_url=url, url_expires_at=_ts(_now() + timedelta(seconds=ttl))
+            evidence=to_proto(row),
+            download_url=url,
+            url_expires_at=to_timestamp(_now() + timedelta(seconds=ttl)),
         )
 
     async def ListEvidence(

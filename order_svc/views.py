@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from common.v1 import common_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 from orders.v1 import orders_pb2
 
 from order_svc.escrow import EntryKind, EntryState
@@ -15,6 +14,7 @@ from order_svc.rules import COMPLETION_GRACE_DAYS, IN_TRANSIT, Escrow, Status
 from order_svc.store import OrderEscrowEntryRow, OrderHoldRow, OrderRow
 from platform_common.auth import Role
 from platform_common.enums import to_proto
+from platform_common.timestamps import to_timestamp
 
 _ROLES = {r.value: to_proto(common_pb2.Role, r.name) for r in Role}
 _REASONS = {
@@ -23,14 +23,8 @@ _REASONS = {
 }
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def hold_to_proto(hold: OrderHoldRow) -> orders_pb2.DisputeHold:
-    return orders_pb2.DisputeHold(dispute_id=hold.dispute_id, held_at=_ts(hold.held_at))
+    return orders_pb2.DisputeHold(dispute_id=hold.dispute_id, held_at=to_timestamp(hold.held_at))
 
 
 def paused_for(row: OrderRow, holds: list[OrderHoldRow]) -> int | None:
@@ -54,7 +48,7 @@ def deadlines(
         return [
             common_pb2.Deadline(
                 kind="SHIP_BY",
-                due_at=_ts(due),
+                due_at=to_timestamp(due),
                 remaining_seconds=max(0, int((due - now).total_seconds())),
             )
         ]
@@ -65,13 +59,21 @@ def deadlines(
         if row.protection_expires_at is not None:
             due = row.protection_expires_at
             left = max(0, int((due - now).total_seconds()))
-            return [common_pb2.Deadline(kind="PROTECTION_EXPIRES", due_at=_ts(due), remaining_seconds=left)]
+            return [
+                common_pb2.Deadline(
+                    kind="PROTECTION_EXPIRES", due_at=to_timestamp(due), remaining_seconds=left
+                )
+            ]
     if status is Status.COMPLETED and row.completed_at is not None:
         # After completion the buyer may still open a dispute for the completion grace.
         due = row.completed_at + day * COMPLETION_GRACE_DAYS
         if due > now:
             left = int((due - now).total_seconds())
-            return [common_pb2.Deadline(kind="DISPUTE_GRACE_ENDS", due_at=_ts(due), remaining_seconds=left)]
+            return [
+                common_pb2.Deadline(
+                    kind="DISPUTE_GRACE_ENDS", due_at=to_timestamp(due), remaining_seconds=left
+                )
+            ]
     return []
 
 
@@ -97,8 +99,8 @@ def _escrow(row: OrderRow, entries: list[OrderEscrowEntryRow]) -> orders_pb2.Esc
                 recovered_from_seller=not e.covered,
                 reason=e.reason,
                 issuer=e.issuer,
-                recorded_at=_ts(e.created_at),
-                updated_at=_ts(e.updated_at),
+                recorded_at=to_timestamp(e.created_at),
+                updated_at=to_timestamp(e.updated_at),
             )
             for e in entries
         ],
@@ -139,14 +141,14 @@ def order_to_proto(data: OrderData, day: timedelta, now: datetime) -> orders_pb2
             frozen=frozen,
             remaining_seconds=paused or 0,
         ),
-        created_at=_ts(row.created_at),
-        updated_at=_ts(row.updated_at),
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
         deadlines=deadlines(row, day, now, holds),
         escrow=_escrow(row, data.entries),
         holds=[hold_to_proto(h) for h in holds],
         timeline=[
             common_pb2.TimelineEntry(
-                at=_ts(e.at),
+                at=to_timestamp(e.at),
                 actor=common_pb2.Actor(
                     id=e.actor_id, role=_ROLES.get(e.actor_role, common_pb2.ROLE_UNSPECIFIED)
                 ),
@@ -157,19 +159,19 @@ def order_to_proto(data: OrderData, day: timedelta, now: datetime) -> orders_pb2
         ],
     )
     if row.protection_expires_at is not None and row.status != Status.PAID.value and not frozen:
-        order.protection.expires_at.CopyFrom(_ts(row.protection_expires_at))
+        order.protection.expires_at.CopyFrom(to_timestamp(row.protection_expires_at))
     if row.carrier:
         order.shipment.carrier = row.carrier
         order.shipment.tracking_number = row.tracking_number or ""
     if row.shipped_at:
-        order.shipment.shipped_at.CopyFrom(_ts(row.shipped_at))
+        order.shipment.shipped_at.CopyFrom(to_timestamp(row.shipped_at))
     if row.delivered_at:
-        order.shipment.delivered_at.CopyFrom(_ts(row.delivered_at))
+        order.shipment.delivered_at.CopyFrom(to_timestamp(row.delivered_at))
     if row.completed_at:
-        order.completed_at.CopyFrom(_ts(row.completed_at))
+        order.completed_at.CopyFrom(to_timestamp(row.completed_at))
         order.completion_reason = _REASONS[row.completion_reason or ""]
     if row.escrow_released_at:
-        order.escrow_released_at.CopyFrom(_ts(row.escrow_released_at))
+        order.escrow_released_at.CopyFrom(to_timestamp(row.escrow_released_at))
     if row.cancelled_at:
-        order.cancelled_at.CopyFrom(_ts(row.cancelled_at))
+        order.cancelled_at.CopyFrom(to_timestamp(row.cancelled_at))
     return order

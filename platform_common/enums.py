@@ -8,13 +8,10 @@ so no module spells "DISPUTE_STATUS_" again, and 0 (`*_UNSPECIFIED`) is the empt
 
 from __future__ import annotations
 
-import enum
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 from platform_common.errors import InvalidArgument
-
-E = TypeVar("E", bound=enum.StrEnum)
 
 
 def prefix(proto_enum: Any) -> str:
@@ -36,11 +33,6 @@ def name_of(proto_enum: Any, number: int) -> str:
     if number == 0:
         return ""
     return str(proto_enum.Name(number)).removeprefix(prefix(proto_enum))
-
-
-def from_proto(proto_enum: Any, number: int, domain: type[E]) -> E:
-    """A number another service of the platform answered with, as the domain's enum."""
-    return domain(name_of(proto_enum, number))
 
 
 def parse(proto_enum: Any, number: int, field: str, *, allow_unset: bool = False) -> str:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from common.v1 import common_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 from refunds.v1 import refunds_pb2
 
 from platform_common.enums import to_proto
+from platform_common.timestamps import to_timestamp
 from refund_svc.store import RefundEventRow, RefundRow
-
-
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def status(value: str) -> refunds_pb2.RefundStatus.ValueType:
@@ -35,20 +27,20 @@ def refund_to_proto(row: RefundRow, events: list[RefundEventRow]) -> refunds_pb2
         reason=row.reason,
         payment_method_reference=row.payment_reference,
         provider_reference=row.provider_reference,
-        expected_by=_ts(row.expected_by),
+        expected_by=to_timestamp(row.expected_by),
         overdue=row.overdue,
         failure_reason=row.failure_reason,
         attempts=row.attempts,
         status_history=[
-            refunds_pb2.RefundStatusChange(status=status(e.status), at=_ts(e.at), detail=e.detail)
+            refunds_pb2.RefundStatusChange(status=status(e.status), at=to_timestamp(e.at), detail=e.detail)
             for e in events
         ],
-        created_at=_ts(row.created_at),
-        updated_at=_ts(row.updated_at),
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
         kind=to_proto(refunds_pb2.RefundKind, row.kind),
         issuer=row.issuer,
         settlement_mismatch=row.settlement_mismatch,
     )
     if row.refunded_at is not None:
-        refund.refunded_at.CopyFrom(_ts(row.refunded_at))
+        refund.refunded_at.CopyFrom(to_timestamp(row.refunded_at))
     return refund

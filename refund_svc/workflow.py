@@ -9,6 +9,7 @@ to the provider again under the next attempt number.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -327,16 +328,9 @@ class RefundWorkflow:
         )
 
     def _carry_over(self) -> RefundInput:
-        inp = self._inp
-        return RefundInput(
-            refund_id=inp.refund_id,
-            idempotency_key=inp.idempotency_key,
-            payment_reference=inp.payment_reference,
-            amount_minor=inp.amount_minor,
-            currency=inp.currency,
-            created_at=inp.created_at,
-            expected_by=inp.expected_by,
-            policy=inp.policy,
+        """The same refund for the next run, with what this run learned."""
+        return replace(
+            self._inp,
             attempt=self._attempt,
             revision=self._revision,
             overdue=self._overdue,
