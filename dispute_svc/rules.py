@@ -12,7 +12,7 @@ Imported by the workflow, inside Temporal's sandbox: pure code, no I/O.
 
 from __future__ import annotations
 
-from dispute_svc.model import Solution, SolutionType
+from dispute_svc.model import CLOSED, Party, Solution, SolutionType
 from platform_common.refusals import Refusal, refuse
 
 # Free text, counted in Unicode code points whatever the language.
@@ -81,3 +81,17 @@ def check_counter_offer(s: Solution, paid_minor: int) -> None:
             "a full-refund counter-offer requires a return; to refund without one, accept",
             Refusal.INVALID_ARGUMENT,
         )
+
+
+def check_may_message(status: str, party: str, escalated: bool, *, internal: bool = False) -> None:
+    """Who may write on a dispute's thread, and when: the parties until it closes; arbiters once
+    it was escalated (before that it is not theirs to read); internal notes, which parties never
+    see, only arbiters. SendMessage and the allowed actions in GetDispute both ask this."""
+    if party not in (Party.BUYER, Party.SELLER, Party.ARBITER):
+        raise refuse("only the dispute's parties and arbiters write messages", Refusal.PERMISSION_DENIED)
+    if internal and party != Party.ARBITER:
+        raise refuse("only arbiters write internal notes", Refusal.PERMISSION_DENIED)
+    if party == Party.ARBITER and not escalated:
+        raise refuse("arbiters write on a dispute once it is escalated", Refusal.PERMISSION_DENIED)
+    if status in CLOSED:
+        raise refuse(f"the dispute is {status}; its thread is closed", Refusal.FAILED_PRECONDITION)
