@@ -409,3 +409,13 @@ class ReturnReceipt:
     contest: bool
     message: str = ""
     evidence_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvidenceAddition:
+    """Files a message names: added to the dispute (the workflow binds them), the text is not."""
+
+    caller_id: str
+    # BUYER or SELLER, checked with the id like every party action.
+    caller_role: str
+    evidence_ids: list[str]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from disputes.v1 import disputes_pb2
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispute_svc import outbox, threads
 from dispute_svc.openings import Openings
+from dispute_svc.outbox import Audience, Page
 from dispute_svc.store import ABANDONED, ABANDONING, MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
@@ -90,17 +92,22 @@ class DisputeRepository:
             _revive_abandoned(s, d)
             row = s.get(DisputeRow, d.dispute_id, with_for_update=not self._sql.is_sqlite)
             if row is None:
+                fresh = DisputeRow(dispute_id=d.dispute_id, timeline_recorded=0, event_seq=0, **values)
                 try:
                     with s.begin_nested():
-                        s.add(DisputeRow(dispute_id=d.dispute_id, **values))
-                    return True
+                        s.add(fresh)
                 except IntegrityError:  # a concurrent first record won; compare revisions with it
                     row = s.get(DisputeRow, d.dispute_id, with_for_update=not self._sql.is_sqlite)
                     assert row is not None
+                else:
+                    outbox.append_timeline(s, fresh, d, datetime.now(UTC))
+                    return True
             if row.revision >= revision:
                 return False
             for key, value in values.items():
                 setattr(row, key, value)
+            # In this transaction: the events and the state they describe commit together or not at all.
+            outbox.append_timeline(s, row, d, datetime.now(UTC))
             return True
 
     async def get(self, dispute_id: str) -> disputes_pb2.Dispute | None:
@@ -152,3 +159,82 @@ class DisputeRepository:
             rows = list(s.scalars(query).all())
         page, next_token = split_page(rows, size, lambda r: (r.opened_at, r.dispute_id))
         return [disputes_pb2.Dispute.FromString(r.snapshot) for r in page], next_token
+
+    # --- events and threads -------------------------------------------------------------------
+
+    async def events(
+        self,
+        audience: Audience,
+        after: int,
+        *,
+        dispute_id: str = "",
+        types: list[str] | None = None,
+        limit: int,
+    ) -> Page:
+        return await self._sql.run(self._events, audience, after, dispute_id, types or [], limit)
+
+    def _events(self, audience: Audience, after: int, dispute_id: str, types: list[str], limit: int) -> Page:
+        with self._sql.sessions() as s:
+            return outbox.read(s, audience, after, dispute_id=dispute_id, types=types, limit=limit)
+
+    async def head(self) -> int:
+        return await self._sql.run(self._head)
+
+    def _head(self) -> int:
+        with self._sql.sessions() as s:
+            return outbox.head(s)
+
+    async def row_facts(self, dispute_id: str) -> tuple[str, str, str, bool, list[str]] | None:
+        """(buyer, seller, status, escalated, evidence ids) as recorded, or None if never recorded."""
+        return await self._sql.run(self._row_facts, dispute_id)
+
+    def _row_facts(self, dispute_id: str) -> tuple[str, str, str, bool, list[str]] | None:
+        with self._sql.sessions() as s:
+            row = s.get(DisputeRow, dispute_id)
+            if row is None:
+                return None
+            evidence = list(disputes_pb2.Dispute.FromString(row.snapshot).evidence_ids)
+            return row.buyer_id, row.seller_id, row.status, row.escalated, evidence
+
+    async def post_message(
+        self, m: threads.NewMessage, *, check_only: bool = False
+    ) -> disputes_pb2.DisputeMessage | None:
+        """Send a message (or, with check_only, only check that it would be accepted now: the
+        thread's rule, the key, the rate). Returns the message (an earlier one for a retried key)."""
+        return await self._sql.write(self._post_message, m, check_only)
+
+    def _post_message(self, m: threads.NewMessage, check_only: bool) -> disputes_pb2.DisputeMessage | None:
+        now = datetime.now(UTC)
+        with self._sql.sessions.begin() as s:
+            row = s.get(DisputeRow, m.dispute_id, with_for_update=not self._sql.is_sqlite)
+            assert row is not None, "post_message after row_facts found the dispute"
+            sent = threads.existing(s, m)
+            if sent is not None:
+                return sent
+            threads.may_write(row, m.party, m.internal)
+            threads.check_rate(s, row, m, now)
+            if check_only:
+                return None
+            return threads.post(s, row, m, now)
+
+    async def messages(
+        self, dispute_id: str, *, with_notes: bool, size: int, token: str
+    ) -> tuple[list[disputes_pb2.DisputeMessage], str]:
+        return await self._sql.run(self._messages, dispute_id, with_notes, size, token)
+
+    def _messages(
+        self, dispute_id: str, with_notes: bool, size: int, token: str
+    ) -> tuple[list[disputes_pb2.DisputeMessage], str]:
+        with self._sql.sessions() as s:
+            return threads.page(s, dispute_id, with_notes=with_notes, size=size, token=token)
+
+    async def latest_messages(
+        self, dispute_id: str, *, with_notes: bool
+    ) -> tuple[list[disputes_pb2.DisputeMessage], int]:
+        return await self._sql.run(self._latest_messages, dispute_id, with_notes)
+
+    def _latest_messages(
+        self, dispute_id: str, with_notes: bool
+    ) -> tuple[list[disputes_pb2.DisputeMessage], int]:
+        with self._sql.sessions() as s:
+            return threads.latest(s, dispute_id, with_notes=with_notes)

@@ -16,11 +16,13 @@ from disputes.v1 import disputes_pb2_grpc
 
 from dispute_svc import requests as rq
 from dispute_svc.client import DisputeClient
+from dispute_svc.feeds import HeadWatcher
 from dispute_svc.model import CLOSED, Party
 from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository, Recorded
+from dispute_svc.server_events import EventsApi
 from dispute_svc.views import render
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common import access
@@ -62,7 +64,7 @@ def _patience(context: grpc.aio.ServicerContext) -> float:
     return QUERY_PATIENCE_S if remaining is None else max(0.05, min(QUERY_PATIENCE_S, remaining / 2))
 
 
-class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
+class DisputeService(EventsApi, disputes_pb2_grpc.DisputeServiceServicer):
     @property
     def opener(self) -> Opener:
         return self._opener
@@ -77,6 +79,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
         self._opener = Opener(repo, workflows, peers, policy)
         # The disputes known to be escalated (escalation is never undone), which arbiters may act on.
         self._escalated: set[str] = set()
+        self._head = HeadWatcher(repo.head)
+        self._watches: dict[str, int] = {}
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -118,7 +122,8 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             current_caller(), dispute.buyer_id, dispute.seller_id, dispute.HasField("escalated_at")
         ):
             raise PermissionDenied(f"dispute {dispute_id} is not yours")
-        return pb.GetDisputeResponse(dispute=dispute)
+        count = await self._with_thread(dispute, current_caller())
+        return pb.GetDisputeResponse(dispute=dispute, message_count=count)
 
     async def _arbiter_may_act(self, dispute_id: str) -> None:
         """Arbiters act on escalated disputes only; nothing about another dispute (not even its
@@ -351,4 +356,7 @@ class DisputeService(disputes_pb2_grpc.DisputeServiceServicer):
             opened_at=d.opened_at.ToDatetime(tzinfo=UTC),
             updated_at=d.updated_at.ToDatetime(tzinfo=UTC),
         )
-        return pb.RecordDisputeStateResponse(applied=await self._repo.record(recorded))
+        applied = await self._repo.record(recorded)
+        if applied:
+            self._head.nudge()  # its events: to this process's watchers at once
+        return pb.RecordDisputeStateResponse(applied=applied)

@@ -79,9 +79,75 @@ class DisputeRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger)
     # The whole disputes.v1.Dispute message as recorded (serialized protobuf).
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)
+    # The outbox's place in this dispute: timeline entries already turned into events, and the
+    # last event sequence number given (timeline entries and messages share it).
+    timeline_recorded: Mapped[int] = mapped_column(Integer, default=0)
+    event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (
         Index("ix_disputes_buyer_opened", "buyer_id", "opened_at", "dispute_id"),
         Index("ix_disputes_seller_opened", "seller_id", "opened_at", "dispute_id"),
         Index("ix_disputes_status_opened", "status", "opened_at", "dispute_id"),
+    )
+
+
+class EventRow(Base):
+    """The outbox: one row per dispute event, written in the transaction that records what it
+    describes. `cursor` is given from EventCursorRow under its row lock, so cursors increase in
+    commit order (a reader past cursor N never misses an event that commits later with a smaller
+    one, as it could with a plain sequence on PostgreSQL)."""
+
+    __tablename__ = "dispute_events"
+
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    dispute_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(64))
+    buyer_id: Mapped[str] = mapped_column(String(128))
+    seller_id: Mapped[str] = mapped_column(String(128))
+    # The dispute was escalated when this was recorded: arbiters see it.
+    arbiter_visible: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The whole disputes.v1.DisputeEvent (serialized protobuf), cursor included.
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "seq", name="uq_dispute_events_seq"),
+        Index("ix_dispute_events_buyer", "buyer_id", "cursor"),
+        Index("ix_dispute_events_seller", "seller_id", "cursor"),
+        Index("ix_dispute_events_dispute", "dispute_id", "cursor"),
+    )
+
+
+class EventCursorRow(Base):
+    """The one row holding the last cursor given."""
+
+    __tablename__ = "dispute_event_cursor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MessageRow(Base):
+    """One message or internal note of a dispute's thread (bodies live here, not in history)."""
+
+    __tablename__ = "dispute_messages"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dispute_id: Mapped[str] = mapped_column(String(36))
+    author_id: Mapped[str] = mapped_column(String(128))
+    author_role: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Position in the thread (1, 2, ...), given under the dispute row's lock: pages are stable.
+    position: Mapped[int] = mapped_column(BigInteger)
+    # The whole disputes.v1.DisputeMessage (serialized protobuf).
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "position", name="uq_dispute_messages_position"),
+        UniqueConstraint("dispute_id", "author_id", "request_id", name="uq_dispute_messages_request"),
+        Index("ix_dispute_messages_author", "dispute_id", "author_id", "sent_at"),
     )

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
 from dispute_svc.workflow_arbitration import ArbitrationHandlers
 from dispute_svc.workflow_core import parse_time as _t
 from dispute_svc.workflow_negotiation import NegotiationHandlers
+from dispute_svc.workflow_thread import ThreadHandlers
 
 # A side effect that keeps failing this long is set aside and retried later by the main loop, so
 # a service outage never stops the dispute's clocks.
@@ -80,7 +81,7 @@ async def _call(name: str, arg: object, result_type: type | None = None) -> Any:
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers):
+class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers, ThreadHandlers):
     @workflow.init
     def __init__(self, inp: DisputeInput) -> None:
         self._inp = inp

@@ -22,6 +22,7 @@ from platform_common.auth import DISPUTE_API, EVIDENCE_API, ORDER_API, REFUND_AP
 CHECKOUT = "checkout"
 CARRIER = "carrier"
 SUPPORT = "support"
+NOTIFICATIONS = "notifications"
 ORDERS_WORKER = "worker-orders"
 DISPUTES_WORKER = "worker-disputes"
 REFUNDS_WORKER = "worker-refunds"
@@ -34,6 +35,7 @@ SERVICE_IDENTITIES: dict[str, str] = {
     CHECKOUT: "the marketplace's checkout and order back end: creates and cancels orders",
     CARRIER: "carrier and logistics integrations: shipment and delivery events",
     SUPPORT: "customer-support and trust & safety tools: reads, account blocks, refund retries, goodwill refunds",
+    NOTIFICATIONS: "notification senders and integration back ends: dispute events (watch, webhooks)",
     ORDERS_WORKER: "the orders worker (OrderProtectionWorkflow): completes orders, records the clock",
     DISPUTES_WORKER: "the disputes worker (DisputeWorkflow): freezes clocks, binds and seals evidence, pays",
     REFUNDS_WORKER: "the refunds worker (RefundWorkflow): records refund statuses",
@@ -113,6 +115,10 @@ DISPUTES: dict[str, Access] = {
     "SubmitReturnShipment": allow(B),
     "ConfirmReturnReceived": allow(S),
     "RecordDisputeState": internal(DISPUTES_WORKER, "the dispute's read model"),
+    "SendMessage": allow(B, S, A),
+    "ListMessages": allow(B, S, A, services=_READERS),
+    "ListDisputeEvents": allow(B, S, A, services=(*_READERS, NOTIFICATIONS)),
+    "WatchDisputeEvents": allow(B, S, A, services=(*_READERS, NOTIFICATIONS)),
 }
 
 EVIDENCE: dict[str, Access] = {

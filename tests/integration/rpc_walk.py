@@ -70,14 +70,19 @@ async def call(
     timeout: float = 15.0,
 ) -> Outcome:
     """Send one request (raw bytes: even bytes that are not a valid message) and return how the
-    call ended. Client streams send the one message and close; server streams are drained."""
+    call ended. Client streams send the one message and close; server streams are drained (a
+    live watch: until its first answer)."""
     raw = body if isinstance(body, bytes) else body.SerializeToString()
     try:
         if rpc.method.client_streaming:
             await channel.stream_unary(rpc.path)(_once(raw), metadata=metadata, timeout=timeout)
         elif rpc.method.server_streaming:
-            async for _ in channel.unary_stream(rpc.path)(raw, metadata=metadata, timeout=timeout):
-                pass
+            # Drained, or, for a stream that goes on live (WatchDisputeEvents), its first answer.
+            stream = channel.unary_stream(rpc.path)(raw, metadata=metadata, timeout=timeout)
+            async for _ in stream:
+                if rpc.name.startswith("Watch"):
+                    stream.cancel()
+                    break
         else:
             await channel.unary_unary(rpc.path)(raw, metadata=metadata, timeout=timeout)
     except grpc.aio.AioRpcError as exc:

@@ -237,3 +237,65 @@ async def test_dispute_openings_upgrade_to_their_life_cycle(database: str) -> No
         assert [r.dispute_id for r in await repo.openings.unresolved(datetime.now(UTC))] == [unfinished]
     finally:
         repo.close()
+
+
+async def test_disputes_recorded_before_the_outbox_get_their_whole_timeline_as_events(database: str) -> None:
+    from common.v1 import common_pb2
+    from disputes.v1 import disputes_pb2 as pb
+
+    from dispute_svc.outbox import Audience
+    from dispute_svc.repository import Recorded
+    from platform_common.timestamps import to_timestamp
+
+    engine = make_engine(database)
+    migrate(engine, DISPUTE_MIGRATIONS, "0003")
+    dispute_id, order_id = str(uuid.uuid4()), str(uuid.uuid4())
+    at = to_timestamp(NOW.replace(tzinfo=UTC))
+
+    def snapshot(actions: list[str]) -> pb.Dispute:
+        return pb.Dispute(
+            dispute_id=dispute_id,
+            order_id=order_id,
+            buyer_id="buyer-1",
+            seller_id="seller-1",
+            status=pb.DISPUTE_STATUS_AWAITING_BUYER_RESPONSE,
+            opened_at=at,
+            updated_at=at,
+            timeline=[common_pb2.TimelineEntry(at=at, action=a) for a in actions],
+        )
+
+    old = snapshot(["DISPUTE_OPENED", "COUNTER_OFFER"])
+    with engine.begin() as conn:
+        insert(
+            conn,
+            "disputes",
+            dispute_id=dispute_id,
+            order_id=order_id,
+            buyer_id="buyer-1",
+            seller_id="seller-1",
+            status="AWAITING_BUYER_RESPONSE",
+            opened_at=NOW,
+            updated_at=NOW,
+            revision=2,
+            snapshot=old.SerializeToString(),
+        )
+    migrate(engine, DISPUTE_MIGRATIONS)
+    engine.dispose()
+    repo = DisputeRepository(database)
+    try:
+        assert (await repo.events(Audience(), 0, limit=10)).events == []
+        new = snapshot(["DISPUTE_OPENED", "COUNTER_OFFER", "OFFER_REJECTED"])
+        when = NOW.replace(tzinfo=UTC)
+        assert await repo.record(Recorded(new, 3, "AWAITING_BUYER_RESPONSE", "", when, when))
+        page = await repo.events(Audience(), 0, limit=10)
+        assert [(e.sequence, e.entry.action, e.cursor) for e in page.events] == [
+            (1, "DISPUTE_OPENED", 1),
+            (2, "COUNTER_OFFER", 2),
+            (3, "OFFER_REJECTED", 3),
+        ]
+        assert page.scanned == 3 == await repo.head()
+        # A stale or repeated record writes nothing more.
+        assert not await repo.record(Recorded(new, 3, "AWAITING_BUYER_RESPONSE", "", when, when))
+        assert len((await repo.events(Audience(), 0, limit=10)).events) == 3
+    finally:
+        repo.close()

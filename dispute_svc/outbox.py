@@ -1,0 +1,148 @@
+"""The events outbox: events are written inside the transaction that records what they describe,
+and read back by cursor for the watch stream, the events list and the webhook deliveries.
+
+Why a per-dispute `seq` and a global `cursor` both: consumers order one dispute's events by
+`seq` (no gaps, so a missing one is visible), and resume a whole feed from a `cursor`. Both are
+given under locks held to commit (the dispute's read-model row, then the one cursor row), so
+they increase in commit order: a reader that has seen cursor N never finds a smaller one later.
+
+Runs inside DisputeRepository's blocking sessions (no asyncio here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from common.v1 import common_pb2
+from disputes.v1 import disputes_pb2 as pb
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dispute_svc.events import type_of
+from dispute_svc.store import DisputeRow, EventCursorRow, EventRow
+from platform_common.timestamps import to_timestamp
+
+# Events one read returns at most.
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whose events a reader may see: a buyer's or seller's own disputes, arbiters those escalated
+    (from their escalation on), services all."""
+
+    buyer_id: str = ""
+    seller_id: str = ""
+    arbiter: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[pb.DisputeEvent]
+    # Scanned up to here (past events the audience may not see, too): resume after it.
+    scanned: int
+
+
+def _take_cursors(s: Session, n: int) -> int:
+    """Reserve n cursors; returns the first. The row stays locked until commit (PostgreSQL), so
+    event-writing transactions commit in cursor order."""
+    last = s.execute(
+        update(EventCursorRow)
+        .where(EventCursorRow.id == 1)
+        .values(last=EventCursorRow.last + n)
+        .returning(EventCursorRow.last)
+    ).scalar_one()
+    return int(last) - n + 1
+
+
+def append(
+    s: Session,
+    row: DisputeRow,
+    d: pb.Dispute,
+    entries: Sequence[tuple[str, common_pb2.TimelineEntry, pb.DisputeMessage | None]],
+    now: datetime,
+) -> list[pb.DisputeEvent]:
+    """Write events for `entries` (type, timeline entry, message) of the dispute whose read-model
+    row `row` is locked by this transaction, with `d` as the dispute's state to show."""
+    if not entries:
+        return []
+    first = _take_cursors(s, len(entries))
+    out = []
+    for i, (kind, entry, message) in enumerate(entries):
+        seq = row.event_seq + 1 + i
+        event = pb.DisputeEvent(
+            cursor=first + i,
+            event_id=f"{d.dispute_id}:{seq}",
+            type=kind,
+            dispute_id=d.dispute_id,
+            sequence=seq,
+            occurred_at=entry.at,
+            recorded_at=to_timestamp(now),
+            order_id=d.order_id,
+            buyer_id=d.buyer_id,
+            seller_id=d.seller_id,
+            status=d.status,
+            resolution=d.resolution,
+            deadlines=d.deadlines,
+            entry=entry,
+            message=message,
+        )
+        s.add(
+            EventRow(
+                cursor=event.cursor,
+                dispute_id=d.dispute_id,
+                seq=seq,
+                type=kind,
+                buyer_id=d.buyer_id,
+                seller_id=d.seller_id,
+                arbiter_visible=d.HasField("escalated_at"),
+                recorded_at=now,
+                body=event.SerializeToString(),
+            )
+        )
+        out.append(event)
+    row.event_seq += len(entries)
+    return out
+
+
+def append_timeline(s: Session, row: DisputeRow, d: pb.Dispute, now: datetime) -> None:
+    """The timeline entries the workflow recorded since the row's last record become events."""
+    new = d.timeline[row.timeline_recorded :]
+    append(s, row, d, [(type_of(e.action), e, None) for e in new], now)
+    row.timeline_recorded = len(d.timeline)
+
+
+def head(s: Session) -> int:
+    return int(s.execute(select(EventCursorRow.last).where(EventCursorRow.id == 1)).scalar_one())
+
+
+def read(
+    s: Session, audience: Audience, after: int, *, dispute_id: str = "", types: Sequence[str] = (), limit: int
+) -> Page:
+    """Events after `after` that the audience may see, oldest first, at most `limit`."""
+    top = head(s)
+    query = select(EventRow.body, EventRow.cursor).where(EventRow.cursor > after, EventRow.cursor <= top)
+    if audience.buyer_id:
+        query = query.where(EventRow.buyer_id == audience.buyer_id)
+    elif audience.seller_id:
+        query = query.where(EventRow.seller_id == audience.seller_id)
+    elif audience.arbiter:
+        query = query.where(EventRow.arbiter_visible.is_(True))
+    if dispute_id:
+        query = query.where(EventRow.dispute_id == dispute_id)
+    if types:
+        query = query.where(EventRow.type.in_(list(types)))
+    rows = s.execute(query.order_by(EventRow.cursor).limit(limit)).all()
+    events = [pb.DisputeEvent.FromString(body) for body, _ in rows]
+    scanned = int(rows[-1][1]) if len(rows) == limit else max(top, after)
+    return Page(events, scanned)
+
+
+def count(s: Session, dispute_id: str) -> int:
+    return int(
+        s.execute(
+            select(func.count()).select_from(EventRow).where(EventRow.dispute_id == dispute_id)
+        ).scalar_one()
+    )

@@ -1,0 +1,184 @@
+"""DisputeService's integration surface: the thread (SendMessage, ListMessages) and the events
+(ListDisputeEvents, WatchDisputeEvents). A mixin of DisputeService (dispute_svc/server.py).
+
+Who sees what, once: `audience` says whose events a caller may read, `_thread_party` who the
+caller is on a thread; internal notes reach arbiters only, on every path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+
+import grpc
+from disputes.v1 import disputes_pb2 as pb
+
+from dispute_svc import requests as rq
+from dispute_svc import threads
+from dispute_svc.client import DisputeClient
+from dispute_svc.events import TYPES
+from dispute_svc.feeds import MAX_WATCHES_PER_CALLER, HeadWatcher, follow
+from dispute_svc.model import EvidenceAddition, Party
+from dispute_svc.outbox import MAX_PAGE, Audience, Page
+from dispute_svc.peers import Peers
+from dispute_svc.repository import DisputeRepository
+from dispute_svc.workflow import DisputeWorkflow
+from platform_common.auth import Caller, Role, current_caller
+from platform_common.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, Unavailable
+from platform_common.paging import page_size
+from platform_common.validate import require_uuid, storable
+
+DEFAULT_EVENTS_PAGE = 100
+
+
+def audience(caller: Caller) -> Audience:
+    if caller.role is Role.BUYER:
+        return Audience(buyer_id=caller.id)
+    if caller.role is Role.SELLER:
+        return Audience(seller_id=caller.id)
+    return Audience(arbiter=caller.role is Role.ARBITER)
+
+
+def _filters(after: int, dispute_id: str, types: list[str]) -> tuple[int, str, list[str]]:
+    if after < 0:
+        raise InvalidArgument("after_cursor must be 0 or a cursor received before")
+    unknown = sorted(set(types) - TYPES)
+    if unknown:
+        raise InvalidArgument(f"unknown event types {unknown}; see docs/events.md for the catalog")
+    return after, require_uuid(dispute_id, "dispute_id") if dispute_id else "", types
+
+
+class EventsApi:
+    _repo: DisputeRepository
+    _workflows: DisputeClient
+    _peers: Peers
+    _head: HeadWatcher
+    _watches: dict[str, int]
+
+    # --- thread --------------------------------------------------------------------------------
+
+    async def _thread_party(self, dispute_id: str) -> tuple[Party, tuple[str, str, str, bool, list[str]]]:
+        """Who the caller is on the dispute's thread (role and id together), from the read model."""
+        facts = await self._repo.row_facts(dispute_id)
+        if facts is None:
+            if await self._workflows.started(dispute_id):
+                raise Unavailable(f"dispute {dispute_id} is being recorded; retry in a moment")
+            raise NotFound(f"dispute {dispute_id} not found")
+        buyer, seller, _, escalated, _ = facts
+        caller = current_caller()
+        if caller.is_(Role.BUYER, buyer):
+            return Party.BUYER, facts
+        if caller.is_(Role.SELLER, seller):
+            return Party.SELLER, facts
+        if caller.role is Role.ARBITER and escalated:
+            return Party.ARBITER, facts
+        raise PermissionDenied(f"dispute {dispute_id} is not yours")
+
+    async def SendMessage(
+        self, request: pb.SendMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SendMessageResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        if not 1 <= len(request.request_id) <= 128:
+            raise InvalidArgument("request_id is required (1..128 characters)")
+        storable(request.request_id, "request_id")
+        text = rq.text(request.text, "text", required=True)
+        evidence = rq.evidence(request.evidence_ids)
+        party, (_, _, _, _, attached) = await self._thread_party(dispute_id)
+        caller = current_caller()
+        message = threads.NewMessage(
+            dispute_id=dispute_id,
+            request_id=request.request_id,
+            fingerprint=hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest(),
+            author_id=caller.id,
+            party=party,
+            text=text,
+            evidence_ids=evidence,
+            internal=request.internal,
+        )
+        # Everything that could refuse it first (rule, key, rate), so no file is added for a
+        # message that is then turned down.
+        sent = await self._repo.post_message(message, check_only=True)
+        if sent is not None:
+            return pb.SendMessageResponse(message=sent)
+        new = [e for e in evidence if e not in attached]
+        if new and party is Party.ARBITER:
+            raise InvalidArgument("arbiters cite files already attached to the dispute")
+        if new:
+            order_id = (await self._workflows.view(dispute_id)).order_id
+            await self._peers.check_evidence(dispute_id, order_id, new, False, party)
+            await self._workflows.act(
+                dispute_id, DisputeWorkflow.add_evidence, EvidenceAddition(caller.id, party, new)
+            )
+        posted = await self._repo.post_message(message)
+        assert posted is not None
+        self._head.nudge()
+        return pb.SendMessageResponse(message=posted)
+
+    async def ListMessages(
+        self, request: pb.ListMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMessagesResponse:
+        dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        size = page_size(request.page.page_size)
+        caller = current_caller()
+        if caller.role is not Role.SERVICE:
+            await self._thread_party(dispute_id)
+        elif await self._repo.row_facts(dispute_id) is None:
+            raise NotFound(f"dispute {dispute_id} not found")
+        messages, token = await self._repo.messages(
+            dispute_id, with_notes=caller.role is Role.ARBITER, size=size, token=request.page.page_token
+        )
+        return pb.ListMessagesResponse(messages=messages, next_page_token=token)
+
+    async def _with_thread(self, dispute: pb.Dispute, caller: Caller) -> int:
+        """The thread's latest messages merged into the dispute's timeline; returns how many
+        messages the caller may see in all."""
+        latest, total = await self._repo.latest_messages(
+            dispute.dispute_id, with_notes=caller.role is Role.ARBITER
+        )
+        if latest:
+            entries = list(dispute.timeline) + [threads.entry(m) for m in latest]
+            entries.sort(key=lambda e: (e.at.seconds, e.at.nanos))
+            del dispute.timeline[:]
+            dispute.timeline.extend(entries)
+        return total
+
+    # --- events --------------------------------------------------------------------------------
+
+    async def ListDisputeEvents(
+        self, request: pb.ListDisputeEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDisputeEventsResponse:
+        after, dispute_id, types = _filters(request.after_cursor, request.dispute_id, list(request.types))
+        size = request.page_size or DEFAULT_EVENTS_PAGE
+        if not 1 <= size <= MAX_PAGE:
+            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
+        page = await self._repo.events(
+            audience(current_caller()), after, dispute_id=dispute_id, types=types, limit=size
+        )
+        return pb.ListDisputeEventsResponse(events=page.events, next_cursor=page.scanned)
+
+    @contextlib.contextmanager
+    def _slot(self, caller: Caller) -> Iterator[None]:
+        key = f"{caller.role.value}:{caller.id}"
+        if self._watches.get(key, 0) >= MAX_WATCHES_PER_CALLER:
+            raise ResourceExhausted(f"at most {MAX_WATCHES_PER_CALLER} open watches per caller; close one")
+        self._watches[key] = self._watches.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._watches[key] -= 1
+            if not self._watches[key]:
+                del self._watches[key]
+
+    async def WatchDisputeEvents(
+        self, request: pb.WatchDisputeEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchDisputeEventsResponse]:
+        after, dispute_id, types = _filters(request.after_cursor, request.dispute_id, list(request.types))
+        caller = current_caller()
+
+        async def read(a: Audience, cursor: int, d: str, t: list[str], limit: int) -> Page:
+            return await self._repo.events(a, cursor, dispute_id=d, types=t, limit=limit)
+
+        with self._slot(caller):
+            async for item in follow(read, self._head, audience(caller), after, dispute_id, types):
+                yield item

@@ -1,0 +1,343 @@
+"""Dispute events and threads on the real stack: the outbox, who sees which events, the watch
+stream (resume, live, a stalled consumer), and messages with internal notes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+from disputes.v1 import disputes_pb2 as pb
+from evidence.v1 import evidence_pb2_grpc
+
+from dispute_svc.events import TYPES
+from platform_common import access
+from platform_common.auth import Role
+from tests.harness.evidence import Generated, upload
+from tests.integration.conftest import Api
+from tests.integration.disputes_api import (
+    C,
+    Case,
+    disputable,
+    disputes,
+    eventually,
+    open_dispute,
+    partial,
+    refused,
+    status_becomes,
+)
+
+
+def notifier(api: Api) -> list[tuple[str, str]]:
+    return api.service(access.NOTIFICATIONS)
+
+
+async def events_of(api: Api, metadata: list[tuple[str, str]], dispute_id: str = "") -> list[pb.DisputeEvent]:
+    out: list[pb.DisputeEvent] = []
+    after = 0
+    while True:
+        page = await disputes(api).ListDisputeEvents(
+            pb.ListDisputeEventsRequest(after_cursor=after, dispute_id=dispute_id, page_size=500),
+            metadata=metadata,
+        )
+        out += page.events
+        if not page.events:
+            return out
+        after = page.next_cursor
+
+
+async def escalated(api: Api, case: Case) -> pb.Dispute:
+    stub = disputes(api)
+    d = await open_dispute(api, case, solution=partial(9_000))
+    await stub.RespondAsSeller(
+        pb.RespondAsSellerRequest(
+            dispute_id=d.dispute_id,
+            response_type=pb.SELLER_RESPONSE_TYPE_REJECT,
+            message="no",
+        ),
+        metadata=api.auth(case.seller, Role.SELLER),
+    )
+    resp = await stub.EscalateDispute(
+        pb.EscalateDisputeRequest(dispute_id=d.dispute_id, message="please decide"),
+        metadata=api.auth(case.buyer, Role.BUYER),
+    )
+    assert resp.dispute.status == pb.DISPUTE_STATUS_UNDER_ARBITRATION
+    return resp.dispute
+
+
+def message(dispute_id: str, text: str, **extra: object) -> pb.SendMessageRequest:
+    fields: dict[str, object] = {"request_id": str(uuid.uuid4()), **extra}
+    return pb.SendMessageRequest(dispute_id=dispute_id, text=text, **fields)  # type: ignore[arg-type]
+
+
+async def test_every_timeline_entry_is_one_event_numbered_without_gaps(api: Api) -> None:
+    (case,) = await disputable(api)
+    d = await open_dispute(api, case)
+    await disputes(api).RespondAsSeller(
+        pb.RespondAsSellerRequest(dispute_id=d.dispute_id, response_type=pb.SELLER_RESPONSE_TYPE_ACCEPT),
+        metadata=api.auth(case.seller, Role.SELLER),
+    )
+    done = await status_becomes(api, d.dispute_id, pb.DISPUTE_STATUS_CLOSED_REFUNDED)
+
+    async def all_recorded() -> bool:
+        got = await events_of(api, notifier(api), d.dispute_id)
+        return bool(got) and got[-1].type == "dispute.closed"
+
+    await eventually(all_recorded, 20, "the closing event")
+    got = await events_of(api, notifier(api), d.dispute_id)
+    assert [e.sequence for e in got] == list(range(1, len(got) + 1))
+    assert [e.entry.action for e in got] == [t.action for t in done.timeline]
+    assert [e.entry.detail for e in got] == [t.detail for t in done.timeline]
+    assert all(e.type in TYPES and e.event_id == f"{d.dispute_id}:{e.sequence}" for e in got)
+    cursors = [e.cursor for e in got]
+    assert cursors == sorted(set(cursors))
+    types = [e.type for e in got]
+    for expected in (
+        "dispute.opened",
+        "dispute.seller_responded",
+        "dispute.refund_ordered",
+        "dispute.refund_settled",
+    ):
+        assert expected in types, types
+    assert got[-1].status == pb.DISPUTE_STATUS_CLOSED_REFUNDED
+    assert got[0].buyer_id == case.buyer and got[0].order_id == case.order.order_id
+    # The same events, filtered by type.
+    page = await disputes(api).ListDisputeEvents(
+        pb.ListDisputeEventsRequest(dispute_id=d.dispute_id, types=["dispute.closed"]), metadata=notifier(api)
+    )
+    assert [e.sequence for e in page.events] == [got[-1].sequence]
+    await refused(
+        C.INVALID_ARGUMENT,
+        disputes(api).ListDisputeEvents(
+            pb.ListDisputeEventsRequest(types=["dispute.nope"]), metadata=notifier(api)
+        ),
+    )
+
+
+async def test_parties_see_only_their_own_disputes_events_and_arbiters_only_escalated_ones(api: Api) -> None:
+    first, second = await disputable(api, 2)
+    quiet = await open_dispute(api, first)
+    loud = await escalated(api, second)
+
+    async def recorded() -> bool:
+        return len(await events_of(api, notifier(api), loud.dispute_id)) >= 4
+
+    await eventually(recorded, 20, "the escalation's events")
+    for who, role, mine, theirs in (
+        (first.buyer, Role.BUYER, quiet, loud),
+        (second.seller, Role.SELLER, loud, quiet),
+    ):
+        seen = {e.dispute_id for e in await events_of(api, api.auth(who, role))}
+        assert mine.dispute_id in seen and theirs.dispute_id not in seen, (role, seen)
+        # Asking for another's dispute by id gives nothing, not an error that confirms it exists.
+        assert await events_of(api, api.auth(who, role), theirs.dispute_id) == []
+    arbiter = {e.dispute_id for e in await events_of(api, api.auth("arbiter-ev", Role.ARBITER))}
+    assert loud.dispute_id in arbiter and quiet.dispute_id not in arbiter
+    arbiter_seen = await events_of(api, api.auth("arbiter-ev", Role.ARBITER), loud.dispute_id)
+    assert arbiter_seen[0].type == "dispute.escalated", "from the escalation on"
+    everything = {e.dispute_id for e in await events_of(api, notifier(api))}
+    assert {quiet.dispute_id, loud.dispute_id} <= everything
+
+
+async def _collect(
+    api: Api, metadata: list[tuple[str, str]], after: int, dispute_id: str, count: int
+) -> tuple[list[pb.DisputeEvent], int]:
+    """Read a watch until `count` events arrived; returns them and the last cursor seen."""
+    got: list[pb.DisputeEvent] = []
+    last = after
+    call = disputes(api).WatchDisputeEvents(
+        pb.WatchDisputeEventsRequest(after_cursor=after, dispute_id=dispute_id), metadata=metadata
+    )
+    async for item in call:
+        if item.HasField("event"):
+            got.append(item.event)
+            last = item.event.cursor
+            if len(got) == count:
+                break
+        else:
+            last = max(last, item.heartbeat.cursor)
+    call.cancel()
+    return got, last
+
+
+async def test_watch_resumes_without_gap_or_duplicate_and_goes_live(api: Api) -> None:
+    (case,) = await disputable(api)
+    d = await escalated(api, case)
+
+    async def recorded() -> bool:
+        return len(await events_of(api, notifier(api), d.dispute_id)) >= 4
+
+    await eventually(recorded, 20, "the first events")
+    expected = await events_of(api, notifier(api), d.dispute_id)
+    buyer = api.auth(case.buyer, Role.BUYER)
+    head, cursor = await asyncio.wait_for(_collect(api, buyer, 0, d.dispute_id, 2), 20)
+    rest, cursor = await asyncio.wait_for(_collect(api, buyer, cursor, d.dispute_id, len(expected) - 2), 20)
+    assert [e.event_id for e in head + rest] == [e.event_id for e in expected]
+
+    # Live: an action after the stream opened arrives on it.
+    async def next_live() -> list[pb.DisputeEvent]:
+        got, _ = await _collect(api, buyer, cursor, d.dispute_id, 1)
+        return got
+
+    waiting = asyncio.create_task(asyncio.wait_for(next_live(), 20))
+    await asyncio.sleep(0.5)
+    await disputes(api).SendMessage(message(d.dispute_id, "Any news?"), metadata=buyer)
+    (live,) = await waiting
+    assert live.type == "dispute.message_posted" and live.message.text == "Any news?"
+    assert live.sequence == expected[-1].sequence + 1 or live.sequence > expected[-1].sequence
+
+
+async def test_a_stalled_consumer_holds_up_no_one_else(api: Api) -> None:
+    (case,) = await disputable(api)
+    d = await escalated(api, case)
+    for i in range(3):
+        await disputes(api).SendMessage(
+            message(d.dispute_id, f"padding {i} " + "x" * 1_900), metadata=api.auth(case.buyer, Role.BUYER)
+        )
+    # A consumer that opens a watch from the beginning of time and never reads.
+    stalled = disputes(api).WatchDisputeEvents(
+        pb.WatchDisputeEventsRequest(after_cursor=0), metadata=notifier(api)
+    )
+    try:
+        await asyncio.sleep(1.0)
+        start = (await events_of(api, notifier(api), d.dispute_id))[-1].cursor
+        waiting = asyncio.create_task(
+            asyncio.wait_for(_collect(api, notifier(api), start, d.dispute_id, 1), 10)
+        )
+        await asyncio.sleep(0.3)
+        await disputes(api).SendMessage(
+            message(d.dispute_id, "still here"), metadata=api.auth(case.buyer, Role.BUYER)
+        )
+        got, _ = await waiting
+        assert got[0].message.text == "still here"
+    finally:
+        stalled.cancel()
+
+
+async def test_messages_notes_and_their_rules(api: Api) -> None:
+    first, second = await disputable(api, 2)
+    stub = disputes(api)
+    buyer, seller = api.auth(first.buyer, Role.BUYER), api.auth(first.seller, Role.SELLER)
+    arbiter = api.auth("arbiter-msg", Role.ARBITER)
+    d = await open_dispute(api, first)
+    # Before escalation an arbiter has nothing to write on; a stranger never does.
+    await refused(C.PERMISSION_DENIED, stub.SendMessage(message(d.dispute_id, "hello"), metadata=arbiter))
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.SendMessage(message(d.dispute_id, "hi"), metadata=api.auth(second.buyer, Role.BUYER)),
+    )
+    # A seller token carrying the buyer's id is not the buyer.
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.SendMessage(message(d.dispute_id, "hi"), metadata=api.auth(first.buyer, Role.SELLER)),
+    )
+    await refused(C.INVALID_ARGUMENT, stub.SendMessage(message(d.dispute_id, " \n "), metadata=buyer))
+    await refused(C.INVALID_ARGUMENT, stub.SendMessage(message(d.dispute_id, "é" * 2_001), metadata=buyer))
+    await refused(
+        C.PERMISSION_DENIED, stub.SendMessage(message(d.dispute_id, "secret", internal=True), metadata=buyer)
+    )
+    request = message(d.dispute_id, "Bonjour, la couleur n'est pas la bonne — 颜色不对")
+    sent = (await stub.SendMessage(request, metadata=buyer)).message
+    again = (await stub.SendMessage(request, metadata=buyer)).message
+    assert again.message_id == sent.message_id, "a retried key is the same message"
+    await refused(
+        C.ALREADY_EXISTS,
+        stub.SendMessage(message(d.dispute_id, "other", request_id=request.request_id), metadata=buyer),
+    )
+    evidence = evidence_pb2_grpc.EvidenceServiceStub(api.channels["EVIDENCE"])
+    photo = await upload(evidence, Generated("image/png", 30_000), seller, order_id=first.order.order_id)
+    await stub.SendMessage(
+        message(d.dispute_id, "Here is the packing photo", evidence_ids=[photo.evidence_id]), metadata=seller
+    )
+    got = await stub.GetDispute(pb.GetDisputeRequest(dispute_id=d.dispute_id), metadata=buyer)
+    assert photo.evidence_id in got.dispute.evidence_ids, "a message's files join the dispute"
+
+    # Escalate (reject, then escalate), then the arbiter writes a message and a note.
+    await stub.RespondAsSeller(
+        pb.RespondAsSellerRequest(
+            dispute_id=d.dispute_id, response_type=pb.SELLER_RESPONSE_TYPE_REJECT, message="no"
+        ),
+        metadata=seller,
+    )
+    await stub.EscalateDispute(pb.EscalateDisputeRequest(dispute_id=d.dispute_id), metadata=buyer)
+
+    async def escalated_recorded() -> bool:
+        try:
+            await stub.SendMessage(message(d.dispute_id, "I am looking into it"), metadata=arbiter)
+            return True
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == C.PERMISSION_DENIED, exc
+            return False
+
+    await eventually(escalated_recorded, 10, "the escalation to reach the read model")
+    note = "NOTE-" + uuid.uuid4().hex
+    await stub.SendMessage(message(d.dispute_id, note, internal=True), metadata=arbiter)
+
+    async def thread(metadata: list[tuple[str, str]]) -> list[pb.DisputeMessage]:
+        out: list[pb.DisputeMessage] = []
+        token = ""
+        while True:
+            page = await stub.ListMessages(
+                pb.ListMessagesRequest(dispute_id=d.dispute_id, page={"page_size": 2, "page_token": token}),
+                metadata=metadata,
+            )
+            out += page.messages
+            token = page.next_page_token
+            if not token:
+                return out
+
+    texts = [m.text for m in await thread(arbiter)]
+    assert texts == [sent.text, "Here is the packing photo", "I am looking into it", note], "oldest first"
+    for party in (buyer, seller, api.service()):
+        assert note not in [m.text for m in await thread(party)]
+    for party in (buyer, seller):
+        view = await stub.GetDispute(pb.GetDisputeRequest(dispute_id=d.dispute_id), metadata=party)
+        assert view.message_count == 3
+        assert note not in [t.detail for t in view.dispute.timeline]
+        assert "MESSAGE_POSTED" in [t.action for t in view.dispute.timeline]
+    mine = await stub.GetDispute(pb.GetDisputeRequest(dispute_id=d.dispute_id), metadata=arbiter)
+    assert mine.message_count == 4 and note in [t.detail for t in mine.dispute.timeline]
+    for metadata in (notifier(api), arbiter, buyer):
+        assert note not in str(await events_of(api, metadata, d.dispute_id)), "notes are never events"
+    posted = [
+        e for e in await events_of(api, notifier(api), d.dispute_id) if e.type == "dispute.message_posted"
+    ]
+    assert [e.message.text for e in posted] == texts[:3]
+
+    # Closed: the thread is closed too.
+    await stub.CancelDispute(
+        pb.CancelDisputeRequest(dispute_id=d.dispute_id, reason="sorted"), metadata=buyer
+    )
+
+    async def closed() -> bool:
+        try:
+            await stub.SendMessage(message(d.dispute_id, "one more"), metadata=buyer)
+            return False
+        except grpc.aio.AioRpcError as exc:
+            return exc.code() == C.FAILED_PRECONDITION
+
+    await eventually(closed, 10, "messages to be refused once closed")
+
+
+async def test_messages_are_rate_limited_per_sender(api: Api) -> None:
+    (case,) = await disputable(api)
+    stub = disputes(api)
+    d = await open_dispute(api, case)
+    buyer, seller = api.auth(case.buyer, Role.BUYER), api.auth(case.seller, Role.SELLER)
+    from dispute_svc.policy import policy
+
+    limit = policy(d.policy_version).message_limit
+    await asyncio.gather(
+        *(stub.SendMessage(message(d.dispute_id, f"m{i}"), metadata=buyer) for i in range(limit))
+    )
+    await refused(
+        C.RESOURCE_EXHAUSTED,
+        stub.SendMessage(message(d.dispute_id, "one too many"), metadata=buyer),
+        "RATE_LIMITED",
+    )
+    # Another sender on the same dispute is not held back by the buyer's rate.
+    await stub.SendMessage(message(d.dispute_id, "seller here"), metadata=seller)
+    page = await stub.ListMessages(
+        pb.ListMessagesRequest(dispute_id=d.dispute_id, page={"page_size": 100}), metadata=seller
+    )
+    assert len(page.messages) == limit + 1
