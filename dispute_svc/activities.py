@@ -6,7 +6,9 @@ keyed by "dispute/<id>/round/<n>", and the read model ignores stale revisions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC
 
 import grpc
 from common.v1 import common_pb2
@@ -153,5 +155,52 @@ class DisputeActivities:
         request = disputes_pb2.RecordDisputeStateRequest(dispute=render(view), revision=view.state.revision)
         try:
             await self._disputes.RecordDisputeState(request, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            raise _fail("DisputeService", exc) from exc
+
+
+class WebhookActivities:
+    """The webhook delivery workflow's side effects: both are DisputeService's (it owns the
+    subscriptions, the outbox and the HTTP), called as the disputes worker."""
+
+    def __init__(self, disputes: disputes_pb2_grpc.DisputeServiceStub) -> None:
+        self._disputes = disputes
+
+    @activity.defn(name=api.DELIVER_WEBHOOKS)
+    async def deliver_webhooks(self, p: api.WebhookPull) -> api.WebhookOutcome:
+        call = asyncio.ensure_future(
+            self._disputes.DeliverWebhookEvents(
+                disputes_pb2.DeliverWebhookEventsRequest(
+                    subscription_id=p.subscription_id, wait_seconds=p.wait_seconds
+                ),
+                timeout=p.wait_seconds + 60,
+            )
+        )
+        try:
+            # Heartbeats while the call runs: a worker that dies is noticed in seconds, not at
+            # the activity's timeout, and the delivery goes on from another worker.
+            while not call.done():
+                activity.heartbeat()
+                await asyncio.wait({call}, timeout=api.WEBHOOK_HEARTBEAT_S)
+            resp = call.result()
+        except grpc.aio.AioRpcError as exc:
+            raise _fail("DisputeService", exc) from exc
+        finally:
+            call.cancel()
+        since = (
+            resp.failing_since.ToDatetime(tzinfo=UTC).isoformat() if resp.HasField("failing_since") else ""
+        )
+        outcome = name_of(disputes_pb2.DeliveryOutcome, resp.outcome)
+        return api.WebhookOutcome(outcome, resp.delivered, resp.error, since)
+
+    @activity.defn(name=api.DISABLE_WEBHOOK)
+    async def disable_webhook(self, d: api.WebhookDisable) -> None:
+        try:
+            await self._disputes.DisableWebhookSubscription(
+                disputes_pb2.DisableWebhookSubscriptionRequest(
+                    subscription_id=d.subscription_id, reason=d.reason
+                ),
+                timeout=30,
+            )
         except grpc.aio.AioRpcError as exc:
             raise _fail("DisputeService", exc) from exc

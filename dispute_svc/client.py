@@ -4,6 +4,7 @@ updates, read it with a query, and turn the workflow's refusals into API errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from dispute_svc.contract import TASK_QUEUE
 from dispute_svc.model import DisputeInput, DisputeView, workflow_id
 from dispute_svc.workflow import DisputeWorkflow
+from dispute_svc.workflow_webhooks import WebhookDeliveryWorkflow, WebhookInput
+from dispute_svc.workflow_webhooks import workflow_id as webhook_workflow_id
 from platform_common import search_attributes as sa
 from platform_common.errors import DomainError, NotFound, Unavailable, engine_unavailable
 from platform_common.temporal_errors import translate
@@ -40,6 +43,10 @@ class StartNotSent(Unavailable):
 class DisputeClient:
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    @property
+    def temporal(self) -> Client:
+        return self._client
 
     async def open(self, inp: DisputeInput, request_id: str) -> DisputeView:
         """Start the dispute and read it back in one round trip. The update id is the request id:
@@ -127,3 +134,35 @@ class DisputeClient:
         return translate(
             exc, f"dispute {dispute_id}", NotFound(f"dispute {dispute_id} not found or already closed")
         )
+
+
+class WebhookClient:
+    """DisputeService's handle on the webhook delivery workflows (one per subscription)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def start(self, subscription_id: str, day_seconds: float) -> None:
+        """Start the subscription's deliveries (a running one is kept), then wake it: a replay
+        or a re-enable is delivered now, not after a pending backoff."""
+        try:
+            handle = await self._client.start_workflow(
+                WebhookDeliveryWorkflow.run,
+                WebhookInput(subscription_id, day_seconds),
+                id=webhook_workflow_id(subscription_id),
+                task_queue=TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary=f"Webhook deliveries of subscription {subscription_id}",
+                rpc_timeout=_TIMEOUT,
+            )
+            await handle.signal(WebhookDeliveryWorkflow.wake, rpc_timeout=_TIMEOUT)
+        except Exception as exc:
+            raise translate(exc, f"webhook subscription {subscription_id}") from exc
+
+    async def stop(self, subscription_id: str) -> None:
+        """End the deliveries of a deleted subscription now (best effort: without this, the
+        workflow ends at its next call, which finds the subscription gone)."""
+        handle = self._client.get_workflow_handle(webhook_workflow_id(subscription_id))
+        with contextlib.suppress(RPCError, RuntimeError):
+            await handle.terminate("subscription deleted", rpc_timeout=_TIMEOUT)

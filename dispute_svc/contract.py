@@ -59,3 +59,34 @@ class RefundOrder:
 class RefundResult:
     refund_id: str
     status: str
+
+
+# --- webhook deliveries (WebhookDeliveryWorkflow) --------------------------------------------
+
+DELIVER_WEBHOOKS = "dispute_deliver_webhooks"
+DISABLE_WEBHOOK = "dispute_disable_webhook"
+# Outcomes of one delivery call (disputes.v1 DeliveryOutcome without its prefix).
+DELIVERED, FAILED, BUSY, GONE = "OK", "FAILED", "BUSY", "GONE"
+# The delivery activity heartbeats this often; the workflow gives it three times as long.
+WEBHOOK_HEARTBEAT_S = 3.0
+
+
+@dataclass
+class WebhookPull:
+    subscription_id: str
+    wait_seconds: int
+
+
+@dataclass
+class WebhookOutcome:
+    outcome: str
+    delivered: int = 0
+    error: str = ""
+    # ISO-8601 while the subscription is failing: since when (DisputeService's record).
+    failing_since: str = ""
+
+
+@dataclass
+class WebhookDisable:
+    subscription_id: str
+    reason: str

@@ -16,6 +16,7 @@ from dispute_svc import outbox, threads
 from dispute_svc.openings import Openings
 from dispute_svc.outbox import Audience, Page
 from dispute_svc.store import ABANDONED, ABANDONING, MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
+from dispute_svc.webhook_store import WebhookStore
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
@@ -59,6 +60,7 @@ class DisputeRepository:
     def __init__(self, url: str) -> None:
         self._sql = SqlStore(url, MIGRATIONS, "dispute-db")
         self.openings = Openings(self._sql)
+        self.webhooks = WebhookStore(self._sql)
 
     def close(self) -> None:
         self._sql.close()

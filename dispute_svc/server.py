@@ -15,7 +15,7 @@ from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 
 from dispute_svc import requests as rq
-from dispute_svc.client import DisputeClient
+from dispute_svc.client import DisputeClient, WebhookClient
 from dispute_svc.feeds import HeadWatcher
 from dispute_svc.model import CLOSED, Party
 from dispute_svc.opener import Opener
@@ -23,7 +23,9 @@ from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.server_events import EventsApi
+from dispute_svc.server_webhooks import WebhooksApi
 from dispute_svc.views import render
+from dispute_svc.webhooks import Deliveries
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common import access
 from platform_common.auth import DISPUTE_API, Caller, Role, current_caller
@@ -64,13 +66,18 @@ def _patience(context: grpc.aio.ServicerContext) -> float:
     return QUERY_PATIENCE_S if remaining is None else max(0.05, min(QUERY_PATIENCE_S, remaining / 2))
 
 
-class DisputeService(EventsApi, disputes_pb2_grpc.DisputeServiceServicer):
+class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceServicer):
     @property
     def opener(self) -> Opener:
         return self._opener
 
     def __init__(
-        self, repo: DisputeRepository, workflows: DisputeClient, peers: Peers, policy: Policy
+        self,
+        repo: DisputeRepository,
+        workflows: DisputeClient,
+        peers: Peers,
+        policy: Policy,
+        hooks: WebhookClient | None = None,
     ) -> None:
         self._repo = repo
         self._workflows = workflows
@@ -81,6 +88,8 @@ class DisputeService(EventsApi, disputes_pb2_grpc.DisputeServiceServicer):
         self._escalated: set[str] = set()
         self._head = HeadWatcher(repo.head)
         self._watches: dict[str, int] = {}
+        self._hooks = hooks or WebhookClient(workflows.temporal)
+        self._deliveries = Deliveries(repo, self._head)
 
     # --- opening -------------------------------------------------------------------------------
 

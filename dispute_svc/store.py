@@ -151,3 +151,32 @@ class MessageRow(Base):
         UniqueConstraint("dispute_id", "author_id", "request_id", name="uq_dispute_messages_request"),
         Index("ix_dispute_messages_author", "dispute_id", "author_id", "sent_at"),
     )
+
+
+ACTIVE, DISABLED = "ACTIVE", "DISABLED"
+
+
+class WebhookRow(Base):
+    """A webhook subscription and where its deliveries stand (dispute_svc/webhooks.py)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    subscription_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    url: Mapped[str] = mapped_column(String(2048))
+    # Space-separated catalog types; empty for all.
+    types: Mapped[str] = mapped_column(String(4096), default="")
+    secret: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    disabled_reason: Mapped[str] = mapped_column(String(1024), default="")
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(String(1024), default="")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # One delivery at a time: the holder's token and until when it holds.
+    lease_token: Mapped[str] = mapped_column(String(36), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_webhook_subscriptions_owner", "owner", "created_at"),)

@@ -77,6 +77,8 @@ def internal(owner: str, note: str) -> Access:
 B, S, A = Role.BUYER, Role.SELLER, Role.ARBITER
 # Services that show orders, disputes, evidence and refunds to people (support agents).
 _READERS = (SUPPORT,)
+# Services that subscribe to dispute events by webhook (each manages only its own subscriptions).
+_SUBSCRIBERS = (NOTIFICATIONS, SUPPORT)
 
 ORDERS: dict[str, Access] = {
     "CreateOrder": allow(services=(CHECKOUT,)),
@@ -119,6 +121,12 @@ DISPUTES: dict[str, Access] = {
     "ListMessages": allow(B, S, A, services=_READERS),
     "ListDisputeEvents": allow(B, S, A, services=(*_READERS, NOTIFICATIONS)),
     "WatchDisputeEvents": allow(B, S, A, services=(*_READERS, NOTIFICATIONS)),
+    "CreateWebhookSubscription": allow(services=_SUBSCRIBERS),
+    "ListWebhookSubscriptions": allow(services=_SUBSCRIBERS),
+    "DeleteWebhookSubscription": allow(services=_SUBSCRIBERS),
+    "ReplayWebhookSubscription": allow(services=_SUBSCRIBERS),
+    "DeliverWebhookEvents": internal(DISPUTES_WORKER, "a subscription's delivery workflow sends its events"),
+    "DisableWebhookSubscription": internal(DISPUTES_WORKER, "a subscription that kept failing"),
 }
 
 EVIDENCE: dict[str, Access] = {

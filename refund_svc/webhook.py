@@ -18,8 +18,9 @@ from collections.abc import Callable, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from platform_common.signing import signature_problem
 from refund_svc.contract import ProviderState
-from refund_svc.provider.adapter import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S, signature_problem
+from refund_svc.provider.adapter import SIGNATURE_HEADER, SIGNATURE_TOLERANCE_S
 
 log = logging.getLogger("refund_svc.webhook")
 MAX_BODY = 64 * 1024

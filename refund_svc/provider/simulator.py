@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from refund_svc.provider.adapter import DECLINED, PROCESSING, SIGNATURE_HEADER, SUCCEEDED, sign
+from platform_common.signing import sign
+from refund_svc.provider.adapter import DECLINED, PROCESSING, SIGNATURE_HEADER, SUCCEEDED
 
 log = logging.getLogger("paysim")
 

@@ -17,8 +17,9 @@ from temporalio.client import Client
 
 from platform_common import access
 from platform_common import search_attributes as sa
+from platform_common.signing import sign
 from refund_svc.model import workflow_id
-from refund_svc.provider.adapter import SIGNATURE_HEADER, sign
+from refund_svc.provider.adapter import SIGNATURE_HEADER
 from tests.integration.conftest import Api
 from tests.integration.test_refunds import issue, provider, provider_refunds, wait_status
 

@@ -26,12 +26,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAINS = frozenset({"order_svc", "dispute_svc", "refund_svc", "evidence_svc"})
-FIRST_PARTY = DOMAINS | {"platform_common", "workers", "deploy", "tests", "bench", "scripts"}
+FIRST_PARTY = DOMAINS | {"platform_common", "workers", "deploy", "tests", "bench", "scripts", "examples"}
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "platform_common": frozenset({"platform_common"}),
     "workers": frozenset({"platform_common", "workers"} | DOMAINS),
     "deploy": frozenset({"platform_common", "deploy"}),
     "scripts": frozenset({"scripts"}),
+    # What a platform team copies: only the shared scheme code, never a domain.
+    "examples": frozenset({"platform_common", "examples"}),
     **{domain: frozenset({"platform_common", domain}) for domain in DOMAINS},
 }
 # A domain's deterministic core: module names (the last part of the dotted path). A domain's

@@ -1,0 +1,123 @@
+"""DisputeService's webhook RPCs: subscriptions for platform services, and the two internal
+RPCs their delivery workflows call. A mixin of DisputeService (dispute_svc/server.py).
+
+A subscription belongs to the service identity that made it: another identity neither sees it
+nor learns that it exists (NOT_FOUND).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+
+import grpc
+from disputes.v1 import disputes_pb2 as pb
+
+from dispute_svc.client import WebhookClient
+from dispute_svc.events import TYPES
+from dispute_svc.policy import Policy
+from dispute_svc.repository import DisputeRepository
+from dispute_svc.webhooks import Deliveries, check_url
+from platform_common.auth import current_caller
+from platform_common.errors import InvalidArgument, NotFound, Unavailable
+from platform_common.validate import require_uuid
+
+MAX_TYPES = 64
+
+
+def allow_http() -> bool:
+    """Plain-http receivers only where configured (local development and tests)."""
+    return os.environ.get("DP_WEBHOOK_ALLOW_HTTP", "").lower() in ("1", "true", "yes")
+
+
+def _types(values: list[str]) -> list[str]:
+    if len(values) > MAX_TYPES:
+        raise InvalidArgument(f"event_types: at most {MAX_TYPES}")
+    unknown = sorted(set(values) - TYPES)
+    if unknown:
+        raise InvalidArgument(f"unknown event types {unknown}; see docs/events.md for the catalog")
+    return sorted(set(values))
+
+
+class WebhooksApi:
+    _repo: DisputeRepository
+    _hooks: WebhookClient
+    _deliveries: Deliveries
+    _policy: Policy
+
+    async def _cursor(self, value: int) -> int:
+        if value < 0 or value > await self._repo.head():
+            raise InvalidArgument("after_cursor must be between 0 and the newest event's cursor")
+        return value
+
+    async def _own(self, subscription_id: str) -> pb.WebhookSubscription:
+        found = await self._repo.webhooks.get(require_uuid(subscription_id, "subscription_id"))
+        if found is None or found.owner != current_caller().id:
+            raise NotFound(f"webhook subscription {subscription_id} not found")
+        return found
+
+    async def CreateWebhookSubscription(
+        self, request: pb.CreateWebhookSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateWebhookSubscriptionResponse:
+        url = check_url(request.url, allow_http())
+        types = _types(list(request.event_types))
+        after = 0 if request.from_beginning else (await self._cursor(request.after_cursor) or None)
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        created = await self._repo.webhooks.create(
+            current_caller().id, url, types, secret, after, datetime.now(UTC)
+        )
+        try:
+            await self._hooks.start(created.subscription_id, self._policy.day_seconds)
+        except Exception:
+            # Nothing half-made: without its workflow the subscription would never be delivered.
+            await self._repo.webhooks.delete(created.subscription_id)
+            raise Unavailable(
+                "the workflow engine did not take the subscription; nothing was created, retry"
+            ) from None
+        return pb.CreateWebhookSubscriptionResponse(subscription=created, secret=secret)
+
+    async def ListWebhookSubscriptions(
+        self, request: pb.ListWebhookSubscriptionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWebhookSubscriptionsResponse:
+        return pb.ListWebhookSubscriptionsResponse(
+            subscriptions=await self._repo.webhooks.owned(current_caller().id)
+        )
+
+    async def DeleteWebhookSubscription(
+        self, request: pb.DeleteWebhookSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteWebhookSubscriptionResponse:
+        found = await self._own(request.subscription_id)
+        await self._repo.webhooks.delete(found.subscription_id)
+        await self._hooks.stop(found.subscription_id)
+        return pb.DeleteWebhookSubscriptionResponse()
+
+    async def ReplayWebhookSubscription(
+        self, request: pb.ReplayWebhookSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReplayWebhookSubscriptionResponse:
+        found = await self._own(request.subscription_id)
+        after = await self._cursor(request.after_cursor)
+        replayed = await self._repo.webhooks.replay(found.subscription_id, after)
+        if replayed is None:
+            raise NotFound(f"webhook subscription {request.subscription_id} not found")
+        await self._hooks.start(found.subscription_id, self._policy.day_seconds)
+        return pb.ReplayWebhookSubscriptionResponse(subscription=replayed)
+
+    # --- internal ------------------------------------------------------------------------------
+
+    async def DeliverWebhookEvents(
+        self, request: pb.DeliverWebhookEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverWebhookEventsResponse:
+        subscription_id = require_uuid(request.subscription_id, "subscription_id")
+        if not 0 <= request.wait_seconds <= 60:
+            raise InvalidArgument("wait_seconds must be between 0 and 60")
+        return await self._deliveries.deliver(subscription_id, request.wait_seconds)
+
+    async def DisableWebhookSubscription(
+        self, request: pb.DisableWebhookSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DisableWebhookSubscriptionResponse:
+        subscription_id = require_uuid(request.subscription_id, "subscription_id")
+        await self._repo.webhooks.disable(
+            subscription_id, request.reason or "disabled by its delivery workflow"
+        )
+        return pb.DisableWebhookSubscriptionResponse()

@@ -1,0 +1,198 @@
+"""Webhook subscriptions in DisputeService's store: who is sent what, and how far deliveries got.
+
+The delivery state lives here, not in the delivery workflow: the cursor advances in the same
+place the events are read from, after each 2xx, so a crash anywhere re-sends at most the event
+in flight (at least once), and a replay or a deletion is one row update that the next delivery
+sees. The lease makes deliveries of one subscription one at a time even when an activity
+attempt that timed out is still running, so events never overtake each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from disputes.v1 import disputes_pb2 as pb
+from sqlalchemy import delete, select, update
+
+from dispute_svc import outbox
+from dispute_svc.store import ACTIVE, DISABLED, WebhookRow
+from platform_common.enums import to_proto
+from platform_common.sql import SqlStore
+from platform_common.timestamps import to_timestamp
+
+# Subscriptions one service identity may hold.
+MAX_PER_OWNER = 20
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one delivery needs: where, how to sign, which events, from where."""
+
+    subscription_id: str
+    url: str
+    secret: str
+    types: list[str]
+    cursor: int
+
+
+def view(row: WebhookRow) -> pb.WebhookSubscription:
+    return pb.WebhookSubscription(
+        subscription_id=row.subscription_id,
+        owner=row.owner,
+        url=row.url,
+        event_types=row.types.split(),
+        status=to_proto(pb.WebhookStatus, row.status),
+        disabled_reason=row.disabled_reason,
+        delivered_cursor=row.cursor,
+        delivered_count=row.delivered,
+        failing_since=to_timestamp(row.failing_since) if row.failing_since else None,
+        last_error=row.last_error,
+        last_attempt_at=to_timestamp(row.last_attempt_at) if row.last_attempt_at else None,
+        created_at=to_timestamp(row.created_at),
+    )
+
+
+class WebhookStore:
+    def __init__(self, sql: SqlStore) -> None:
+        self._sql = sql
+
+    async def create(
+        self, owner: str, url: str, types: list[str], secret: str, after: int | None, now: datetime
+    ) -> pb.WebhookSubscription:
+        return await self._sql.write(self._create, owner, url, types, secret, after, now)
+
+    def _create(
+        self, owner: str, url: str, types: list[str], secret: str, after: int | None, now: datetime
+    ) -> pb.WebhookSubscription:
+        from platform_common.errors import ResourceExhausted
+
+        with self._sql.sessions.begin() as s:
+            held = s.scalars(select(WebhookRow.subscription_id).where(WebhookRow.owner == owner)).all()
+            if len(held) >= MAX_PER_OWNER:
+                raise ResourceExhausted(
+                    f"at most {MAX_PER_OWNER} webhook subscriptions per service; delete one"
+                )
+            row = WebhookRow(
+                subscription_id=str(uuid.uuid4()),
+                owner=owner,
+                url=url,
+                types=" ".join(types),
+                secret=secret,
+                status=ACTIVE,
+                disabled_reason="",
+                cursor=outbox.head(s) if after is None else after,
+                delivered=0,
+                last_error="",
+                created_at=now,
+                lease_token="",
+            )
+            s.add(row)
+            return view(row)
+
+    async def owned(self, owner: str) -> list[pb.WebhookSubscription]:
+        return await self._sql.run(self._owned, owner)
+
+    def _owned(self, owner: str) -> list[pb.WebhookSubscription]:
+        with self._sql.sessions() as s:
+            rows = s.scalars(
+                select(WebhookRow).where(WebhookRow.owner == owner).order_by(WebhookRow.created_at)
+            ).all()
+            return [view(r) for r in rows]
+
+    async def get(self, subscription_id: str) -> pb.WebhookSubscription | None:
+        return await self._sql.run(self._get, subscription_id)
+
+    def _get(self, subscription_id: str) -> pb.WebhookSubscription | None:
+        with self._sql.sessions() as s:
+            row = s.get(WebhookRow, subscription_id)
+            return None if row is None else view(row)
+
+    async def delete(self, subscription_id: str) -> None:
+        await self._sql.write(self._delete, subscription_id)
+
+    def _delete(self, subscription_id: str) -> None:
+        with self._sql.sessions.begin() as s:
+            s.execute(delete(WebhookRow).where(WebhookRow.subscription_id == subscription_id))
+
+    async def replay(self, subscription_id: str, after: int) -> pb.WebhookSubscription | None:
+        return await self._sql.write(self._replay, subscription_id, after)
+
+    def _replay(self, subscription_id: str, after: int) -> pb.WebhookSubscription | None:
+        with self._sql.sessions.begin() as s:
+            row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
+            if row is None:
+                return None
+            row.cursor, row.status, row.disabled_reason = after, ACTIVE, ""
+            row.failing_since, row.last_error = None, ""
+            # A delivery in flight loses its lease: it stops instead of moving the cursor on.
+            row.lease_token, row.lease_until = "", None
+            return view(row)
+
+    async def disable(self, subscription_id: str, reason: str) -> None:
+        await self._sql.write(self._disable, subscription_id, reason)
+
+    def _disable(self, subscription_id: str, reason: str) -> None:
+        with self._sql.sessions.begin() as s:
+            s.execute(
+                update(WebhookRow)
+                .where(WebhookRow.subscription_id == subscription_id)
+                .values(status=DISABLED, disabled_reason=reason[:1024])
+            )
+
+    # --- one delivery ----------------------------------------------------------------------
+
+    async def lease(self, subscription_id: str, token: str, now: datetime, hold: timedelta) -> Target | str:
+        """Take the subscription for one delivery: its target, or why not ("GONE", "BUSY")."""
+        return await self._sql.write(self._lease, subscription_id, token, now, hold)
+
+    def _lease(self, subscription_id: str, token: str, now: datetime, hold: timedelta) -> Target | str:
+        with self._sql.sessions.begin() as s:
+            row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
+            if row is None or row.status != ACTIVE:
+                return "GONE"
+            if row.lease_until is not None and row.lease_until > now and row.lease_token != token:
+                return "BUSY"
+            row.lease_token, row.lease_until, row.last_attempt_at = token, now + hold, now
+            return Target(row.subscription_id, row.url, row.secret, row.types.split(), row.cursor)
+
+    async def advance(
+        self, subscription_id: str, token: str, cursor: int, delivered: int, hold_until: datetime
+    ) -> bool:
+        """Deliveries reached `cursor` (`delivered` more of them got a 2xx), and the lease is held
+        until `hold_until`. False if the lease was lost (deleted, replayed, disabled, or taken over
+        after it lapsed): the delivery stops. A holder that dies lets its lease lapse within
+        seconds, since every step renews it only a little ahead."""
+        return await self._sql.write(self._advance, subscription_id, token, cursor, delivered, hold_until)
+
+    def _advance(
+        self, subscription_id: str, token: str, cursor: int, delivered: int, hold_until: datetime
+    ) -> bool:
+        with self._sql.sessions.begin() as s:
+            row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
+            if row is None or row.lease_token != token or row.status != ACTIVE:
+                return False
+            row.cursor = max(row.cursor, cursor)
+            row.delivered += delivered
+            row.lease_until = hold_until
+            if delivered:
+                row.failing_since, row.last_error = None, ""
+            return True
+
+    async def release(self, subscription_id: str, token: str, error: str, now: datetime) -> datetime | None:
+        """End the delivery; with an error, the subscription is failing (since when: returned)."""
+        return await self._sql.write(self._release, subscription_id, token, error, now)
+
+    def _release(self, subscription_id: str, token: str, error: str, now: datetime) -> datetime | None:
+        with self._sql.sessions.begin() as s:
+            row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
+            if row is None or row.lease_token != token:
+                return None
+            row.lease_token, row.lease_until = "", None
+            if error:
+                row.failing_since = row.failing_since or now
+                row.last_error = error[:1024]
+            else:
+                row.failing_since, row.last_error = None, ""
+            return row.failing_since

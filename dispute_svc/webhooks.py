@@ -1,0 +1,165 @@
+"""Webhook deliveries: one call POSTs a subscription's next events in cursor order, signed.
+
+Called by the subscription's delivery workflow (through the internal RPC DeliverWebhookEvents):
+the workflow owns the retry schedule and the decision to disable; this owns the HTTP and the
+cursor. Each event is one POST of its JSON; the cursor moves past it only after a 2xx, and the
+first failure ends the call, so nothing is ever sent ahead of an undelivered event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from disputes.v1 import disputes_pb2 as pb
+from google.protobuf import json_format
+
+from dispute_svc.feeds import HeadWatcher
+from dispute_svc.outbox import Audience
+from dispute_svc.repository import DisputeRepository
+from dispute_svc.webhook_store import Target
+from platform_common.errors import InvalidArgument
+from platform_common.signing import sign
+from platform_common.timestamps import to_timestamp
+
+SIGNATURE_HEADER = "Dp-Signature"
+EVENT_ID_HEADER = "Dp-Event-Id"
+EVENT_TYPE_HEADER = "Dp-Event-Type"
+POST_TIMEOUT_S = 10.0
+# One call delivers for at most this long, then returns (the workflow calls again at once).
+CALL_BUDGET_S = 20.0
+MAX_URL = 2048
+BATCH = 100
+# A delivery holds its subscription only this far ahead, renewed at every step: a holder that
+# dies (its process killed) frees the subscription for the next delivery within seconds.
+_LEASE_AHEAD = timedelta(seconds=5)
+_WAIT_SLICE_S = 2.0
+
+
+def check_url(url: str, allow_http: bool) -> str:
+    """https (http only where allowed, for local receivers), a host, no credentials."""
+    if len(url) > MAX_URL:
+        raise InvalidArgument(f"url must be at most {MAX_URL} characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidArgument("url is not a valid URL") from None
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes:
+        raise InvalidArgument(f"url must be {' or '.join(schemes)}://")
+    if not parts.hostname or parts.username or parts.password or parts.fragment:
+        raise InvalidArgument("url needs a host, and no user:password or #fragment")
+    if port == 0 or any(c.isspace() or ord(c) < 32 for c in url):
+        raise InvalidArgument("url is not a valid URL")
+    return url
+
+
+def body_of(event: pb.DisputeEvent) -> bytes:
+    return json_format.MessageToJson(event, preserving_proto_field_name=True, indent=None).encode()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: the subscriber registered this URL, not wherever it points."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> str:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _OPENER.open(request, timeout=POST_TIMEOUT_S) as resp:
+            resp.read(1024)
+            return "" if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"{type(exc).__name__}: {reason}"[:300]
+
+
+async def post(target: Target, event: pb.DisputeEvent) -> str:
+    """POST one event; "" on a 2xx, else what went wrong."""
+    body = body_of(event)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "dispute-platform-webhooks/1",
+        SIGNATURE_HEADER: sign(body, target.secret, int(time.time())),
+        EVENT_ID_HEADER: event.event_id,
+        EVENT_TYPE_HEADER: event.type,
+    }
+    return await asyncio.to_thread(_post, target.url, body, headers)
+
+
+class Deliveries:
+    def __init__(self, repo: DisputeRepository, head: HeadWatcher) -> None:
+        self._repo, self._head = repo, head
+
+    async def deliver(self, subscription_id: str, wait_s: float) -> pb.DeliverWebhookEventsResponse:
+        token = str(uuid.uuid4())
+        store = self._repo.webhooks
+        target = await store.lease(subscription_id, token, datetime.now(UTC), _LEASE_AHEAD)
+        if target == "GONE":
+            return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_GONE)
+        if isinstance(target, str):
+            return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_BUSY)
+        delivered, error = 0, ""
+        try:
+            delivered, error = await self._send(target, token, wait_s)
+        finally:
+            failing = await store.release(subscription_id, token, error, datetime.now(UTC))
+        if error:
+            return pb.DeliverWebhookEventsResponse(
+                outcome=pb.DELIVERY_OUTCOME_FAILED,
+                delivered=delivered,
+                error=error,
+                failing_since=to_timestamp(failing) if failing else None,
+            )
+        return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_OK, delivered=delivered)
+
+    async def _held(self, target: Target, token: str, cursor: int, delivered: int, ahead: timedelta) -> bool:
+        until = datetime.now(UTC) + ahead
+        return await self._repo.webhooks.advance(target.subscription_id, token, cursor, delivered, until)
+
+    async def _send(self, target: Target, token: str, wait_s: float) -> tuple[int, str]:
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + CALL_BUDGET_S
+        cursor, delivered, waited = target.cursor, 0, False
+        posting = timedelta(seconds=POST_TIMEOUT_S) + _LEASE_AHEAD
+        while loop.time() < ends:
+            page = await self._repo.events(Audience(), cursor, types=target.types, limit=BATCH)
+            for event in page.events:
+                if not await self._held(target, token, cursor, 0, posting):
+                    return delivered, ""  # deleted, replayed or disabled meanwhile: stop here
+                error = await post(target, event)
+                if error:
+                    return delivered, f"event {event.event_id}: {error}"
+                delivered += 1
+                cursor = event.cursor
+                if not await self._held(target, token, cursor, 1, _LEASE_AHEAD):
+                    return delivered, ""
+            cursor = max(cursor, page.scanned)
+            if not await self._held(target, token, cursor, 0, _LEASE_AHEAD):
+                return delivered, ""
+            if page.events:
+                continue
+            if delivered or waited or wait_s <= 0:
+                break
+            waited = True
+            # Wait for events in short slices, renewing the lease before each.
+            until = loop.time() + min(wait_s, max(0.0, ends - loop.time()))
+            while loop.time() < until:
+                if await self._head.wait_past(cursor, min(_WAIT_SLICE_S, until - loop.time())):
+                    break
+                if not await self._held(target, token, cursor, 0, _LEASE_AHEAD):
+                    return delivered, ""
+        return delivered, ""
