@@ -10,6 +10,7 @@ from typing import Any
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowHandle,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -86,8 +87,12 @@ class DisputeClient:
                 raise StartNotSent(engine_unavailable(exc).message) from exc
             raise self._translate(exc, inp.dispute_id) from exc
 
+    def _handle(self, dispute_id: str) -> WorkflowHandle[DisputeWorkflow, DisputeView]:
+        # Typed here: mypy cannot always infer it from the workflow's many bases without a cache.
+        return self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+
     async def act(self, dispute_id: str, update: Any, arg: object) -> DisputeView:
-        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        handle = self._handle(dispute_id)
         try:
             view: DisputeView = await handle.execute_update(update, arg, rpc_timeout=_TIMEOUT)
             return view
@@ -97,7 +102,7 @@ class DisputeClient:
     async def view(self, dispute_id: str, timeout_s: float = 10.0) -> DisputeView:
         """The dispute as its workflow sees it. `timeout_s` bounds the wait: a query waits for a
         worker, so with the disputes worker down it times out (UNAVAILABLE) rather than hangs."""
-        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        handle = self._handle(dispute_id)
         try:
             # The SDK retries a query that timed out; the caller's patience bounds them all.
             async with asyncio.timeout(timeout_s):
