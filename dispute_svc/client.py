@@ -11,6 +11,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -22,7 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dispute_svc.contract import TASK_QUEUE
-from dispute_svc.model import DisputeInput, DisputeView, workflow_id
+from dispute_svc.model import ActionCaller, AllowedAction, DisputeInput, DisputeView, workflow_id
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common import search_attributes as sa
 from platform_common.errors import DomainError, NotFound, Unavailable, engine_unavailable
@@ -107,6 +108,27 @@ class DisputeClient:
             # The SDK retries a query that timed out; the caller's patience bounds them all.
             async with asyncio.timeout(timeout_s):
                 return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=timeout_s))
+        except TimeoutError:
+            raise Unavailable(f"dispute {dispute_id} did not answer within {timeout_s:g} s") from None
+        except Exception as exc:
+            raise self._translate(exc, dispute_id) from exc
+
+    async def view_for(
+        self, dispute_id: str, caller: ActionCaller, timeout_s: float = 10.0
+    ) -> tuple[DisputeView, list[AllowedAction] | None]:
+        """The dispute and the actions `caller` may take on it, in one query (GetDispute).
+        A worker of the previous release does not know that query (services are deployed
+        first): then the view alone, with None for the actions (unknown). `timeout_s` bounds
+        both, as in `view`."""
+        handle = self._handle(dispute_id)
+        rpc_timeout = timedelta(seconds=timeout_s)
+        try:
+            async with asyncio.timeout(timeout_s):
+                try:
+                    got = await handle.query(DisputeWorkflow.view_for, caller, rpc_timeout=rpc_timeout)
+                    return got.view, got.actions
+                except WorkflowQueryFailedError:
+                    return await handle.query(DisputeWorkflow.view, rpc_timeout=rpc_timeout), None
         except TimeoutError:
             raise Unavailable(f"dispute {dispute_id} did not answer within {timeout_s:g} s") from None
         except Exception as exc:
