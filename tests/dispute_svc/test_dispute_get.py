@@ -1,6 +1,7 @@
 """GetDispute's allowed actions in DisputeService, with the workflow and the read model as fakes:
 who is asked about (the token's role and id), how the workflow's times are read at the
-service's clock, and what a read-model answer says about them."""
+service's clock, and what a read-model answer says about them; and DisputeClient's one query,
+also against a worker of the previous release (time-skipping)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,31 @@ from typing import Any
 
 import pytest
 from disputes.v1 import disputes_pb2 as pb
+from temporalio import workflow
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from dispute_svc.client import DisputeClient
 from dispute_svc.model import (
+    WORKFLOW_NAME,
     ActionCaller,
     ActionKind,
     AllowedAction,
+    DisputeInput,
     DisputeState,
     DisputeStatus,
     DisputeView,
     Party,
     Solution,
     SolutionType,
+    workflow_id,
 )
 from dispute_svc.policy import STANDARD
 from dispute_svc.server import DisputeService
 from dispute_svc.views import as_of, render
 from platform_common.auth import Caller, Role, set_current_caller
 from platform_common.errors import PermissionDenied, Unavailable
+from tests.dispute_svc.dispute_harness import Harness, dispute_id
 
 DISPUTE_ID = str(uuid.uuid4())
 NOW = datetime.now(UTC)
@@ -36,6 +45,14 @@ NOW = datetime.now(UTC)
 
 def _at(days: float) -> str:
     return (NOW + timedelta(days=days)).isoformat()
+
+
+def _input(dispute_id: str) -> DisputeInput:
+    claim = Solution(SolutionType.PARTIAL_REFUND, 4_000, False)
+    return DisputeInput(
+        dispute_id, str(uuid.uuid4()), "buyer-1", "seller-1", 10_000, "EUR", "2026-11-standard",
+        "COLOR_NOT_AS_DESCRIBED", True, claim, "the colour is wrong",
+    )  # fmt: skip
 
 
 def _view() -> DisputeView:
@@ -126,3 +143,37 @@ def test_a_wait_still_running_keeps_its_allowed_from_and_an_ended_window_goes() 
     assert [a.action for a in as_of(ANSWER, NOW)] == ["MODIFY_DISPUTE", "ESCALATE_DISPUTE", "SEND_MESSAGE"]
     assert as_of(ANSWER, NOW)[1].allowed_from == ""
     assert as_of(ANSWER, NOW + timedelta(days=12)) == [ANSWER[-1]]
+
+
+@workflow.defn(name=WORKFLOW_NAME, sandboxed=False)
+class PreviousReleaseWorkflow:
+    """A disputes worker of the previous release: it knows the `view` query only."""
+
+    @workflow.run
+    async def run(self, inp: DisputeInput) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.query
+    def view(self) -> DisputeView:
+        return _view()
+
+
+async def test_the_client_asks_once_and_understands_a_worker_of_the_previous_release(
+    disputes: Harness, time_env: WorkflowEnvironment
+) -> None:
+    client = DisputeClient(time_env.client)
+    h = await disputes.open()
+    view, actions = await client.view_for(dispute_id(h), ActionCaller(Party.SELLER, "seller-1"))
+    assert view.dispute_id == dispute_id(h) and actions is not None
+    assert [a.action for a in actions] == ["RESPOND_AS_SELLER", "SEND_MESSAGE"]
+
+    queue, old_id = f"old-{uuid.uuid4()}", str(uuid.uuid4())
+    async with Worker(time_env.client, task_queue=queue, workflows=[PreviousReleaseWorkflow]):
+        old = await time_env.client.start_workflow(
+            WORKFLOW_NAME, _input(old_id), id=workflow_id(old_id), task_queue=queue
+        )
+        try:
+            view, actions = await client.view_for(old_id, ActionCaller(Party.SELLER, "seller-1"))
+            assert view.dispute_id == DISPUTE_ID and actions is None  # the view alone: actions unknown
+        finally:
+            await old.terminate("test finished")
