@@ -68,7 +68,7 @@ class ArbitrationHandlers(DisputeOutcomes):
             Refusal.RESOURCE_EXHAUSTED,
         )
         self._require(
-            any(not self._open_request_to(p) for p in (Party.BUYER, Party.SELLER)),
+            any(self._open_request_to(p) is None for p in (Party.BUYER, Party.SELLER)),
             "a request to the buyer and one to the seller are already open",
         )
         return Window()
