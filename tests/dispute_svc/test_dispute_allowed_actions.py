@@ -12,8 +12,7 @@ same way for both, from the dispute as it is, so only who and when can make the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +35,6 @@ from dispute_svc.model import (
     ReturnReceipt,
     ReturnShipmentAction,
     SellerResponse,
-    Solution,
 )
 from dispute_svc.rules import check_may_message
 from dispute_svc.views import as_of
@@ -46,8 +44,8 @@ from platform_common import access
 from platform_common.auth import Caller, Role
 from platform_common.refusals import Refusal
 from tests.dispute_svc.dispute_harness import Handle, Harness
+from tests.dispute_svc.dispute_states import STATES, State, settled
 
-WITH_RETURN = Solution("PARTIAL_REFUND", 4_000, True)
 # The arbiter who acts first in every arbitration below is arb-1 (assigned, or decided first).
 CALLERS: dict[str, Caller] = {
     "buyer": Caller("buyer-1", Role.BUYER),
@@ -197,151 +195,6 @@ async def _take(h: Handle, view: DisputeView, kind: ActionKind, c: Caller) -> st
     return ""
 
 
-# --- states ------------------------------------------------------------------------------------
-
-Setup = Callable[[Harness], Awaitable[Handle]]
-DAY = timedelta(days=1)
-
-
-async def _opened(d: Harness, solution: Solution | None = None) -> Handle:
-    return await d.open(solution=solution)
-
-
-async def _waited(d: Harness) -> Handle:
-    h = await d.open()
-    await d.env.sleep(3 * DAY + timedelta(minutes=1))  # no task runs: the query's time is older
-    return h
-
-
-async def _counter(d: Harness) -> Handle:
-    h = await d.open()
-    offer = Solution("PARTIAL_REFUND", 1_000, False)
-    await h.execute_update(
-        DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "COUNTER_OFFER", "ten euros", offer)
-    )
-    return h
-
-
-async def _rejected(d: Harness) -> Handle:
-    h = await d.open()
-    await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "REJECT", "no"))
-    return h
-
-
-async def _escalated(d: Harness) -> Handle:
-    h = await _rejected(d)
-    await h.execute_update(DisputeWorkflow.escalate, BuyerAction("buyer-1"))
-    return h
-
-
-async def _informing(d: Harness) -> Handle:
-    h = await _escalated(d)
-    await h.execute_update(
-        DisputeWorkflow.request_information, InfoRequestAction("arb-1", "SELLER", "Photo?")
-    )
-    return h
-
-
-async def _decided(d: Harness) -> Handle:
-    h = await _escalated(d)
-    await h.execute_update(DisputeWorkflow.decide, DecisionAction("arb-1", 3_000, False, "partly"))
-    return h
-
-
-async def _appealed(d: Harness) -> Handle:
-    h = await _decided(d)
-    await h.execute_update(DisputeWorkflow.appeal, AppealAction("buyer-1", "see the label", ["ev-label"]))
-    return h
-
-
-async def _return_due(d: Harness) -> Handle:
-    h = await d.open(solution=WITH_RETURN)
-    await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
-    return h
-
-
-async def _return_shipped(d: Harness) -> Handle:
-    h = await _return_due(d)
-    await h.execute_update(
-        DisputeWorkflow.submit_return_shipment, ReturnShipmentAction("buyer-1", "DHL", "RET-1")
-    )
-    return h
-
-
-async def _contested(d: Harness) -> Handle:
-    """Back under arbitration with a settlement: no cancelling any more."""
-    h = await _return_shipped(d)
-    await h.execute_update(DisputeWorkflow.confirm_return, ReturnReceipt("seller-1", True, "a brick"))
-    return h
-
-
-async def _refund_pending(d: Harness) -> Handle:
-    h = await _return_shipped(d)
-    await h.execute_update(DisputeWorkflow.confirm_return, ReturnReceipt("seller-1", False))
-    return h
-
-
-async def _cancelled(d: Harness) -> Handle:
-    h = await d.open()
-    await h.execute_update(DisputeWorkflow.cancel, BuyerAction("buyer-1"))
-    await h.result()
-    return h
-
-
-async def _refunded(d: Harness) -> Handle:
-    d.fakes.refund_status = "REFUNDED"
-    try:
-        h = await d.open()
-        await h.execute_update(DisputeWorkflow.respond_as_seller, SellerResponse("seller-1", "ACCEPT"))
-        await h.result()
-    finally:
-        d.fakes.refund_status = "PROCESSING"
-    return h
-
-
-async def _nothing_on_appeal(d: Harness) -> Handle:
-    h = await _escalated(d)
-    await h.execute_update(DisputeWorkflow.decide, DecisionAction("arb-1", 0, False, "as described"))
-    await h.execute_update(DisputeWorkflow.appeal, AppealAction("buyer-1", "it is not", ["ev-label"]))
-    await h.execute_update(DisputeWorkflow.decide, DecisionAction("arb-2", 0, False, "still as described"))
-    await h.result()
-    return h
-
-
-@dataclass(frozen=True)
-class State:
-    status: str
-    setup: Setup
-
-
-# Closed states last: closing one moves the shared clock on.
-STATES: dict[str, State] = {
-    "opened": State("AWAITING_SELLER_RESPONSE", _opened),
-    "opened, the buyer's wait over": State("AWAITING_SELLER_RESPONSE", _waited),
-    "counter-offer": State("AWAITING_BUYER_RESPONSE", _counter),
-    "seller rejected": State("AWAITING_BUYER_RESPONSE", _rejected),
-    "escalated": State("UNDER_ARBITRATION", _escalated),
-    "information requested": State("AWAITING_INFORMATION", _informing),
-    "decided": State("DECIDED", _decided),
-    "appealed": State("APPEALED", _appealed),
-    "return due": State("AWAITING_RETURN_SHIPMENT", _return_due),
-    "return shipped": State("AWAITING_RETURN_RECEIPT", _return_shipped),
-    "return contested": State("UNDER_ARBITRATION", _contested),
-    "refund pending": State("REFUND_PENDING", _refund_pending),
-    "cancelled": State("CLOSED_CANCELLED", _cancelled),
-    "refunded": State("CLOSED_REFUNDED", _refunded),
-    "nothing on appeal": State("CLOSED_WITHOUT_REFUND", _nothing_on_appeal),
-}
-
-
-async def _settled(d: Harness, state: State) -> tuple[Handle, DisputeView]:
-    h = await state.setup(d)
-    await d.env.sleep(timedelta(seconds=1))  # let sealing and paying finish first
-    view = await h.query(DisputeWorkflow.view)
-    assert view.state.status == state.status
-    return h, view
-
-
 async def _listed(d: Harness, h: Handle, c: Caller) -> tuple[list[AllowedAction], datetime]:
     """What GetDispute would answer: the workflow's list, read at the current time."""
     raw = await h.query(DisputeWorkflow.allowed_actions, ActionCaller(_party(c), c.id))
@@ -389,7 +242,7 @@ async def _refused_unless_listed(
 async def _accepted(d: Harness, name: str, state: State, who: str, kind: ActionKind) -> None:
     """On a fresh dispute in the same state: listed there too, and accepted (once its time has
     come, for an escalation that must wait)."""
-    h, view = await _settled(d, state)
+    h, view = await settled(d, state)
     listed, now = await _listed(d, h, CALLERS[who])
     (entry,) = [a for a in listed if a.action == kind]
     if entry.allowed_from:
@@ -403,7 +256,7 @@ async def test_allowed_actions_are_exactly_the_actions_accepted(disputes: Harnes
     disputes.fakes.refund_status = "PROCESSING"  # REFUND_PENDING stays put
     offered: set[ActionKind] = set()
     for name, state in STATES.items():
-        h, view = await _settled(disputes, state)
+        h, view = await settled(disputes, state)
         for who, a in await _refused_unless_listed(disputes, name, h, view):
             if ACTIONS[a.action][1] is None:  # SendMessage: its rule, checked on this same dispute
                 assert not await _take(h, view, a.action, CALLERS[who]), (name, who)
