@@ -11,6 +11,8 @@ from typing import Any
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -22,7 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dispute_svc.contract import TASK_QUEUE
-from dispute_svc.model import DisputeInput, DisputeView, workflow_id
+from dispute_svc.model import ActionCaller, AllowedAction, DisputeInput, DisputeView, workflow_id
 from dispute_svc.workflow import DisputeWorkflow
 from dispute_svc.workflow_webhooks import WebhookDeliveryWorkflow, WebhookInput
 from dispute_svc.workflow_webhooks import workflow_id as webhook_workflow_id
@@ -93,8 +95,12 @@ class DisputeClient:
                 raise StartNotSent(engine_unavailable(exc).message) from exc
             raise self._translate(exc, inp.dispute_id) from exc
 
+    def _handle(self, dispute_id: str) -> WorkflowHandle[DisputeWorkflow, DisputeView]:
+        # Typed here: mypy cannot always infer it from the workflow's many bases without a cache.
+        return self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+
     async def act(self, dispute_id: str, update: Any, arg: object) -> DisputeView:
-        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        handle = self._handle(dispute_id)
         try:
             view: DisputeView = await handle.execute_update(update, arg, rpc_timeout=_TIMEOUT)
             return view
@@ -104,11 +110,32 @@ class DisputeClient:
     async def view(self, dispute_id: str, timeout_s: float = 10.0) -> DisputeView:
         """The dispute as its workflow sees it. `timeout_s` bounds the wait: a query waits for a
         worker, so with the disputes worker down it times out (UNAVAILABLE) rather than hangs."""
-        handle = self._client.get_workflow_handle_for(DisputeWorkflow.run, workflow_id(dispute_id))
+        handle = self._handle(dispute_id)
         try:
             # The SDK retries a query that timed out; the caller's patience bounds them all.
             async with asyncio.timeout(timeout_s):
                 return await handle.query(DisputeWorkflow.view, rpc_timeout=timedelta(seconds=timeout_s))
+        except TimeoutError:
+            raise Unavailable(f"dispute {dispute_id} did not answer within {timeout_s:g} s") from None
+        except Exception as exc:
+            raise self._translate(exc, dispute_id) from exc
+
+    async def view_for(
+        self, dispute_id: str, caller: ActionCaller, timeout_s: float = 10.0
+    ) -> tuple[DisputeView, list[AllowedAction] | None]:
+        """The dispute and the actions `caller` may take on it, in one query (GetDispute).
+        A worker of the previous release does not know that query (services are deployed
+        first): then the view alone, with None for the actions (unknown). `timeout_s` bounds
+        both, as in `view`."""
+        handle = self._handle(dispute_id)
+        rpc_timeout = timedelta(seconds=timeout_s)
+        try:
+            async with asyncio.timeout(timeout_s):
+                try:
+                    got = await handle.query(DisputeWorkflow.view_for, caller, rpc_timeout=rpc_timeout)
+                    return got.view, got.actions
+                except WorkflowQueryFailedError:
+                    return await handle.query(DisputeWorkflow.view, rpc_timeout=rpc_timeout), None
         except TimeoutError:
             raise Unavailable(f"dispute {dispute_id} did not answer within {timeout_s:g} s") from None
         except Exception as exc:

@@ -141,6 +141,25 @@ class DeadlineKind(enum.StrEnum):
     RETURN_CONFIRM_DUE = "RETURN_CONFIRM_DUE"
 
 
+class ActionKind(enum.StrEnum):
+    """A user action on a dispute, named after its DisputeService RPC: disputes.v1 DisputeAction
+    without its prefix."""
+
+    RESPOND_AS_SELLER = "RESPOND_AS_SELLER"
+    ACCEPT_OFFER = "ACCEPT_OFFER"
+    REJECT_OFFER = "REJECT_OFFER"
+    MODIFY_DISPUTE = "MODIFY_DISPUTE"
+    ESCALATE_DISPUTE = "ESCALATE_DISPUTE"
+    CANCEL_DISPUTE = "CANCEL_DISPUTE"
+    REQUEST_INFORMATION = "REQUEST_INFORMATION"
+    SUBMIT_INFORMATION = "SUBMIT_INFORMATION"
+    DECIDE_DISPUTE = "DECIDE_DISPUTE"
+    APPEAL_DECISION = "APPEAL_DECISION"
+    SUBMIT_RETURN_SHIPMENT = "SUBMIT_RETURN_SHIPMENT"
+    CONFIRM_RETURN_RECEIVED = "CONFIRM_RETURN_RECEIVED"
+    SEND_MESSAGE = "SEND_MESSAGE"
+
+
 def workflow_id(dispute_id: str) -> str:
     return f"dispute/{dispute_id}"
 
@@ -329,6 +348,34 @@ class DisputeView:
     attempt: int
     state: DisputeState
     deadlines: list[Deadline]
+
+
+@dataclass
+class ActionCaller:
+    """Who asks which actions they may take: the caller's role as a Party (BUYER, SELLER,
+    ARBITER, SERVICE) and its id, both as the caller's token says (role and id together)."""
+
+    party: Party
+    id: str
+
+
+@dataclass
+class AllowedAction:
+    """An action the caller may take now (ISO-8601 times, "" for none): until `allowed_until`,
+    and, while `allowed_from` is set, not before then (an escalation waiting out the buyer's
+    minimum wait is listed with it rather than left out)."""
+
+    action: ActionKind
+    allowed_until: str = ""
+    allowed_from: str = ""
+
+
+@dataclass
+class CallerView:
+    """GetDispute's one query: the dispute, and what the caller may do on it."""
+
+    view: DisputeView
+    actions: list[AllowedAction]
 
 
 # --- actions (one per update) ---------------------------------------------------------------

@@ -8,7 +8,7 @@ openings register, then started with update-with-start keyed by the caller's req
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 from disputes.v1 import disputes_pb2 as pb
@@ -17,14 +17,14 @@ from disputes.v1 import disputes_pb2_grpc
 from dispute_svc import requests as rq
 from dispute_svc.client import DisputeClient, WebhookClient
 from dispute_svc.feeds import HeadWatcher
-from dispute_svc.model import CLOSED, Party
+from dispute_svc.model import CLOSED, ActionCaller, AllowedAction, Party
 from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.server_events import EventsApi
 from dispute_svc.server_webhooks import WebhooksApi
-from dispute_svc.views import render
+from dispute_svc.views import as_of, render, render_actions
 from dispute_svc.webhooks import Deliveries
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common import access
@@ -48,6 +48,8 @@ METHOD_ROLES: MethodRoles = access.DISPUTES
 # answers from the read model: a query waits for a worker, and the worker may be down.
 QUERY_PATIENCE_S = 1.0
 _PARTY_OF = {Role.BUYER: Party.BUYER, Role.SELLER: Party.SELLER, Role.ARBITER: Party.ARBITER}
+# Who asks the workflow what they may do: the token's role and id, as the actions are sent.
+_ASKING_AS = {**_PARTY_OF, Role.SERVICE: Party.SERVICE}
 
 
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
@@ -117,8 +119,12 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
         self, request: pb.GetDisputeRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDisputeResponse:
         dispute_id = require_uuid(request.dispute_id, "dispute_id")
+        caller = current_caller()
+        actions: list[AllowedAction] | None = None  # unknown unless the workflow answers
         try:
-            dispute = render(await self._workflows.view(dispute_id, _patience(context)))
+            asking = ActionCaller(_ASKING_AS[caller.role], caller.id)
+            view, actions = await self._workflows.view_for(dispute_id, asking, _patience(context))
+            dispute = render(view)
         except (NotFound, Unavailable) as exc:
             # Closed long ago, or its worker (or Temporal) cannot answer now: the read model.
             stored = await self._repo.get(dispute_id)
@@ -127,12 +133,15 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
                     raise Unavailable(f"dispute {dispute_id} cannot be read right now; retry") from None
                 raise NotFound(f"dispute {dispute_id} not found") from None
             dispute = stored
-        if not _may_read(
-            current_caller(), dispute.buyer_id, dispute.seller_id, dispute.HasField("escalated_at")
-        ):
+        if not _may_read(caller, dispute.buyer_id, dispute.seller_id, dispute.HasField("escalated_at")):
             raise PermissionDenied(f"dispute {dispute_id} is not yours")
         count = await self._with_thread(dispute, current_caller())
-        return pb.GetDisputeResponse(dispute=dispute, message_count=count)
+        return pb.GetDisputeResponse(
+            dispute=dispute,
+            allowed_actions=render_actions(as_of(actions or [], datetime.now(UTC))),
+            allowed_actions_known=actions is not None,
+            message_count=count,
+        )
 
     async def _arbiter_may_act(self, dispute_id: str) -> None:
         """Arbiters act on escalated disputes only; nothing about another dispute (not even its

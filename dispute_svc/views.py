@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from common.v1 import common_pb2
@@ -10,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispute_svc.model import (
     SELLER_RESPONSES,
+    AllowedAction,
     Appeal,
     Decision,
     DisputeView,
@@ -171,3 +173,28 @@ def render(view: DisputeView) -> pb.Dispute:
     if s.return_shipment is not None:
         d.return_shipment.CopyFrom(_return_shipment(s.return_shipment))
     return d
+
+
+def as_of(actions: list[AllowedAction], now: datetime) -> list[AllowedAction]:
+    """The workflow's allowed actions as they stand at `now`. A query sees the time of the
+    workflow's last task, which may be a while ago (no task runs when the buyer's wait ends), so
+    an action whose window has ended since is dropped, and a wait that has passed since no
+    longer holds its action back. The workflow said when; this only reads its times."""
+    out: list[AllowedAction] = []
+    for a in actions:
+        if a.allowed_until and datetime.fromisoformat(a.allowed_until) <= now:
+            continue
+        waiting = bool(a.allowed_from) and datetime.fromisoformat(a.allowed_from) > now
+        out.append(replace(a, allowed_from=a.allowed_from if waiting else ""))
+    return out
+
+
+def render_actions(actions: list[AllowedAction]) -> list[pb.AllowedAction]:
+    return [
+        pb.AllowedAction(
+            action=to_proto(pb.DisputeAction, a.action),
+            allowed_until=ts(a.allowed_until),
+            allowed_from=ts(a.allowed_from),
+        )
+        for a in actions
+    ]

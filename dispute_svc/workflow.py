@@ -11,9 +11,11 @@ Why it is shaped like this:
   limits are near.
 - Arbitration never decides by itself: a missed SLA raises a flag and a timeline event.
 
-The class is assembled from small modules: dispute_core (state, deadlines, checks),
-dispute_outcomes (timeouts, settling, paying, closing), dispute_negotiation and
-dispute_arbitration (the validated updates); this module holds the main loop and side effects.
+The class is assembled from small modules: workflow_core (state, deadlines, checks),
+workflow_outcomes (timeouts, settling, paying, closing), workflow_negotiation,
+workflow_arbitration and workflow_returns (the validated updates), workflow_actions (what a
+caller may do now, by the updates' own preconditions); this module holds the main loop and side
+effects.
 """
 
 from __future__ import annotations
@@ -47,9 +49,8 @@ with workflow.unsafe.imports_passed_through():
     from platform_common import search_attributes as sa
 
 # Workflow code: imported inside the sandbox, like this module (not passed through).
-from dispute_svc.workflow_arbitration import ArbitrationHandlers
+from dispute_svc.workflow_actions import ActionQueries
 from dispute_svc.workflow_core import parse_time as _t
-from dispute_svc.workflow_negotiation import NegotiationHandlers
 from dispute_svc.workflow_thread import ThreadHandlers
 
 # A side effect that keeps failing this long is set aside and retried later by the main loop, so
@@ -81,7 +82,7 @@ async def _call(name: str, arg: object, result_type: type | None = None) -> Any:
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class DisputeWorkflow(NegotiationHandlers, ArbitrationHandlers, ThreadHandlers):
+class DisputeWorkflow(ActionQueries, ThreadHandlers):
     @workflow.init
     def __init__(self, inp: DisputeInput) -> None:
         self._inp = inp

@@ -1,4 +1,8 @@
-"""Arbitration (information requests, decisions, the appeal) and returns, as validated updates."""
+"""Arbitration (information requests, decisions, the appeal), as validated updates.
+
+As in negotiation, each validator first asks `_may_*` (who and when), then checks what the
+request says; the allowed actions in GetDispute (workflow_actions.py) ask the same `_may_*`.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +23,8 @@ with workflow.unsafe.imports_passed_through():
         InfoRequestStatus,
         Party,
         Resolution,
-        ReturnReceipt,
-        ReturnShipmentAction,
     )
     from dispute_svc.rules import (
-        CARRIER_MAX_CHARS,
         RATIONALE_MAX_CHARS,
         check_amount,
         check_evidence,
@@ -32,10 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from platform_common.refusals import Refusal
 
 # Workflow code: imported inside the sandbox, like this module (not passed through).
+from dispute_svc.workflow_core import Window
 from dispute_svc.workflow_core import parse_time as _t
 from dispute_svc.workflow_outcomes import DisputeOutcomes
-
-_TRACKING_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 class ArbitrationHandlers(DisputeOutcomes):
@@ -58,9 +58,9 @@ class ArbitrationHandlers(DisputeOutcomes):
         self._arbitration_status()
         return self.view()
 
-    @request_information.validator
-    def _check_request_information(self, r: InfoRequestAction) -> None:
-        self._require_arbiter(r.arbiter_id)
+    def _may_request_information(self, arbiter_id: str) -> Window:
+        """An arbiter who may take the case, while requests are left and one party has none open."""
+        self._require_arbiter(arbiter_id)
         limit = self._policy.max_info_requests
         self._require(
             len(self.s.info_requests) < limit,
@@ -68,14 +68,29 @@ class ArbitrationHandlers(DisputeOutcomes):
             Refusal.RESOURCE_EXHAUSTED,
         )
         self._require(
+            any(self._open_request_to(p) is None for p in (Party.BUYER, Party.SELLER)),
+            "a request to the buyer and one to the seller are already open",
+        )
+        return Window()
+
+    def _open_request_to(self, party: str) -> InfoRequest | None:
+        """The open request addressed to `party`; a party has at most one open at a time."""
+        return next(
+            (q for q in self.s.info_requests if q.party == party and q.status == InfoRequestStatus.OPEN),
+            None,
+        )
+
+    @request_information.validator
+    def _check_request_information(self, r: InfoRequestAction) -> None:
+        self._may_request_information(r.arbiter_id)
+        self._require(
             r.party in (Party.BUYER, Party.SELLER),
             "information can be requested from the buyer or the seller",
             Refusal.INVALID_ARGUMENT,
         )
         check_text(r.question, "question", required=True)
         self._require(
-            not any(q.status == InfoRequestStatus.OPEN and q.party == r.party for q in self.s.info_requests),
-            f"a request to the {r.party.lower()} is already open",
+            self._open_request_to(r.party) is None, f"a request to the {r.party.lower()} is already open"
         )
 
     @workflow.update
@@ -89,27 +104,41 @@ class ArbitrationHandlers(DisputeOutcomes):
         self._arbitration_status()
         return self.view()
 
-    @submit_information.validator
-    def _check_submit_information(self, a: InfoAnswer) -> None:
-        # Role and id together: a seller token carrying the buyer's id is not the buyer.
+    def _may_submit_information(
+        self, role: str, caller_id: str, info_request_id: str | None = None
+    ) -> Window:
+        """A party (role and id together: a seller token carrying the buyer's id is not the
+        buyer; "" is the role of callers of earlier releases), answering an open request
+        addressed to it before it is due. `info_request_id` names the request answered; None
+        asks about the caller's own open request (there is at most one per party)."""
         parties: dict[str, str] = {Party.BUYER: self._inp.buyer_id, Party.SELLER: self._inp.seller_id}
         self._require(
-            parties.get(a.caller_role) == a.caller_id if a.caller_role else a.caller_id in parties.values(),
+            parties.get(role) == caller_id if role else caller_id in parties.values(),
             "only the dispute's parties answer information requests",
             Refusal.PERMISSION_DENIED,
         )
         self._require_status(ARBITRATING, "no information request can be answered now")
-        req = next((q for q in self.s.info_requests if q.id == a.info_request_id), None)
-        self._require(req is not None, f"there is no information request {a.info_request_id!r}")
+        if info_request_id is None:
+            party = role or (Party.BUYER if caller_id == self._inp.buyer_id else Party.SELLER)
+            req = self._open_request_to(party)
+            self._require(req is not None, f"no information request to the {party.lower()} is open")
+        else:
+            req = next((q for q in self.s.info_requests if q.id == info_request_id), None)
+            self._require(req is not None, f"there is no information request {info_request_id!r}")
         assert req is not None
         party_id = self._inp.buyer_id if req.party == Party.BUYER else self._inp.seller_id
         self._require(
-            a.caller_id == party_id and a.caller_role in ("", req.party),
+            caller_id == party_id and role in ("", req.party),
             f"{req.id} is addressed to the {req.party.lower()}",
             Refusal.PERMISSION_DENIED,
         )
         self._require(req.status == InfoRequestStatus.OPEN, f"{req.id} is {req.status.lower()}")
         self._require(workflow.now() < _t(req.due_at), f"{req.id} was due at {req.due_at}")
+        return Window(_t(req.due_at))
+
+    @submit_information.validator
+    def _check_submit_information(self, a: InfoAnswer) -> None:
+        self._may_submit_information(a.caller_role, a.caller_id, a.info_request_id)
         self._require(
             bool(a.message.strip()) or bool(a.evidence_ids),
             "an answer needs a message or evidence",
@@ -147,9 +176,20 @@ class ArbitrationHandlers(DisputeOutcomes):
             self._settle(d.amount_minor, d.return_required, Resolution.ARBITRATION_DECISION)
         return self.view()
 
+    def _may_decide(self, arbiter_id: str) -> Window:
+        """An arbiter who may take the case (a different one on appeal), once no information
+        request is open."""
+        self._require_arbiter(arbiter_id)
+        open_requests = [q for q in self.s.info_requests if q.status == InfoRequestStatus.OPEN]
+        self._require(
+            not open_requests,
+            f"information request {open_requests[0].id if open_requests else ''} is still open",
+        )
+        return Window()
+
     @decide.validator
     def _check_decide(self, d: DecisionAction) -> None:
-        self._require_arbiter(d.arbiter_id)
+        self._may_decide(d.arbiter_id)
         check_amount(d.amount_minor, self._inp.paid_minor, "refund amount", allow_zero=True)
         check_text(d.rationale, "rationale", required=True, max_chars=RATIONALE_MAX_CHARS)
         unknown = [e for e in d.evidence_ids if e not in self.s.evidence_ids]
@@ -157,11 +197,6 @@ class ArbitrationHandlers(DisputeOutcomes):
             not unknown,
             f"evidence {', '.join(unknown)} is not attached to this dispute",
             Refusal.INVALID_ARGUMENT,
-        )
-        open_requests = [q for q in self.s.info_requests if q.status == InfoRequestStatus.OPEN]
-        self._require(
-            not open_requests,
-            f"information request {open_requests[0].id if open_requests else ''} is still open",
         )
         self._require(
             self._inp.goods_received or not d.return_required,
@@ -195,13 +230,18 @@ class ArbitrationHandlers(DisputeOutcomes):
         self._log(a.buyer_id, Party.BUYER, "APPEALED", f"decision round {decision.round}: {a.message}")
         return self.view()
 
-    @appeal.validator
-    def _check_appeal(self, a: AppealAction) -> None:
-        self._require_buyer(a.buyer_id)
+    def _may_appeal(self, buyer_id: str) -> Window:
+        """The buyer, once, within the appeal window of a decision."""
+        self._require_buyer(buyer_id)
         self._require(self.s.appeal is None, "a decision can be appealed only once")
         self._require_status((DisputeStatus.DECIDED,), "there is no decision to appeal")
         deadline = _t(self.s.decisions[-1].appeal_deadline)
         self._require(workflow.now() < deadline, f"the appeal window ended at {deadline.isoformat()}")
+        return Window(deadline)
+
+    @appeal.validator
+    def _check_appeal(self, a: AppealAction) -> None:
+        self._may_appeal(a.buyer_id)
         check_text(a.message, "message", required=True)
         check_evidence(a.evidence_ids, required=True)
         old = [e for e in a.evidence_ids if e in self.s.evidence_ids]
@@ -210,57 +250,3 @@ class ArbitrationHandlers(DisputeOutcomes):
             f"evidence {', '.join(old)} was attached before; an appeal needs new evidence",
             Refusal.INVALID_ARGUMENT,
         )
-
-    @workflow.update
-    def submit_return_shipment(self, r: ReturnShipmentAction) -> DisputeView:
-        self._updates += 1
-        rs = self.s.return_shipment
-        assert rs is not None
-        rs.carrier, rs.tracking_number, rs.shipped_at = r.carrier, r.tracking_number, self._now()
-        rs.confirm_due = self._after(self._policy.return_confirm_days)
-        self.s.status = DisputeStatus.AWAITING_RETURN_RECEIPT
-        self._log(r.buyer_id, Party.BUYER, "RETURN_SHIPPED", f"{r.carrier} {r.tracking_number}")
-        return self.view()
-
-    @submit_return_shipment.validator
-    def _check_return_shipment(self, r: ReturnShipmentAction) -> None:
-        self._require_buyer(r.buyer_id)
-        self._require_status((DisputeStatus.AWAITING_RETURN_SHIPMENT,), "no return shipment is expected")
-        check_text(r.carrier, "carrier", required=True, max_chars=CARRIER_MAX_CHARS)
-        self._require(
-            4 <= len(r.tracking_number) <= 64 and set(r.tracking_number) <= _TRACKING_CHARS,
-            "tracking number must be 4..64 letters, digits or dashes",
-            Refusal.INVALID_ARGUMENT,
-        )
-
-    @workflow.update
-    def confirm_return(self, r: ReturnReceipt) -> DisputeView:
-        self._updates += 1
-        rs = self.s.return_shipment
-        assert rs is not None
-        if r.contest:
-            rs.contested, rs.contest_message, rs.contested_at = True, r.message, self._now()
-            rs.contest_evidence_ids = list(r.evidence_ids)
-            self._add_evidence(r.evidence_ids)
-            self._escalate(r.seller_id, Party.SELLER, "RETURN_CONTESTED", r.message)
-            return self.view()
-        rs.received_at = self._now()
-        self._add_evidence(r.evidence_ids)
-        self._log(r.seller_id, Party.SELLER, "RETURN_RECEIVED", r.message)
-        self._pay_rest()
-        return self.view()
-
-    @confirm_return.validator
-    def _check_confirm_return(self, r: ReturnReceipt) -> None:
-        self._require(
-            r.seller_id == self._inp.seller_id,
-            "only the order's seller may confirm the return",
-            Refusal.PERMISSION_DENIED,
-        )
-        self._require_status((DisputeStatus.AWAITING_RETURN_RECEIPT,), "no returned goods are awaited")
-        if r.contest:
-            self._require(not self._contested(), "the returned item can be contested only once")
-            check_text(r.message, "message", required=True)
-        else:
-            check_text(r.message, "message")
-        check_evidence(r.evidence_ids)

@@ -6,6 +6,7 @@ A base class of the workflow (see dispute_svc/workflow.py): plain methods over `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from temporalio import workflow
@@ -37,6 +38,17 @@ def parse_time(value: str) -> datetime:
 
 
 _t = parse_time
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an action a party may take can be taken, as its precondition (`_may_*`) finds it:
+    until `until` (None: no deadline of its own) and, for an escalation still waiting out the
+    buyer's minimum wait, only from `since`. Validators ignore it; the allowed-actions query
+    (workflow_actions.py) shows it."""
+
+    until: datetime | None = None
+    since: datetime | None = None
 
 
 class DisputeCore:
@@ -72,10 +84,8 @@ class DisputeCore:
             out.append(Deadline(DeadlineKind.SELLER_RESPONSE_DUE, s.seller_due))
         if s.status == DisputeStatus.AWAITING_BUYER_RESPONSE:
             out.append(Deadline(DeadlineKind.BUYER_RESPONSE_DUE, s.buyer_due))
-        if s.status in NEGOTIATING and not self._may_escalate_at_once():
-            earliest = self._at(s.opened_at, self._policy.buyer_min_wait_to_escalate_days)
-            if workflow.now() < earliest:
-                out.append(Deadline(DeadlineKind.ESCALATION_ALLOWED_FROM, earliest.isoformat()))
+        if s.status in NEGOTIATING and (earliest := self._escalation_wait_ends()) is not None:
+            out.append(Deadline(DeadlineKind.ESCALATION_ALLOWED_FROM, earliest.isoformat()))
         if s.status in ARBITRATING:
             out += [
                 Deadline(DeadlineKind.INFO_RESPONSE_DUE, q.due_at)
@@ -186,6 +196,15 @@ class DisputeCore:
             last.kind == VersionKind.REJECT or last.status == OfferStatus.REJECTED
         )
 
+    def _escalation_wait_ends(self) -> datetime | None:
+        """When the buyer's minimum wait before escalating ends; None when escalation need not
+        wait (the wait is over, or the seller rejected: then at once). One rule for the
+        ESCALATION_ALLOWED_FROM deadline, the escalate validator and the allowed actions."""
+        if self._may_escalate_at_once():
+            return None
+        earliest = self._at(self.s.opened_at, self._policy.buyer_min_wait_to_escalate_days)
+        return earliest if workflow.now() < earliest else None
+
     def _contested(self) -> bool:
         rs = self.s.return_shipment
         return rs is not None and rs.contested
@@ -208,13 +227,16 @@ class DisputeCore:
         if not ok:
             raise refuse(message, kind)
 
-    def _require_status(self, allowed: tuple[str, ...], what: str) -> None:
+    def _require_status(self, allowed: tuple[str, ...], what: str) -> datetime | None:
+        """Refuse unless the dispute is in one of `allowed` and its window still runs; answer
+        when that window ends (None: the status has no window of its own)."""
         self._require(self.s.status in allowed, f"the dispute is {self.s.status}; {what}")
         # Updates run before timers that fire in the same task: an action after its window ended
         # is refused here, and the timer moves the dispute on a moment later.
         due = self._phase_due()
         if due is not None and workflow.now() >= due:
             raise refuse(f"the {self.s.status} window ended at {due.isoformat()}; the dispute is moving on")
+        return due
 
     def _require_buyer(self, buyer_id: str) -> None:
         self._require(

@@ -1,7 +1,9 @@
 """Negotiation: the buyer's claim, the seller's answer, and the buyer's answer to that (updates).
 
 Each update has a validator that refuses before anything reaches history; handlers only change
-state (side effects follow in the workflow's main loop).
+state (side effects follow in the workflow's main loop). A validator is two steps: `_may_*`, who
+may act and when (party, status, window: nothing the request says), then the checks of what the
+request says. The allowed actions in GetDispute (workflow_actions.py) ask the same `_may_*`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from platform_common.refusals import Refusal, refuse
 
 # Workflow code: imported inside the sandbox, like this module (not passed through).
+from dispute_svc.workflow_core import Window
 from dispute_svc.workflow_outcomes import DisputeOutcomes
 
 
@@ -68,14 +71,20 @@ class NegotiationHandlers(DisputeOutcomes):
         self._log(r.seller_id, Party.SELLER, kind, self._describe(r.solution, r.message))
         return self.view()
 
-    @respond_as_seller.validator
-    def _check_response(self, r: SellerResponse) -> None:
+    def _may_respond(self, seller_id: str) -> Window:
+        """The order's seller, while the seller's window runs."""
         self._require(
-            r.seller_id == self._inp.seller_id,
+            seller_id == self._inp.seller_id,
             "only the order's seller may respond",
             Refusal.PERMISSION_DENIED,
         )
-        self._require_status((DisputeStatus.AWAITING_SELLER_RESPONSE,), "the seller cannot respond now")
+        return Window(
+            self._require_status((DisputeStatus.AWAITING_SELLER_RESPONSE,), "the seller cannot respond now")
+        )
+
+    @respond_as_seller.validator
+    def _check_response(self, r: SellerResponse) -> None:
+        self._may_respond(r.seller_id)
         self._require_room(reserve=0 if r.type == VersionKind.ACCEPT else 1)
         latest = self._latest(Party.BUYER)
         self._require(
@@ -113,15 +122,28 @@ class NegotiationHandlers(DisputeOutcomes):
         )
         return self.view()
 
-    @accept_offer.validator
-    def _check_accept(self, a: BuyerAction) -> None:
-        self._require_buyer(a.buyer_id)
-        self._require_status((DisputeStatus.AWAITING_BUYER_RESPONSE,), "there is no offer to accept")
+    def _may_answer_offer(self, buyer_id: str, verb: str) -> Window:
+        """The buyer, while the buyer's window runs and a counter-offer waits for an answer (a
+        rejection by the seller is no offer to accept or reject)."""
+        self._require_buyer(buyer_id)
+        until = self._require_status((DisputeStatus.AWAITING_BUYER_RESPONSE,), f"there is no offer to {verb}")
         offer = self._pending_offer()
         self._require(
             offer is not None and offer.kind == VersionKind.COUNTER_OFFER,
-            "there is no pending counter-offer to accept",
+            f"there is no pending counter-offer to {verb}",
         )
+        return Window(until)
+
+    def _may_accept_offer(self, buyer_id: str) -> Window:
+        return self._may_answer_offer(buyer_id, "accept")
+
+    def _may_reject_offer(self, buyer_id: str) -> Window:
+        return self._may_answer_offer(buyer_id, "reject")
+
+    @accept_offer.validator
+    def _check_accept(self, a: BuyerAction) -> None:
+        self._may_accept_offer(a.buyer_id)
+        offer = self._pending_offer()
         assert offer is not None
         self._require(
             a.offer_version == offer.number,
@@ -143,13 +165,8 @@ class NegotiationHandlers(DisputeOutcomes):
 
     @reject_offer.validator
     def _check_reject(self, a: BuyerAction) -> None:
-        self._require_buyer(a.buyer_id)
-        self._require_status((DisputeStatus.AWAITING_BUYER_RESPONSE,), "there is no offer to reject")
+        self._may_reject_offer(a.buyer_id)
         offer = self._pending_offer()
-        self._require(
-            offer is not None and offer.kind == VersionKind.COUNTER_OFFER,
-            "there is no pending counter-offer to reject",
-        )
         assert offer is not None
         self._require(
             a.offer_version == offer.number,
@@ -178,11 +195,16 @@ class NegotiationHandlers(DisputeOutcomes):
         self._log(m.buyer_id, Party.BUYER, "CLAIM_MODIFIED", self._describe(self.s.claim, ""))
         return self.view()
 
+    def _may_modify(self, buyer_id: str) -> Window:
+        """The buyer, while negotiating (until escalation), with room left for a new version."""
+        self._require_buyer(buyer_id)
+        until = self._require_status(NEGOTIATING, "the claim can no longer be modified")
+        self._require_room()
+        return Window(until)
+
     @modify.validator
     def _check_modify(self, m: Modification) -> None:
-        self._require_buyer(m.buyer_id)
-        self._require_status(NEGOTIATING, "the claim can no longer be modified")
-        self._require_room()
+        self._may_modify(m.buyer_id)
         self._require(
             m.solution is not None or bool(m.description) or bool(m.evidence_ids),
             "a modification changes the solution, the description or adds evidence",
@@ -204,15 +226,22 @@ class NegotiationHandlers(DisputeOutcomes):
         self._escalate(a.buyer_id, Party.BUYER, "ESCALATED", a.message)
         return self.view()
 
+    def _may_escalate(self, buyer_id: str, *, early: bool = False) -> Window:
+        """The buyer, while negotiating, once the minimum wait after opening has passed (at once
+        after the seller rejected or the buyer rejected an offer). `early`: do not refuse for the
+        wait, answer when it ends (`since`), as the allowed actions show it."""
+        self._require_buyer(buyer_id)
+        until = self._require_status(NEGOTIATING, "the dispute cannot be escalated now")
+        since = self._escalation_wait_ends()
+        if since is not None and not early:
+            raise refuse(
+                f"escalation is possible from {since.isoformat()}, or at once after rejecting the seller's offer"
+            )
+        return Window(until, since)
+
     @escalate.validator
     def _check_escalate(self, a: BuyerAction) -> None:
-        self._require_buyer(a.buyer_id)
-        self._require_status(NEGOTIATING, "the dispute cannot be escalated now")
-        earliest = self._at(self.s.opened_at, self._policy.buyer_min_wait_to_escalate_days)
-        self._require(
-            self._may_escalate_at_once() or workflow.now() >= earliest,
-            f"escalation is possible from {earliest.isoformat()}, or at once after rejecting the seller's offer",
-        )
+        self._may_escalate(a.buyer_id)
         check_text(a.message, "message")
         check_evidence(a.evidence_ids)
 
@@ -225,13 +254,18 @@ class NegotiationHandlers(DisputeOutcomes):
         self._close(DisputeStatus.CLOSED_CANCELLED)
         return self.view()
 
-    @cancel.validator
-    def _check_cancel(self, a: BuyerAction) -> None:
-        self._require_buyer(a.buyer_id)
-        self._require_status(
+    def _may_cancel(self, buyer_id: str) -> Window:
+        """The buyer, at any time before a decision or a settlement."""
+        self._require_buyer(buyer_id)
+        until = self._require_status(
             (*NEGOTIATING, DisputeStatus.UNDER_ARBITRATION, DisputeStatus.AWAITING_INFORMATION),
             "it can no longer be cancelled",
         )
         self._require(not self.s.decisions, "the dispute was decided; it can no longer be cancelled")
         self._require(self.s.settlement is None, "the dispute was settled; it can no longer be cancelled")
+        return Window(until)
+
+    @cancel.validator
+    def _check_cancel(self, a: BuyerAction) -> None:
+        self._may_cancel(a.buyer_id)
         check_text(a.message, "reason", max_chars=CANCEL_REASON_MAX_CHARS)

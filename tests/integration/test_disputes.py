@@ -57,7 +57,19 @@ async def test_seller_accepts_refund_settles_and_the_order_is_released(
 
     await eventually(frozen, 10, "the order's protection to freeze")
 
+    # What each caller may do now, by the actions' own rules (the escalation may still be waiting).
     seller = api.auth(case.seller, Role.SELLER)
+    read = pb.GetDisputeRequest(dispute_id=opened.dispute_id)
+    for who, expected in (
+        (buyer, {"MODIFY_DISPUTE", "ESCALATE_DISPUTE", "CANCEL_DISPUTE", "SEND_MESSAGE"}),
+        (seller, {"RESPOND_AS_SELLER", "SEND_MESSAGE"}),
+        (api.service(), set()),
+    ):
+        got = await stub.GetDispute(read, metadata=who)
+        assert got.allowed_actions_known
+        assert {
+            pb.DisputeAction.Name(a.action).removeprefix("DISPUTE_ACTION_") for a in got.allowed_actions
+        } == expected
     resp = await stub.RespondAsSeller(
         pb.RespondAsSellerRequest(
             dispute_id=opened.dispute_id, response_type=pb.SELLER_RESPONSE_TYPE_ACCEPT, claim_version=1
