@@ -63,13 +63,14 @@ def run_with_stack(
     main: Callable[[Stack, int, int], Coroutine[Any, Any, None]],
     description: str,
     day_seconds: float | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--n", type=int, default=400, help="operations per measurement")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dp-bench-") as tmp:
-        stack = Stack(Path(tmp), Ports.random(), day_seconds=day_seconds)
+        stack = Stack(Path(tmp), Ports.random(), day_seconds=day_seconds, extra_env=extra_env)
         stack.start()
         try:
             asyncio.run(main(stack, args.n, args.concurrency))

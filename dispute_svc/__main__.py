@@ -49,6 +49,9 @@ async def main() -> None:
     reconciling = asyncio.create_task(
         reconcile_openings(service.opener, float(os.environ.get("DP_OPENING_RECONCILE_SECONDS", "10")))
     )
+    keeping_webhooks = asyncio.create_task(
+        reconcile_webhooks(service, float(os.environ.get("DP_WEBHOOK_RECONCILE_SECONDS", "60")))
+    )
     try:
         await run_service(
             key="DISPUTE",
@@ -58,6 +61,7 @@ async def main() -> None:
         )
     finally:
         reconciling.cancel()
+        keeping_webhooks.cancel()
         repo.close()
 
 
@@ -72,6 +76,16 @@ async def reconcile_openings(opener: Opener, every_s: float) -> None:
                 log.info("settled %d interrupted dispute openings", settled)
         except Exception as exc:
             log.info("opening reconciliation deferred: %s", exc)
+
+
+async def reconcile_webhooks(service: DisputeService, every_s: float) -> None:
+    """Every ACTIVE webhook subscription keeps a running delivery workflow, whatever failed."""
+    while True:
+        try:
+            await service.reconcile_webhooks()
+        except Exception as exc:
+            log.info("webhook reconciliation deferred: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 from common.v1 import common_pb2
@@ -23,6 +23,7 @@ from dispute_svc import contract as api
 from dispute_svc.model import DisputeView
 from dispute_svc.views import render
 from platform_common.enums import name_of
+from platform_common.timestamps import to_timestamp
 
 log = logging.getLogger("activities.disputes")
 # EvidenceService answers that no retry changes (DisputeService dry-ran the same request first,
@@ -194,13 +195,15 @@ class WebhookActivities:
         return api.WebhookOutcome(outcome, resp.delivered, resp.error, since)
 
     @activity.defn(name=api.DISABLE_WEBHOOK)
-    async def disable_webhook(self, d: api.WebhookDisable) -> None:
+    async def disable_webhook(self, d: api.WebhookDisable) -> bool:
+        since = to_timestamp(datetime.fromisoformat(d.failing_since)) if d.failing_since else None
         try:
-            await self._disputes.DisableWebhookSubscription(
+            resp = await self._disputes.DisableWebhookSubscription(
                 disputes_pb2.DisableWebhookSubscriptionRequest(
-                    subscription_id=d.subscription_id, reason=d.reason
+                    subscription_id=d.subscription_id, reason=d.reason, failing_since=since
                 ),
                 timeout=30,
             )
         except grpc.aio.AioRpcError as exc:
             raise _fail("DisputeService", exc) from exc
+        return bool(resp.disabled)

@@ -169,9 +169,9 @@ class WebhookClient:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    async def start(self, subscription_id: str, day_seconds: float) -> None:
-        """Start the subscription's deliveries (a running one is kept), then wake it: a replay
-        or a re-enable is delivered now, not after a pending backoff."""
+    async def start(self, subscription_id: str, day_seconds: float, *, wake: bool = True) -> None:
+        """Start the subscription's deliveries (a running one is kept) and, with `wake`, wake it:
+        a replay or a re-enable is delivered now, not after a pending backoff."""
         try:
             handle = await self._client.start_workflow(
                 WebhookDeliveryWorkflow.run,
@@ -183,7 +183,8 @@ class WebhookClient:
                 static_summary=f"Webhook deliveries of subscription {subscription_id}",
                 rpc_timeout=_TIMEOUT,
             )
-            await handle.signal(WebhookDeliveryWorkflow.wake, rpc_timeout=_TIMEOUT)
+            if wake:
+                await handle.signal(WebhookDeliveryWorkflow.wake, rpc_timeout=_TIMEOUT)
         except Exception as exc:
             raise translate(exc, f"webhook subscription {subscription_id}") from exc
 

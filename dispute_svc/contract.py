@@ -90,3 +90,5 @@ class WebhookOutcome:
 class WebhookDisable:
     subscription_id: str
     reason: str
+    # The failing_since DisputeService reported (ISO-8601): a replay since then wins.
+    failing_since: str = ""

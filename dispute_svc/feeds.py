@@ -22,10 +22,15 @@ from platform_common.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
 
-# Streams one caller identity may hold open at once (a client that leaks streams is refused).
-MAX_WATCHES_PER_CALLER = 8
+# Streams one caller identity may hold open at once (a client that leaks streams is refused),
+# and one server in all.
+MAX_WATCHES_PER_CALLER = 16
+MAX_WATCHES = 1_024
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
+# A stream reads the outbox at most this often: many watchers of a busy platform batch their
+# reads instead of each querying on every event.
+MIN_READ_INTERVAL_S = 0.1
 
 Reader = Callable[[Audience, int, str, list[str], int], Awaitable[Page]]
 
@@ -102,8 +107,10 @@ async def follow(
 ) -> AsyncIterator[pb.WatchDisputeEventsResponse]:
     """Every event the audience may see after `after`, then live; a heartbeat once caught up and
     whenever nothing was sent for `heartbeat_every`."""
-    cursor, announced = after, False
+    loop = asyncio.get_running_loop()
+    cursor, announced, last_sent = after, False, loop.time()
     while True:
+        read_at = loop.time()
         page = await read(audience, cursor, dispute_id, types, MAX_PAGE)
         for event in page.events:
             yield pb.WatchDisputeEventsResponse(event=event)
@@ -113,6 +120,13 @@ async def follow(
         if page.events or not announced:
             # Caught up: say how far, so a reconnect from here skips what was scanned.
             yield heartbeat(cursor)
-            announced = True
-        if not await head.wait_past(cursor, heartbeat_every):
+            announced, last_sent = True, loop.time()
+        elif loop.time() - last_sent >= heartbeat_every:
+            # Events of others keep the head moving, but this stream has sent nothing for a while.
             yield heartbeat(cursor)
+            last_sent = loop.time()
+        await asyncio.sleep(max(0.0, read_at + MIN_READ_INTERVAL_S - loop.time()))
+        quiet_left = max(0.0, last_sent + heartbeat_every - loop.time())
+        if not await head.wait_past(cursor, quiet_left):
+            yield heartbeat(cursor)
+            last_sent = loop.time()

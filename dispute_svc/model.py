@@ -280,8 +280,10 @@ class DisputeInput:
     # ISO-8601: when OpenDispute accepted the opening (deadlines run from then, even if no
     # worker ran the workflow for a while). Empty in disputes opened before it was passed.
     opened_at: str = ""
-    # Set only by continue-as-new: the whole state of the previous run.
+    # Set only by continue-as-new: the whole state of the previous run, and whether its last
+    # change was still to be recorded in the read model.
     carried: DisputeState | None = None
+    carried_unrecorded: bool = False
 
 
 @dataclass

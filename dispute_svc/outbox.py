@@ -11,6 +11,7 @@ Runs inside DisputeRepository's blocking sessions (no asyncio here).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from dispute_svc.events import type_of
 from dispute_svc.store import DisputeRow, EventCursorRow, EventRow
 from platform_common.timestamps import to_timestamp
 
+log = logging.getLogger(__name__)
 # Events one read returns at most.
 MAX_PAGE = 500
 
@@ -108,7 +110,20 @@ def append(
 
 
 def append_timeline(s: Session, row: DisputeRow, d: pb.Dispute, now: datetime) -> None:
-    """The timeline entries the workflow recorded since the row's last record become events."""
+    """The timeline entries the workflow recorded since the row's last record become events.
+
+    The workflow records only committed state (a regular activity, after its task), and a
+    timeline only grows, so each record extends the last one. A shorter one means a record
+    from before that guarantee (a dispute opened before it, retrying a lost task): nothing
+    already sent is taken back or sent again, and it is logged for operators."""
+    if len(d.timeline) < row.timeline_recorded:
+        log.error(
+            "dispute %s recorded a timeline of %d entries after one of %d; no events written",
+            d.dispute_id,
+            len(d.timeline),
+            row.timeline_recorded,
+        )
+        return
     new = d.timeline[row.timeline_recorded :]
     append(s, row, d, [(type_of(e.action), e, None) for e in new], now)
     row.timeline_recorded = len(d.timeline)

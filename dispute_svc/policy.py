@@ -44,9 +44,11 @@ class Policy:
     # Refunds: a payout FAILED this long without a successful retry is given up (RefundService
     # makes such a refund final after its own retry window of the same length).
     refund_failed_final_days: int = 30
-    # Messages: at most message_limit per sender and dispute within message_window_seconds. Real
-    # seconds, not policy days: it bounds how fast a client may write, whatever the day length.
+    # Messages: at most message_limit per sender and dispute, and sender_message_limit per sender
+    # on all their disputes, within message_window_seconds. Real seconds, not policy days: it
+    # bounds how fast a client may write, whatever the day length.
     message_limit: int = 30
+    sender_message_limit: int = 300
     message_window_seconds: int = 3_600
 
     def days(self, n: int) -> timedelta:

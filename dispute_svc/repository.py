@@ -106,6 +106,10 @@ class DisputeRepository:
                     return True
             if row.revision >= revision:
                 return False
+            if row.timeline_recorded < 0:
+                # Recorded before the outbox existed (migration 0004): its events start after
+                # what it had then, so an old dispute's past is not announced as news.
+                row.timeline_recorded = len(disputes_pb2.Dispute.FromString(row.snapshot).timeline)
             for key, value in values.items():
                 setattr(row, key, value)
             # In this transaction: the events and the state they describe commit together or not at all.

@@ -25,7 +25,7 @@ from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.server_events import EventsApi
 from dispute_svc.server_webhooks import WebhooksApi
 from dispute_svc.views import as_of, render, render_actions
-from dispute_svc.webhooks import Deliveries
+from dispute_svc.webhooks import Deliveries, allow_local
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common import access
 from platform_common.auth import DISPUTE_API, Caller, Role, current_caller
@@ -91,7 +91,7 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
         self._head = HeadWatcher(repo.head)
         self._watches: dict[str, int] = {}
         self._hooks = hooks or WebhookClient(workflows.temporal)
-        self._deliveries = Deliveries(repo, self._head)
+        self._deliveries = Deliveries(repo, self._head, allow_local())
 
     # --- opening -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ caller is on a thread; internal notes reach arbiters only, on every path.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +19,7 @@ from dispute_svc import requests as rq
 from dispute_svc import threads
 from dispute_svc.client import DisputeClient
 from dispute_svc.events import TYPES
-from dispute_svc.feeds import MAX_WATCHES_PER_CALLER, HeadWatcher, follow
+from dispute_svc.feeds import MAX_WATCHES, MAX_WATCHES_PER_CALLER, HeadWatcher, follow
 from dispute_svc.model import EvidenceAddition, Party
 from dispute_svc.outbox import MAX_PAGE, Audience, Page
 from dispute_svc.peers import Peers
@@ -30,6 +31,8 @@ from platform_common.paging import page_size
 from platform_common.validate import require_uuid, storable
 
 DEFAULT_EVENTS_PAGE = 100
+# How long a message waits for its just-opened dispute's first record (steps of 0.1 s).
+_RECORD_WAIT_STEPS = 30
 
 
 def audience(caller: Caller) -> Audience:
@@ -43,10 +46,12 @@ def audience(caller: Caller) -> Audience:
 def _filters(after: int, dispute_id: str, types: list[str]) -> tuple[int, str, list[str]]:
     if after < 0:
         raise InvalidArgument("after_cursor must be 0 or a cursor received before")
+    if len(types) > len(TYPES):
+        raise InvalidArgument(f"types: at most {len(TYPES)} (the catalog's size)")
     unknown = sorted(set(types) - TYPES)
     if unknown:
         raise InvalidArgument(f"unknown event types {unknown}; see docs/events.md for the catalog")
-    return after, require_uuid(dispute_id, "dispute_id") if dispute_id else "", types
+    return after, require_uuid(dispute_id, "dispute_id") if dispute_id else "", sorted(set(types))
 
 
 class EventsApi:
@@ -62,9 +67,16 @@ class EventsApi:
         """Who the caller is on the dispute's thread (role and id together), from the read model."""
         facts = await self._repo.row_facts(dispute_id)
         if facts is None:
-            if await self._workflows.started(dispute_id):
+            if not await self._workflows.started(dispute_id):
+                raise NotFound(f"dispute {dispute_id} not found")
+            # Just opened: its first record lands a moment after OpenDispute answers.
+            for _ in range(_RECORD_WAIT_STEPS):
+                await asyncio.sleep(0.1)
+                facts = await self._repo.row_facts(dispute_id)
+                if facts is not None:
+                    break
+            else:
                 raise Unavailable(f"dispute {dispute_id} is being recorded; retry in a moment")
-            raise NotFound(f"dispute {dispute_id} not found")
         buyer, seller, _, escalated, _ = facts
         caller = current_caller()
         if caller.is_(Role.BUYER, buyer):
@@ -145,10 +157,18 @@ class EventsApi:
 
     # --- events --------------------------------------------------------------------------------
 
+    async def _known(self, after: int) -> int:
+        """A cursor this platform gave (not one from another environment, or from before a
+        restore): skipping every event up to an unknown cursor would lose them silently."""
+        if after > await self._repo.head():
+            raise InvalidArgument("after_cursor is past the newest event; pass a cursor you received")
+        return after
+
     async def ListDisputeEvents(
         self, request: pb.ListDisputeEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDisputeEventsResponse:
         after, dispute_id, types = _filters(request.after_cursor, request.dispute_id, list(request.types))
+        await self._known(after)
         size = request.page_size or DEFAULT_EVENTS_PAGE
         if not 1 <= size <= MAX_PAGE:
             raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
@@ -162,6 +182,8 @@ class EventsApi:
         key = f"{caller.role.value}:{caller.id}"
         if self._watches.get(key, 0) >= MAX_WATCHES_PER_CALLER:
             raise ResourceExhausted(f"at most {MAX_WATCHES_PER_CALLER} open watches per caller; close one")
+        if sum(self._watches.values()) >= MAX_WATCHES:
+            raise ResourceExhausted("this server holds as many watches as it takes; retry on another")
         self._watches[key] = self._watches.get(key, 0) + 1
         try:
             yield
@@ -174,6 +196,7 @@ class EventsApi:
         self, request: pb.WatchDisputeEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchDisputeEventsResponse]:
         after, dispute_id, types = _filters(request.after_cursor, request.dispute_id, list(request.types))
+        await self._known(after)
         caller = current_caller()
 
         async def read(a: Audience, cursor: int, d: str, t: list[str], limit: int) -> Page:

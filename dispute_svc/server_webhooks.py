@@ -7,7 +7,6 @@ nor learns that it exists (NOT_FOUND).
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import UTC, datetime
 
@@ -18,17 +17,12 @@ from dispute_svc.client import WebhookClient
 from dispute_svc.events import TYPES
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository
-from dispute_svc.webhooks import Deliveries, check_url
+from dispute_svc.webhooks import Deliveries, allow_local, check_url
 from platform_common.auth import current_caller
 from platform_common.errors import InvalidArgument, NotFound, Unavailable
-from platform_common.validate import require_uuid
+from platform_common.validate import require_uuid, storable
 
 MAX_TYPES = 64
-
-
-def allow_http() -> bool:
-    """Plain-http receivers only where configured (local development and tests)."""
-    return os.environ.get("DP_WEBHOOK_ALLOW_HTTP", "").lower() in ("1", "true", "yes")
 
 
 def _types(values: list[str]) -> list[str]:
@@ -60,16 +54,30 @@ class WebhooksApi:
     async def CreateWebhookSubscription(
         self, request: pb.CreateWebhookSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateWebhookSubscriptionResponse:
-        url = check_url(request.url, allow_http())
+        if len(request.request_id) > 128:
+            raise InvalidArgument("request_id must be at most 128 characters")
+        storable(request.request_id, "request_id")
+        url = await check_url(request.url, allow_local())
         types = _types(list(request.event_types))
         after = 0 if request.from_beginning else (await self._cursor(request.after_cursor) or None)
-        secret = "whsec_" + secrets.token_urlsafe(32)
-        created = await self._repo.webhooks.create(
-            current_caller().id, url, types, secret, after, datetime.now(UTC)
+        created, secret = await self._repo.webhooks.create(
+            current_caller().id,
+            request.request_id,
+            url,
+            types,
+            "whsec_" + secrets.token_urlsafe(32),
+            after,
+            datetime.now(UTC),
         )
         try:
             await self._hooks.start(created.subscription_id, self._policy.day_seconds)
         except Exception:
+            if request.request_id:
+                # Kept for the retry of this request, which starts the workflow again (and the
+                # reconciler would start it anyway: the subscription is ACTIVE).
+                raise Unavailable(
+                    "the workflow engine did not answer; retry with the same request_id"
+                ) from None
             # Nothing half-made: without its workflow the subscription would never be delivered.
             await self._repo.webhooks.delete(created.subscription_id)
             raise Unavailable(
@@ -117,7 +125,17 @@ class WebhooksApi:
         self, request: pb.DisableWebhookSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> pb.DisableWebhookSubscriptionResponse:
         subscription_id = require_uuid(request.subscription_id, "subscription_id")
-        await self._repo.webhooks.disable(
-            subscription_id, request.reason or "disabled by its delivery workflow"
+        since = request.failing_since.ToDatetime(tzinfo=UTC) if request.HasField("failing_since") else None
+        disabled = await self._repo.webhooks.disable(
+            subscription_id, request.reason or "disabled by its delivery workflow", since
         )
-        return pb.DisableWebhookSubscriptionResponse()
+        return pb.DisableWebhookSubscriptionResponse(disabled=disabled)
+
+    async def reconcile_webhooks(self) -> int:
+        """Make sure every ACTIVE subscription has its delivery workflow (its start failed, or the
+        workflow ended without disabling it): an active subscription is always delivered. A
+        running workflow is kept as it is. Returns how many subscriptions were checked."""
+        active = await self._repo.webhooks.active()
+        for subscription_id in active:
+            await self._hooks.start(subscription_id, self._policy.day_seconds, wake=False)
+        return len(active)

@@ -79,8 +79,9 @@ class DisputeRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger)
     # The whole disputes.v1.Dispute message as recorded (serialized protobuf).
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)
-    # The outbox's place in this dispute: timeline entries already turned into events, and the
-    # last event sequence number given (timeline entries and messages share it).
+    # The outbox's place in this dispute: timeline entries already turned into events (-1: not
+    # known yet, a row from before the outbox), and the last event sequence number given
+    # (timeline entries and messages share it).
     timeline_recorded: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -150,6 +151,7 @@ class MessageRow(Base):
         UniqueConstraint("dispute_id", "position", name="uq_dispute_messages_position"),
         UniqueConstraint("dispute_id", "author_id", "request_id", name="uq_dispute_messages_request"),
         Index("ix_dispute_messages_author", "dispute_id", "author_id", "sent_at"),
+        Index("ix_dispute_messages_sender", "author_id", "sent_at"),
     )
 
 
@@ -178,5 +180,10 @@ class WebhookRow(Base):
     # One delivery at a time: the holder's token and until when it holds.
     lease_token: Mapped[str] = mapped_column(String(36), default="")
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The creator's idempotency key (NULL without one).
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
-    __table_args__ = (Index("ix_webhook_subscriptions_owner", "owner", "created_at"),)
+    __table_args__ = (
+        Index("ix_webhook_subscriptions_owner", "owner", "created_at"),
+        UniqueConstraint("owner", "request_id", name="uq_webhook_subscriptions_request"),
+    )

@@ -81,21 +81,25 @@ def existing(s: Session, m: NewMessage) -> pb.DisputeMessage | None:
 
 
 def check_rate(s: Session, row: DisputeRow, m: NewMessage, now: datetime) -> None:
+    """The dispute's policy bounds how fast one sender writes: on this dispute, and on all."""
     p = policy(pb.Dispute.FromString(row.snapshot).policy_version)
     since = now - timedelta(seconds=p.message_window_seconds)
-    sent = s.execute(
+    recent = (
         select(func.count())
         .select_from(MessageRow)
-        .where(
-            MessageRow.dispute_id == m.dispute_id,
-            MessageRow.author_id == m.author_id,
-            MessageRow.sent_at > since,
-        )
-    ).scalar_one()
-    if sent >= p.message_limit:
+        .where(MessageRow.author_id == m.author_id, MessageRow.sent_at > since)
+    )
+    here = s.execute(recent.where(MessageRow.dispute_id == m.dispute_id)).scalar_one()
+    if here >= p.message_limit:
         raise ResourceExhausted(
             f"at most {p.message_limit} messages per sender and dispute in {p.message_window_seconds} s; "
             "wait and retry",
+            RATE_LIMITED,
+        )
+    if s.execute(recent).scalar_one() >= p.sender_message_limit:
+        raise ResourceExhausted(
+            f"at most {p.sender_message_limit} messages per sender in {p.message_window_seconds} s on all "
+            "disputes; wait and retry",
             RATE_LIMITED,
         )
 
@@ -145,7 +149,7 @@ def _token(position: int) -> str:
 def _position(token: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(token.encode()).decode()
-        if len(token) > 64 or not raw.startswith("m"):
+        if len(token) > 64 or not raw.startswith("m") or not raw[1:].isdigit() or len(raw) > 19:
             raise ValueError(token)
         value = int(raw[1:])
         if value < 0:

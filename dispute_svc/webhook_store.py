@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from disputes.v1 import disputes_pb2 as pb
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from dispute_svc import outbox
 from dispute_svc.store import ACTIVE, DISABLED, WebhookRow
 from platform_common.enums import to_proto
+from platform_common.errors import AlreadyExists, ResourceExhausted
 from platform_common.sql import SqlStore
 from platform_common.timestamps import to_timestamp
 
@@ -59,16 +60,39 @@ class WebhookStore:
         self._sql = sql
 
     async def create(
-        self, owner: str, url: str, types: list[str], secret: str, after: int | None, now: datetime
-    ) -> pb.WebhookSubscription:
-        return await self._sql.write(self._create, owner, url, types, secret, after, now)
+        self,
+        owner: str,
+        request_id: str,
+        url: str,
+        types: list[str],
+        secret: str,
+        after: int | None,
+        now: datetime,
+    ) -> tuple[pb.WebhookSubscription, str]:
+        """The new subscription and its secret; for a retried request_id, the one it made."""
+        return await self._sql.write(self._create, owner, request_id, url, types, secret, after, now)
 
     def _create(
-        self, owner: str, url: str, types: list[str], secret: str, after: int | None, now: datetime
-    ) -> pb.WebhookSubscription:
-        from platform_common.errors import ResourceExhausted
-
+        self,
+        owner: str,
+        request_id: str,
+        url: str,
+        types: list[str],
+        secret: str,
+        after: int | None,
+        now: datetime,
+    ) -> tuple[pb.WebhookSubscription, str]:
         with self._sql.sessions.begin() as s:
+            if request_id:
+                made = s.scalars(
+                    select(WebhookRow).where(WebhookRow.owner == owner, WebhookRow.request_id == request_id)
+                ).first()
+                if made is not None:
+                    if made.url != url or made.types != " ".join(types):
+                        raise AlreadyExists(
+                            f"request_id {request_id!r} was already used for another subscription"
+                        )
+                    return view(made), made.secret
             held = s.scalars(select(WebhookRow.subscription_id).where(WebhookRow.owner == owner)).all()
             if len(held) >= MAX_PER_OWNER:
                 raise ResourceExhausted(
@@ -87,9 +111,20 @@ class WebhookStore:
                 last_error="",
                 created_at=now,
                 lease_token="",
+                request_id=request_id or None,
             )
             s.add(row)
-            return view(row)
+            return view(row), secret
+
+    async def active(self) -> list[str]:
+        """Every subscription that should have a delivery workflow running."""
+        return await self._sql.run(self._active)
+
+    def _active(self) -> list[str]:
+        with self._sql.sessions() as s:
+            return list(
+                s.scalars(select(WebhookRow.subscription_id).where(WebhookRow.status == ACTIVE)).all()
+            )
 
     async def owned(self, owner: str) -> list[pb.WebhookSubscription]:
         return await self._sql.run(self._owned, owner)
@@ -130,16 +165,21 @@ class WebhookStore:
             row.lease_token, row.lease_until = "", None
             return view(row)
 
-    async def disable(self, subscription_id: str, reason: str) -> None:
-        await self._sql.write(self._disable, subscription_id, reason)
+    async def disable(self, subscription_id: str, reason: str, failing_since: datetime | None) -> bool:
+        """Disable a subscription that is still failing since `failing_since`; False if it was
+        replayed (which clears that), deleted or disabled meanwhile."""
+        return await self._sql.write(self._disable, subscription_id, reason, failing_since)
 
-    def _disable(self, subscription_id: str, reason: str) -> None:
+    def _disable(self, subscription_id: str, reason: str, failing_since: datetime | None) -> bool:
         with self._sql.sessions.begin() as s:
-            s.execute(
-                update(WebhookRow)
-                .where(WebhookRow.subscription_id == subscription_id)
-                .values(status=DISABLED, disabled_reason=reason[:1024])
-            )
+            row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
+            if row is None or row.status != ACTIVE or row.failing_since is None:
+                return False
+            if failing_since is not None and row.failing_since != failing_since:
+                return False
+            row.status, row.disabled_reason = DISABLED, reason[:1024]
+            row.lease_token, row.lease_until = "", None
+            return True
 
     # --- one delivery ----------------------------------------------------------------------
 
@@ -180,11 +220,14 @@ class WebhookStore:
                 row.failing_since, row.last_error = None, ""
             return True
 
-    async def release(self, subscription_id: str, token: str, error: str, now: datetime) -> datetime | None:
-        """End the delivery; with an error, the subscription is failing (since when: returned)."""
+    async def release(
+        self, subscription_id: str, token: str, error: str | None, now: datetime
+    ) -> datetime | None:
+        """End the delivery. An error: the subscription is failing (since when: returned); ""
+        it is not; None (the call was cut short) says nothing about the receiver."""
         return await self._sql.write(self._release, subscription_id, token, error, now)
 
-    def _release(self, subscription_id: str, token: str, error: str, now: datetime) -> datetime | None:
+    def _release(self, subscription_id: str, token: str, error: str | None, now: datetime) -> datetime | None:
         with self._sql.sessions.begin() as s:
             row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
             if row is None or row.lease_token != token:
@@ -193,6 +236,6 @@ class WebhookStore:
             if error:
                 row.failing_since = row.failing_since or now
                 row.last_error = error[:1024]
-            else:
+            elif error == "":
                 row.failing_since, row.last_error = None, ""
             return row.failing_since

@@ -9,16 +9,16 @@ first failure ends the call, so nothing is ever sent ahead of an undelivered eve
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from disputes.v1 import disputes_pb2 as pb
 from google.protobuf import json_format
 
+from dispute_svc import webhook_http
 from dispute_svc.feeds import HeadWatcher
 from dispute_svc.outbox import Audience
 from dispute_svc.repository import DisputeRepository
@@ -30,8 +30,8 @@ from platform_common.timestamps import to_timestamp
 SIGNATURE_HEADER = "Dp-Signature"
 EVENT_ID_HEADER = "Dp-Event-Id"
 EVENT_TYPE_HEADER = "Dp-Event-Type"
-POST_TIMEOUT_S = 10.0
-# One call delivers for at most this long, then returns (the workflow calls again at once).
+# One call delivers for at most this long, then returns (the workflow calls again at once); a
+# POST is started only while there is time for it to finish within the budget.
 CALL_BUDGET_S = 20.0
 MAX_URL = 2048
 BATCH = 100
@@ -41,22 +41,32 @@ _LEASE_AHEAD = timedelta(seconds=5)
 _WAIT_SLICE_S = 2.0
 
 
-def check_url(url: str, allow_http: bool) -> str:
-    """https (http only where allowed, for local receivers), a host, no credentials."""
+def allow_local() -> bool:
+    """Plain-http receivers and local addresses only where configured (development and tests)."""
+    return os.environ.get("DP_WEBHOOK_ALLOW_LOCAL", "").lower() in ("1", "true", "yes")
+
+
+async def check_url(url: str, local: bool) -> str:
+    """https to a public address (http and local addresses only where allowed), a host, no
+    credentials, ASCII only (an internationalised host is written in its xn-- form)."""
     if len(url) > MAX_URL:
         raise InvalidArgument(f"url must be at most {MAX_URL} characters")
+    if not url.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidArgument("url must be ASCII without spaces (percent-encode, xn-- hosts)")
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError:
         raise InvalidArgument("url is not a valid URL") from None
-    schemes = ("https", "http") if allow_http else ("https",)
+    schemes = ("https", "http") if local else ("https",)
     if parts.scheme not in schemes:
         raise InvalidArgument(f"url must be {' or '.join(schemes)}://")
-    if not parts.hostname or parts.username or parts.password or parts.fragment:
-        raise InvalidArgument("url needs a host, and no user:password or #fragment")
-    if port == 0 or any(c.isspace() or ord(c) < 32 for c in url):
-        raise InvalidArgument("url is not a valid URL")
+    if not parts.hostname or parts.username or parts.password or parts.fragment or port == 0:
+        raise InvalidArgument("url needs a host, and no user:password, #fragment or port 0")
+    try:
+        await webhook_http.resolve(parts.hostname, port or 443, local)
+    except webhook_http.Refused as exc:
+        raise InvalidArgument(f"url: {exc}") from None
     return url
 
 
@@ -64,31 +74,8 @@ def body_of(event: pb.DisputeEvent) -> bytes:
     return json_format.MessageToJson(event, preserving_proto_field_name=True, indent=None).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: the subscriber registered this URL, not wherever it points."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> str:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _OPENER.open(request, timeout=POST_TIMEOUT_S) as resp:
-            resp.read(1024)
-            return "" if 200 <= resp.status < 300 else f"HTTP {resp.status}"
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"{type(exc).__name__}: {reason}"[:300]
-
-
-async def post(target: Target, event: pb.DisputeEvent) -> str:
-    """POST one event; "" on a 2xx, else what went wrong."""
+async def post(target: Target, event: pb.DisputeEvent, local: bool) -> str:
+    """POST one event; "" on a 2xx, else what went wrong (coarsely)."""
     body = body_of(event)
     headers = {
         "Content-Type": "application/json",
@@ -97,12 +84,12 @@ async def post(target: Target, event: pb.DisputeEvent) -> str:
         EVENT_ID_HEADER: event.event_id,
         EVENT_TYPE_HEADER: event.type,
     }
-    return await asyncio.to_thread(_post, target.url, body, headers)
+    return await webhook_http.post(target.url, body, headers, local)
 
 
 class Deliveries:
-    def __init__(self, repo: DisputeRepository, head: HeadWatcher) -> None:
-        self._repo, self._head = repo, head
+    def __init__(self, repo: DisputeRepository, head: HeadWatcher, local: bool = False) -> None:
+        self._repo, self._head, self._local = repo, head, local
 
     async def deliver(self, subscription_id: str, wait_s: float) -> pb.DeliverWebhookEventsResponse:
         token = str(uuid.uuid4())
@@ -112,11 +99,11 @@ class Deliveries:
             return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_GONE)
         if isinstance(target, str):
             return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_BUSY)
-        delivered, error = 0, ""
+        delivered, error = 0, None  # cut short (cancelled, or the store failed): says nothing
         try:
             delivered, error = await self._send(target, token, wait_s)
         finally:
-            failing = await store.release(subscription_id, token, error, datetime.now(UTC))
+            failing = await asyncio.shield(store.release(subscription_id, token, error, datetime.now(UTC)))
         if error:
             return pb.DeliverWebhookEventsResponse(
                 outcome=pb.DELIVERY_OUTCOME_FAILED,
@@ -134,13 +121,15 @@ class Deliveries:
         loop = asyncio.get_running_loop()
         ends = loop.time() + CALL_BUDGET_S
         cursor, delivered, waited = target.cursor, 0, False
-        posting = timedelta(seconds=POST_TIMEOUT_S) + _LEASE_AHEAD
+        posting = timedelta(seconds=webhook_http.POST_TIMEOUT_S) + _LEASE_AHEAD
         while loop.time() < ends:
             page = await self._repo.events(Audience(), cursor, types=target.types, limit=BATCH)
             for event in page.events:
+                if loop.time() > ends - webhook_http.POST_TIMEOUT_S / 2:
+                    return delivered, ""  # the budget is spent: the next call goes on from here
                 if not await self._held(target, token, cursor, 0, posting):
                     return delivered, ""  # deleted, replayed or disabled meanwhile: stop here
-                error = await post(target, event)
+                error = await post(target, event, self._local)
                 if error:
                     return delivered, f"event {event.event_id}: {error}"
                 delivered += 1

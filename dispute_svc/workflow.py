@@ -61,6 +61,14 @@ _EFFECT_RETRY_MAX = timedelta(hours=1)
 # Deferred this many times in a row (about 2 h 10 min of failures with the backoff above, each
 # attempt itself retrying for 2 minutes): flagged for operators.
 _FLAG_AFTER_FAILURES = 3
+# Disputes opened before the events outbox record their state from a local activity (inside
+# the workflow task); from this patch on, from a regular activity (after the task commits).
+_RECORD_AFTER_COMMIT = "record-state-after-commit"
+# With recording spanning workflow tasks: the loop ends only once the close's effects are done,
+# and a run rolls over with a change still unrecorded rather than wait for a quiet moment.
+_CLOSE_AFTER_RELEASE = "close-after-release"
+_ROLL_OVER_UNRECORDED = "roll-over-unrecorded"
+_EFFECTS_SEE_CHANGES = "effects-see-changes"
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -96,7 +104,8 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
         if inp.carried is not None:
             self.s = inp.carried
             self.s.runs += 1
-            self._published = self.s.revision
+            # The previous run handed over a change it could not record: record it first.
+            self._published = -1 if inp.carried_unrecorded else self.s.revision
             if self.s.status == DisputeStatus.REFUND_PENDING:
                 self._poll_due = workflow.now()
             return
@@ -126,19 +135,29 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
     @workflow.run
     async def run(self, inp: DisputeInput) -> DisputeView:
         while True:
+            before = self._changed
             await self._effects()
             done = self._effects_retry_at is None
             if self.s.status in CLOSED and done:
-                break
+                if self._closed_out():
+                    break
+                continue  # the close landed during this pass: its effects are the next pass
+            if before != self._changed and done and workflow.patched(_EFFECTS_SEE_CHANGES):
+                continue  # an action landed while effects ran (a record spans tasks): its turn now
             rollover = (
                 self._updates >= inp.max_updates_per_run or workflow.info().is_continue_as_new_suggested()
             )
             if rollover and done and self.s.status not in CLOSED:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._effects()
-                settled = self._effects_retry_at is None and self._published == self.s.revision
+                # Recording is a regular activity now, and steady updates would keep a change
+                # unrecorded at every attempt: the next run records what this one could not.
+                published = self._published == self.s.revision
+                settled = self._effects_retry_at is None and (
+                    published or workflow.patched(_ROLL_OVER_UNRECORDED)
+                )
                 if self.s.status not in CLOSED and settled:
-                    workflow.continue_as_new(self._carry_over())
+                    workflow.continue_as_new(self._carry_over(recorded=published))
                 continue
             wake = self._next_wake()
             seen = self._changed
@@ -277,7 +296,19 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
         if s.revision != self._published:
             revision, view = s.revision, self.view()  # changes made while writing publish next time
             self._publish_search_attributes()
-            await _call(api.RECORD_DISPUTE_STATE, view)
+            if workflow.patched(_RECORD_AFTER_COMMIT):
+                # A regular activity runs only once the workflow task that made the change is
+                # committed, so the events DisputeService writes with the record (its outbox)
+                # describe what the history keeps, never a task that was lost and redone.
+                await workflow.execute_activity(
+                    api.RECORD_DISPUTE_STATE,
+                    view,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=_EFFECT_PATIENCE,
+                    retry_policy=_RETRY,
+                )
+            else:
+                await _call(api.RECORD_DISPUTE_STATE, view)
             self._published = revision
 
     async def _issue(self, p: Payout) -> None:
@@ -347,5 +378,13 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
             [sa.DISPUTE_STATUS.value_set(s.status), deadline, sa.SLA_BREACHED.value_set(s.sla_breached)]
         )
 
-    def _carry_over(self) -> DisputeInput:
-        return replace(self._inp, carried=self.s)
+    def _carry_over(self, recorded: bool = True) -> DisputeInput:
+        return replace(self._inp, carried=self.s, carried_unrecorded=not recorded)
+
+    def _closed_out(self) -> bool:
+        """Closed, and everything owed at the close is done: the order and evidence released and
+        the final state recorded. An action can land while a record is under way (a regular
+        activity spans workflow tasks), so the loop must not end on a pass that began before it."""
+        if self.s.order_released and self._published == self.s.revision:
+            return True
+        return not workflow.patched(_CLOSE_AFTER_RELEASE)

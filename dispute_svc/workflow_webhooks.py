@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from dispute_svc import contract as api
@@ -53,50 +54,71 @@ def retry_delay(failures: int, day_seconds: float) -> timedelta:
     return max(delay, _RETRY_FLOOR)
 
 
+# DisputeService refused the delivery call itself (not the receiver): ask again after this.
+_SERVICE_RETRY = timedelta(seconds=30)
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class WebhookDeliveryWorkflow:
     def __init__(self) -> None:
         self._woken = False
+        self._replayed = False
 
     @workflow.signal
     def wake(self) -> None:
-        """Replay moved the cursor or re-enabled the subscription: try now, not after the backoff."""
-        self._woken = True
+        """Replay moved the cursor or re-enabled the subscription: try now, with a fresh window."""
+        self._woken = self._replayed = True
 
     @workflow.run
     async def run(self, inp: WebhookInput) -> str:
         failures = inp.failures
         window = timedelta(seconds=inp.day_seconds) * WEBHOOK_RETRY_DAYS
+        # When this workflow first saw the receiver fail, of the failures in a row it has seen:
+        # the retry window runs from there. An outage of DisputeService's own in between (the
+        # call never answered) restarts it: only the receiver's failures count.
+        failing_since: datetime | None = None
         for _ in range(CALLS_PER_RUN):
-            r: api.WebhookOutcome = await workflow.execute_activity(
-                api.DELIVER_WEBHOOKS,
-                api.WebhookPull(inp.subscription_id, IDLE_WAIT_S),
-                result_type=api.WebhookOutcome,
-                start_to_close_timeout=timedelta(seconds=IDLE_WAIT_S + 70),
-                heartbeat_timeout=timedelta(seconds=3 * api.WEBHOOK_HEARTBEAT_S),
-                # DisputeService down is not the receiver failing: ask again until it answers.
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-                ),
-            )
+            try:
+                r: api.WebhookOutcome = await workflow.execute_activity(
+                    api.DELIVER_WEBHOOKS,
+                    api.WebhookPull(inp.subscription_id, IDLE_WAIT_S),
+                    result_type=api.WebhookOutcome,
+                    start_to_close_timeout=timedelta(seconds=IDLE_WAIT_S + 70),
+                    heartbeat_timeout=timedelta(seconds=3 * api.WEBHOOK_HEARTBEAT_S),
+                    # DisputeService down is not the receiver failing: ask again until it answers.
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+                    ),
+                )
+            except ActivityError as exc:  # refused for good (e.g. a worker with the wrong identity)
+                workflow.logger.warning("webhook %s: delivery call refused: %s", inp.subscription_id, exc)
+                failing_since = None
+                await self._pause(_SERVICE_RETRY)
+                continue
+            if self._replayed:
+                failures, failing_since, self._replayed = 0, None, False
             if r.outcome == api.GONE:
                 return "GONE"
             if r.outcome == api.FAILED:
                 failures += 1
-                since = datetime.fromisoformat(r.failing_since) if r.failing_since else workflow.now()
-                if workflow.now() - since >= window:
-                    reason = f"failing since {since.isoformat()} ({failures} attempts): {r.error}"
-                    await workflow.execute_activity(
+                failing_since = failing_since or workflow.now()
+                if workflow.now() - failing_since >= window:
+                    reason = f"failing since {failing_since.isoformat()} ({failures} attempts): {r.error}"
+                    disabled = await workflow.execute_activity(
                         api.DISABLE_WEBHOOK,
-                        api.WebhookDisable(inp.subscription_id, reason),
+                        api.WebhookDisable(inp.subscription_id, reason, r.failing_since),
+                        result_type=bool,
                         start_to_close_timeout=timedelta(seconds=30),
                     )
-                    return "DISABLED"
+                    if disabled:
+                        return "DISABLED"
+                    failures, failing_since = 0, None  # replayed meanwhile: a fresh start
+                    continue
                 await self._pause(retry_delay(failures, inp.day_seconds))
             elif r.outcome == api.BUSY:
                 await self._pause(timedelta(seconds=1))
             else:
-                failures = 0
+                failures, failing_since = 0, None
             if workflow.info().is_continue_as_new_suggested():
                 break
         workflow.continue_as_new(replace(inp, failures=failures))

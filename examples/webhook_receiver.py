@@ -9,8 +9,9 @@ What a receiver must do (docs/events.md):
    v1 = HMAC-SHA256(secret, "<t>." + body). Refuse a timestamp more than 5 minutes away from
    your clock: a captured request replayed later is then refused.
 2. Deduplicate on `event_id` (also the `Dp-Event-Id` header). Deliveries are at least once.
-3. Order one dispute's events by `sequence`. They arrive in that order; a gap means an event
-   is still to come (the platform retries, in order).
+3. Order one dispute's events by `sequence`. They arrive in that order. Without a type
+   filter, a gap means an event is still to come (the platform retries, in order); with one,
+   the events you did not subscribe to leave gaps.
 4. Answer 2xx quickly, once the event is stored. Anything else, or no answer within 10 s, is
    a failure that is retried with backoff. Past the retry window (3 days) the subscription is
    disabled until you replay it.

@@ -22,8 +22,8 @@ TEST_ENV = {
     "DP_EVIDENCE_IDLE_SECONDS": "3",
     "DP_OPENING_RECONCILE_SECONDS": "1",
     "DP_REFUND_RECOVERY_SECONDS": "2",
-    # Webhook receivers in tests listen on 127.0.0.1 over plain http.
-    "DP_WEBHOOK_ALLOW_HTTP": "1",
+    # Webhook receivers in tests listen on 127.0.0.1 over plain http (a local address).
+    "DP_WEBHOOK_ALLOW_LOCAL": "1",
 }
 
 _MODE: str | None = None

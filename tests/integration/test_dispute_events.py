@@ -4,13 +4,20 @@ stream (resume, live, a stalled consumer), and messages with internal notes."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import time
 import uuid
+from datetime import UTC, datetime
 
 import grpc
 from disputes.v1 import disputes_pb2 as pb
 from evidence.v1 import evidence_pb2_grpc
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from dispute_svc.events import TYPES
+from dispute_svc.model import Party
+from dispute_svc.repository import DisputeRepository
 from platform_common import access
 from platform_common.auth import Role
 from tests.harness.evidence import Generated, upload
@@ -106,10 +113,20 @@ async def test_every_timeline_entry_is_one_event_numbered_without_gaps(api: Api)
         pb.ListDisputeEventsRequest(dispute_id=d.dispute_id, types=["dispute.closed"]), metadata=notifier(api)
     )
     assert [e.sequence for e in page.events] == [got[-1].sequence]
+    for bad in (
+        pb.ListDisputeEventsRequest(types=["dispute.nope"]),
+        pb.ListDisputeEventsRequest(types=["dispute.closed"] * 10_000),
+        pb.ListDisputeEventsRequest(after_cursor=10**15),  # a cursor this platform never gave
+        pb.ListDisputeEventsRequest(after_cursor=-1),
+        pb.ListDisputeEventsRequest(page_size=501),
+    ):
+        await refused(C.INVALID_ARGUMENT, disputes(api).ListDisputeEvents(bad, metadata=notifier(api)))
+    overflow = base64.urlsafe_b64encode(b"m" + b"9" * 30).decode()
     await refused(
         C.INVALID_ARGUMENT,
-        disputes(api).ListDisputeEvents(
-            pb.ListDisputeEventsRequest(types=["dispute.nope"]), metadata=notifier(api)
+        disputes(api).ListMessages(
+            pb.ListMessagesRequest(dispute_id=d.dispute_id, page={"page_token": overflow}),
+            metadata=api.service(),
         ),
     )
 
@@ -140,13 +157,19 @@ async def test_parties_see_only_their_own_disputes_events_and_arbiters_only_esca
 
 
 async def _collect(
-    api: Api, metadata: list[tuple[str, str]], after: int, dispute_id: str, count: int
+    api: Api,
+    metadata: list[tuple[str, str]],
+    after: int,
+    dispute_id: str,
+    count: int,
+    types: tuple[str, ...] = (),
 ) -> tuple[list[pb.DisputeEvent], int]:
     """Read a watch until `count` events arrived; returns them and the last cursor seen."""
     got: list[pb.DisputeEvent] = []
     last = after
     call = disputes(api).WatchDisputeEvents(
-        pb.WatchDisputeEventsRequest(after_cursor=after, dispute_id=dispute_id), metadata=metadata
+        pb.WatchDisputeEventsRequest(after_cursor=after, dispute_id=dispute_id, types=types),
+        metadata=metadata,
     )
     async for item in call:
         if item.HasField("event"):
@@ -173,10 +196,25 @@ async def test_watch_resumes_without_gap_or_duplicate_and_goes_live(api: Api) ->
     head, cursor = await asyncio.wait_for(_collect(api, buyer, 0, d.dispute_id, 2), 20)
     rest, cursor = await asyncio.wait_for(_collect(api, buyer, cursor, d.dispute_id, len(expected) - 2), 20)
     assert [e.event_id for e in head + rest] == [e.event_id for e in expected]
+    # Watching everything it may see from the start, a buyer gets its own disputes only (other
+    # buyers' disputes fill the outbox meanwhile, from the other tests of this session).
+    seen: list[pb.DisputeEvent] = []
+    watch = disputes(api).WatchDisputeEvents(pb.WatchDisputeEventsRequest(after_cursor=0), metadata=buyer)
+    async for item in watch:
+        if item.HasField("event"):
+            seen.append(item.event)
+        elif item.heartbeat.cursor >= expected[-1].cursor:
+            break
+    watch.cancel()
+    assert {e.buyer_id for e in seen} == {case.buyer}
+    assert [e.event_id for e in seen] == [e.event_id for e in expected]
+    assert len(await events_of(api, notifier(api))) > len(seen), (
+        "there were other buyers' events to leave out"
+    )
 
     # Live: an action after the stream opened arrives on it.
     async def next_live() -> list[pb.DisputeEvent]:
-        got, _ = await _collect(api, buyer, cursor, d.dispute_id, 1)
+        got, _ = await _collect(api, buyer, cursor, d.dispute_id, 1, ("dispute.message_posted",))
         return got
 
     waiting = asyncio.create_task(asyncio.wait_for(next_live(), 20))
@@ -184,16 +222,17 @@ async def test_watch_resumes_without_gap_or_duplicate_and_goes_live(api: Api) ->
     await disputes(api).SendMessage(message(d.dispute_id, "Any news?"), metadata=buyer)
     (live,) = await waiting
     assert live.type == "dispute.message_posted" and live.message.text == "Any news?"
-    assert live.sequence == expected[-1].sequence + 1 or live.sequence > expected[-1].sequence
+    assert live.sequence > expected[-1].sequence and live.cursor > cursor
 
 
 async def test_a_stalled_consumer_holds_up_no_one_else(api: Api) -> None:
     (case,) = await disputable(api)
     d = await escalated(api, case)
-    for i in range(3):
-        await disputes(api).SendMessage(
-            message(d.dispute_id, f"padding {i} " + "x" * 1_900), metadata=api.auth(case.buyer, Role.BUYER)
-        )
+    # A backlog far larger than a stream's flow-control window (64 KiB): a consumer that does
+    # not read stops its stream's writes for good.
+    for i in range(58):  # 29 each: the buyer has one message left for the live check
+        party = api.auth(case.buyer, Role.BUYER) if i % 2 else api.auth(case.seller, Role.SELLER)
+        await disputes(api).SendMessage(message(d.dispute_id, f"padding {i} " + "x" * 1_900), metadata=party)
     # A consumer that opens a watch from the beginning of time and never reads.
     stalled = disputes(api).WatchDisputeEvents(
         pb.WatchDisputeEventsRequest(after_cursor=0), metadata=notifier(api)
@@ -341,3 +380,81 @@ async def test_messages_are_rate_limited_per_sender(api: Api) -> None:
         pb.ListMessagesRequest(dispute_id=d.dispute_id, page={"page_size": 100}), metadata=seller
     )
     assert len(page.messages) == limit + 1
+
+
+async def test_five_thousand_messages_leave_get_dispute_fast_and_the_history_alone(
+    api: Api, temporal_client: Client
+) -> None:
+    """A thread of 5,000 messages (written straight into DisputeService's store: the rate limit
+    is not what is measured) changes nothing in the workflow's history, and GetDispute merges
+    only the newest into the timeline."""
+    (case,) = await disputable(api)
+    d = await open_dispute(api, case)
+    buyer = api.auth(case.buyer, Role.BUYER)
+    stub = disputes(api)
+
+    async def history_length() -> int:
+        """The workflow's history events that come from callers (updates, signals): messages
+        would show up here if they went through the workflow. Its own timers and records may
+        add events meanwhile; those are not what is measured."""
+        history = await temporal_client.get_workflow_handle(f"dispute/{d.dispute_id}").fetch_history()
+        return sum(
+            1
+            for e in history.events
+            if e.event_type
+            in (
+                EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+                EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+            )
+        )
+
+    async def get_p50(n: int = 15) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await stub.GetDispute(pb.GetDisputeRequest(dispute_id=d.dispute_id), metadata=buyer)
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[n // 2]
+
+    before_events, before_get = await history_length(), await get_p50()
+    repo = DisputeRepository(f"sqlite:///{api.stack.data_dir / 'disputes.db'}")
+    try:
+        await asyncio.to_thread(_bulk_messages, repo, d.dispute_id, case.buyer, case.seller, 5_000)
+    finally:
+        repo.close()
+    after_get = await get_p50()
+    got = await stub.GetDispute(pb.GetDisputeRequest(dispute_id=d.dispute_id), metadata=buyer)
+    assert got.message_count == 5_000
+    posted = [t for t in got.dispute.timeline if t.action == "MESSAGE_POSTED"]
+    assert len(posted) == 20 and posted[-1].detail == "message 4999"
+    assert await history_length() == before_events, "messages never enter the workflow's history"
+    assert after_get < max(0.25, 4 * before_get), (before_get, after_get)
+    page = await stub.ListMessages(
+        pb.ListMessagesRequest(dispute_id=d.dispute_id, page={"page_size": 100}), metadata=buyer
+    )
+    assert [m.text for m in page.messages] == [f"message {i}" for i in range(100)]
+    # The events of the thread are in the outbox, numbered after the dispute's own.
+    tail = await stub.ListDisputeEvents(
+        pb.ListDisputeEventsRequest(dispute_id=d.dispute_id, types=["dispute.message_posted"], page_size=500),
+        metadata=notifier(api),
+    )
+    assert len(tail.events) == 500 and tail.events[0].message.text == "message 0"
+
+
+def _bulk_messages(repo: DisputeRepository, dispute_id: str, buyer: str, seller: str, n: int) -> None:
+    from dispute_svc import threads as th
+    from dispute_svc.store import DisputeRow
+
+    sql = repo._sql  # the store itself, as DisputeService writes it
+    now = datetime.now(UTC)
+    with sql.sessions.begin() as s:
+        row = s.get(DisputeRow, dispute_id)
+        assert row is not None
+        for i in range(n):
+            author, party = (buyer, Party.BUYER) if i % 2 == 0 else (seller, Party.SELLER)
+            th.post(
+                s,
+                row,
+                th.NewMessage(dispute_id, f"bulk-{i}", "fp", author, party, f"message {i}", [], False),
+                now,
+            )

@@ -124,3 +124,19 @@ async def test_a_reader_following_concurrent_writers_misses_nothing(repo: Disput
         assert [e.message.text for e in mine if e.type == "dispute.message_posted"] == [
             f"hello {i}" for i in range(MESSAGES)
         ]
+
+
+async def test_racing_first_records_of_one_dispute_write_each_event_once(repo: DisputeRepository) -> None:
+    """Retries of a dispute's first records, all at once (the row does not exist yet): one wins
+    each revision, and the events are each entry once, numbered 1, 2, 3, ..."""
+    ids = [str(uuid.uuid4()) for _ in range(6)]
+    now = datetime.now(UTC)
+
+    async def record(d: str, revision: int) -> None:
+        await repo.record(Recorded(snapshot(d, revision), revision, "AWAITING_SELLER_RESPONSE", "", now, now))
+
+    await asyncio.gather(*(record(d, r) for d in ids for r in (1, 2, 3, 1, 3, 2) for _ in range(2)))
+    for d in ids:
+        page = await repo.events(Audience(), 0, dispute_id=d, limit=50)
+        assert [e.sequence for e in page.events] == [1, 2, 3]
+        assert [e.entry.detail for e in page.events] == ["0", "1", "2"]

@@ -7,16 +7,19 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from dispute_svc import contract as api
 from dispute_svc.model import (
     AppealAction,
     BuyerAction,
     DecisionAction,
     DisputeInput,
     DisputeView,
+    EvidenceAddition,
     InfoRequestAction,
     Modification,
     ReturnReceipt,
@@ -26,6 +29,7 @@ from dispute_svc.model import (
     workflow_id,
 )
 from dispute_svc.workflow import DisputeWorkflow
+from dispute_svc.workflow_webhooks import WebhookDeliveryWorkflow, WebhookInput
 from tests.dispute_svc.dispute_harness import PAID, FakeServices
 
 DAY = timedelta(days=1)
@@ -173,3 +177,64 @@ async def record(
         latest: Handle = env.client.get_workflow_handle_for(DisputeWorkflow.run, handle.id)
         await latest.result()
         await save(name, latest)
+        # Recorded by the code that writes the events outbox: the read model is recorded by a
+        # regular activity after each task commits (patch record-state-after-commit).
+        for base in ("dispute_seller_accepts", "dispute_arbitration_appeal", "dispute_cancelled"):
+            name = f"{base}_recorded_after_commit"
+            handle = await env.client.start_workflow(
+                DisputeWorkflow.run, _input(name), id=workflow_id(name), task_queue="record-disputes"
+            )
+            await PATHS[base](env, handle)
+            await handle.result()
+            await save(name, handle)
+        # A message that names files: they join the dispute through the add_evidence update.
+        name = "dispute_message_evidence"
+        handle = await env.client.start_workflow(
+            DisputeWorkflow.run, _input(name), id=workflow_id(name), task_queue="record-disputes"
+        )
+        await handle.execute_update(U.add_evidence, EvidenceAddition("seller-1", "SELLER", ["ev-seller-1"]))
+        await _seller_accepts(env, handle)
+        await handle.result()
+        await save(name, handle)
+    await record_webhooks(env, save)
+
+
+class _ScriptedDeliveries:
+    """Two failures, a success, then the subscription is gone."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @activity.defn(name=api.DELIVER_WEBHOOKS)
+    async def deliver(self, p: api.WebhookPull) -> api.WebhookOutcome:
+        self.calls += 1
+        if self.calls <= 2:
+            return api.WebhookOutcome(api.FAILED, 0, "event x: HTTP 503", "2026-12-01T10:00:00+00:00")
+        if self.calls == 3:
+            return api.WebhookOutcome(api.DELIVERED, 5)
+        return api.WebhookOutcome(api.GONE)
+
+    @activity.defn(name=api.DISABLE_WEBHOOK)
+    async def disable(self, d: api.WebhookDisable) -> bool:
+        return True
+
+
+async def record_webhooks(
+    env: WorkflowEnvironment, save: Callable[[str, WorkflowHandle[Any, Any]], Awaitable[None]]
+) -> None:
+    script = _ScriptedDeliveries()
+    async with Worker(
+        env.client,
+        task_queue="record-webhooks",
+        workflows=[WebhookDeliveryWorkflow],
+        activities=[script.deliver, script.disable],
+    ):
+        name = "dispute_webhook_deliveries"
+        handle = await env.client.start_workflow(
+            WebhookDeliveryWorkflow.run,
+            WebhookInput("sub-record", 86_400),
+            id=f"webhook/{name}",
+            task_queue="record-webhooks",
+        )
+        await handle.result()
+        await save(name, handle)

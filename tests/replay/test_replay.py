@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from dispute_svc.workflow import DisputeWorkflow
+from dispute_svc.workflow_webhooks import WebhookDeliveryWorkflow
 from order_svc.workflow import OrderProtectionWorkflow
 from refund_svc.workflow import RefundWorkflow
 
@@ -27,6 +28,6 @@ def test_histories_are_committed() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
-    await Replayer(workflows=[OrderProtectionWorkflow, RefundWorkflow, DisputeWorkflow]).replay_workflow(
-        history
-    )
+    await Replayer(
+        workflows=[OrderProtectionWorkflow, RefundWorkflow, DisputeWorkflow, WebhookDeliveryWorkflow]
+    ).replay_workflow(history)

@@ -1,7 +1,8 @@
 """The events outbox, its cursor, and the message threads; disputes get their outbox position.
 
-Existing disputes start at timeline_recorded = 0: their next record turns their whole timeline
-into events, numbered from 1, so a dispute recorded before this migration is not missing events.
+Existing disputes get timeline_recorded = -1 (not known yet): their next record counts the
+timeline they had, and only what follows becomes events, numbered from 1. A dispute's past is
+not announced to subscribers as news; its timeline in GetDispute keeps all of it.
 
 Revision ID: 0004
 Revises: 0003
@@ -20,7 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("disputes") as batch:
-        batch.add_column(sa.Column("timeline_recorded", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("timeline_recorded", sa.Integer(), nullable=False, server_default="-1"))
         batch.add_column(sa.Column("event_seq", sa.BigInteger(), nullable=False, server_default="0"))
     op.create_table(
         "dispute_events",
@@ -60,6 +61,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dispute_id", "author_id", "request_id", name="uq_dispute_messages_request"),
     )
     op.create_index("ix_dispute_messages_author", "dispute_messages", ["dispute_id", "author_id", "sent_at"])
+    op.create_index("ix_dispute_messages_sender", "dispute_messages", ["author_id", "sent_at"])
 
 
 def downgrade() -> None:

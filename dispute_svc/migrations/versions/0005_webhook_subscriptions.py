@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("lease_token", sa.String(36), nullable=False),
         sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("request_id", sa.String(128), nullable=True),
+        sa.UniqueConstraint("owner", "request_id", name="uq_webhook_subscriptions_request"),
     )
     op.create_index("ix_webhook_subscriptions_owner", "webhook_subscriptions", ["owner", "created_at"])
 
