@@ -69,6 +69,7 @@ _RECORD_AFTER_COMMIT = "record-state-after-commit"
 _CLOSE_AFTER_RELEASE = "close-after-release"
 _ROLL_OVER_UNRECORDED = "roll-over-unrecorded"
 _EFFECTS_SEE_CHANGES = "effects-see-changes"
+_TIME_FIRST = "deadlines-before-effects"
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -135,6 +136,12 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
     @workflow.run
     async def run(self, inp: DisputeInput) -> DisputeView:
         while True:
+            if workflow.patched(_TIME_FIRST):
+                # A deadline that passed while effects ran (a record spans tasks) moves the
+                # dispute on now, before effects: actions then meet the dispute as it stands.
+                due = self._live_deadline()
+                if due is not None and workflow.now() >= due:
+                    self._on_time()
             before = self._changed
             await self._effects()
             done = self._effects_retry_at is None

@@ -27,9 +27,9 @@ from platform_common.auth import Role
 from tests.harness.fixtures import make_stack
 from tests.integration.conftest import Api, open_api
 
-# Long enough that the seller's 15 days (30 s) outlast the outages: every dispute must end by
-# the seller's acceptance, never by a window that ran out while a process was down.
-DAY_SECONDS = 2.0
+# Long enough that the seller's 15 days (45 s) outlast the outages on a loaded machine: every
+# dispute must end by the seller's acceptance, never by a window that ran out meanwhile.
+DAY_SECONDS = 3.0
 DISPUTES = 50
 KILL_ROUNDS = 2
 T = TypeVar("T")
@@ -111,11 +111,21 @@ async def drive(api: Api, stub: disputes_pb2_grpc.DisputeServiceStub, n: int) ->
         # An accept that went through before its answer was lost: the dispute moved on.
         settled=lambda e: e.code() == grpc.StatusCode.FAILED_PRECONDITION,
     )
-    now = await patiently(
-        lambda: stub.GetDispute(
-            pb.GetDisputeRequest(dispute_id=dispute_id), metadata=api.service(), timeout=10
+    # The accept may have landed before its answer was lost: wait until the dispute shows it
+    # (GetDispute may answer from the read model for a moment while the worker is down).
+    now = None
+    for _ in range(120):
+        now = await patiently(
+            lambda: stub.GetDispute(
+                pb.GetDisputeRequest(dispute_id=dispute_id), metadata=api.service(), timeout=10
+            )
         )
-    )
+        assert now is not None
+        if now.dispute.resolution != pb.DISPUTE_RESOLUTION_UNSPECIFIED or now.dispute.HasField(
+            "escalated_at"
+        ):
+            break
+        await asyncio.sleep(0.5)
     assert now is not None and now.dispute.resolution == pb.DISPUTE_RESOLUTION_SELLER_ACCEPTED, now
     return dispute_id
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 
@@ -21,6 +20,7 @@ from dispute_svc.outbox import Audience
 from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.threads import NewMessage
 from platform_common.timestamps import to_timestamp
+from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -36,19 +36,12 @@ def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisputeRepo
         yield r
         r.close()
         return
-    server = request.getfixturevalue("postgres_url")
-    name = f"outbox_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    r = DisputeRepository(server.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield r
-    finally:
-        r.close()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with fresh_database(request.getfixturevalue("postgres_url"), "outbox") as url:
+        r = DisputeRepository(url)
+        try:
+            yield r
+        finally:
+            r.close()
 
 
 def snapshot(dispute_id: str, entries: int) -> pb.Dispute:

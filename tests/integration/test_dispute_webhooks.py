@@ -24,11 +24,7 @@ from tests.integration.disputes_api import (
     refused,
     status_becomes,
 )
-from tests.integration.test_dispute_events import events_of
-
-
-def notifier(api: Api) -> list[tuple[str, str]]:
-    return api.service(access.NOTIFICATIONS)
+from tests.integration.test_dispute_events import events_of, notifier
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from order_svc.store import MIGRATIONS as ORDER_MIGRATIONS
 from platform_common.auth import Caller, Role
 from platform_common.sql import make_engine, migrate
 from refund_svc.store import MIGRATIONS as REFUND_MIGRATIONS
+from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +39,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    server = request.getfixturevalue("postgres_url")
-    name = f"mig_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with fresh_database(request.getfixturevalue("postgres_url"), "mig") as url:
+        yield url
 
 
 def _filler(column: sa.Column[Any]) -> object:

@@ -179,8 +179,20 @@ async def record(
         await save(name, latest)
         # Recorded by the code that writes the events outbox: the read model is recorded by a
         # regular activity after each task commits (patch record-state-after-commit).
-        for base in ("dispute_seller_accepts", "dispute_arbitration_appeal", "dispute_cancelled"):
-            name = f"{base}_recorded_after_commit"
+        # (Each suffix names the code that recorded it: "_recorded_after_commit" before the patch
+        # deadlines-before-effects, "_deadlines_first" with it. Files already there are kept.)
+        generations = [
+            (
+                "_recorded_after_commit",
+                ("dispute_seller_accepts", "dispute_arbitration_appeal", "dispute_cancelled"),
+            ),
+            (
+                "_deadlines_first",
+                ("dispute_silent_seller_sla", "dispute_return_auto_confirmed", "dispute_return_contested"),
+            ),
+        ]
+        for suffix, base in ((suffix, base) for suffix, bases in generations for base in bases):
+            name = f"{base}{suffix}"
             handle = await env.client.start_workflow(
                 DisputeWorkflow.run, _input(name), id=workflow_id(name), task_queue="record-disputes"
             )
