@@ -26,7 +26,7 @@ from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from bench.common import drive, pct, run_with_stack
 from deploy.stack import Stack
-from examples.webhook_receiver import SIGNATURE_HEADER, WebhookReceiver
+from examples.webhook_receiver import SIGNATURE_HEADER, Delivery, WebhookReceiver
 from platform_common.access import CHECKOUT, NOTIFICATIONS
 from platform_common.auth import Role, mint_token
 from platform_common.signing import sign
@@ -143,6 +143,12 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
         * 1000
         for d in got
     ]
+
+    def at(d: Delivery, field: str) -> float:
+        return datetime.fromisoformat(str(d.event[field]).replace("Z", "+00:00")).timestamp()
+
+    recording = [(at(d, "recorded_at") - at(d, "occurred_at")) * 1000 for d in got]
+    sending = [(d.received_at - at(d, "recorded_at")) * 1000 for d in got]
     first = min(d.received_at for d in got)
     last = max(d.received_at for d in got)
     receiver.stop()
@@ -154,6 +160,11 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
     )
     print(
         f"delivered {len(got)} events at {delivered:.1f} events/s; lag p50 {pct(lags, 0.5):.0f} ms, p99 {pct(lags, 0.99):.0f} ms"
+    )
+    print(
+        f"  of which recording (the action → its event in the outbox) p50 {pct(recording, 0.5):.0f} ms, "
+        f"p99 {pct(recording, 0.99):.0f} ms; delivering (outbox → receiver) p50 {pct(sending, 0.5):.0f} ms, "
+        f"p99 {pct(sending, 0.99):.0f} ms"
     )
     print(f"baseline: bare sequential signed POSTs to the same receiver {baseline:.1f}/s")
     print(f"ratio events/s delivered ÷ bare POSTs/s: {delivered / baseline:.2f}")

@@ -13,6 +13,7 @@ import os
 import time
 import urllib.parse
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from disputes.v1 import disputes_pb2 as pb
@@ -39,6 +40,10 @@ BATCH = 100
 # dies (its process killed) frees the subscription for the next delivery within seconds.
 _LEASE_AHEAD = timedelta(seconds=5)
 _WAIT_SLICE_S = 2.0
+# The cursor is written at least this often while events flow (at most this much is resent
+# after a crash), and after this many events.
+_FLUSH_S = 0.25
+_FLUSH_EVENTS = 50
 
 
 def allow_local() -> bool:
@@ -113,42 +118,70 @@ class Deliveries:
             )
         return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_OK, delivered=delivered)
 
-    async def _held(self, target: Target, token: str, cursor: int, delivered: int, ahead: timedelta) -> bool:
-        until = datetime.now(UTC) + ahead
-        return await self._repo.webhooks.advance(target.subscription_id, token, cursor, delivered, until)
-
     async def _send(self, target: Target, token: str, wait_s: float) -> tuple[int, str]:
+        """Deliver as events come, for up to the call's budget. The cursor is written (and the
+        lease renewed) at most every FLUSH_S or FLUSH_EVENTS, before a POST if the lease is
+        short, and always before returning: a crash resends at most that stretch."""
         loop = asyncio.get_running_loop()
         ends = loop.time() + CALL_BUDGET_S
-        cursor, delivered, waited = target.cursor, 0, False
-        posting = timedelta(seconds=webhook_http.POST_TIMEOUT_S) + _LEASE_AHEAD
-        while loop.time() < ends:
-            page = await self._repo.events(Audience(), cursor, types=target.types, limit=BATCH)
+        hold = timedelta(seconds=webhook_http.POST_TIMEOUT_S) + _LEASE_AHEAD
+        state = _Progress(target.cursor, loop.time() + hold.total_seconds())
+
+        async def flush() -> bool:
+            until = datetime.now(UTC) + hold
+            ok = await self._repo.webhooks.advance(
+                target.subscription_id, token, state.cursor, state.unsaved, until
+            )
+            state.unsaved, state.saved_at, state.lease_ends = (
+                0,
+                loop.time(),
+                loop.time() + hold.total_seconds(),
+            )
+            return ok
+
+        spent = False
+        while loop.time() < ends and not spent:
+            page = await self._repo.events(Audience(), state.cursor, types=target.types, limit=BATCH)
             for event in page.events:
                 if loop.time() > ends - webhook_http.POST_TIMEOUT_S / 2:
-                    return delivered, ""  # the budget is spent: the next call goes on from here
-                if not await self._held(target, token, cursor, 0, posting):
-                    return delivered, ""  # deleted, replayed or disabled meanwhile: stop here
+                    spent = True
+                    break  # the budget is spent: the next call goes on from here
+                if state.lease_ends - loop.time() < webhook_http.POST_TIMEOUT_S + 1 and not await flush():
+                    return state.delivered, ""  # deleted, replayed or disabled meanwhile: stop here
                 error = await post(target, event, self._local)
                 if error:
-                    return delivered, f"event {event.event_id}: {error}"
-                delivered += 1
-                cursor = event.cursor
-                if not await self._held(target, token, cursor, 1, _LEASE_AHEAD):
-                    return delivered, ""
-            cursor = max(cursor, page.scanned)
-            if not await self._held(target, token, cursor, 0, _LEASE_AHEAD):
-                return delivered, ""
-            if page.events:
+                    await flush()
+                    return state.delivered, f"event {event.event_id}: {error}"
+                state.delivered += 1
+                state.unsaved += 1
+                state.cursor = event.cursor
+                due = loop.time() - state.saved_at >= _FLUSH_S or state.unsaved >= _FLUSH_EVENTS
+                if due and not await flush():
+                    return state.delivered, ""
+            else:
+                state.cursor = max(state.cursor, page.scanned)
+            if not await flush():
+                return state.delivered, ""
+            if spent or len(page.events) == BATCH:
                 continue
-            if delivered or waited or wait_s <= 0:
+            if wait_s <= 0:
                 break
-            waited = True
-            # Wait for events in short slices, renewing the lease before each.
+            # Wait for more (in short slices, renewing the lease), until the budget is spent.
             until = loop.time() + min(wait_s, max(0.0, ends - loop.time()))
-            while loop.time() < until:
-                if await self._head.wait_past(cursor, min(_WAIT_SLICE_S, until - loop.time())):
-                    break
-                if not await self._held(target, token, cursor, 0, _LEASE_AHEAD):
-                    return delivered, ""
-        return delivered, ""
+            arrived = False
+            while loop.time() < until and not arrived:
+                arrived = await self._head.wait_past(state.cursor, min(_WAIT_SLICE_S, until - loop.time()))
+                if not arrived and not await flush():
+                    return state.delivered, ""
+            if not arrived:
+                break
+        return state.delivered, ""
+
+
+@dataclass
+class _Progress:
+    cursor: int
+    lease_ends: float
+    delivered: int = 0
+    unsaved: int = 0
+    saved_at: float = 0.0
