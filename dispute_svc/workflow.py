@@ -149,8 +149,6 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
                 if self._closed_out():
                     break
                 continue  # the close landed during this pass: its effects are the next pass
-            if before != self._changed and done and workflow.patched(_EFFECTS_SEE_CHANGES):
-                continue  # an action landed while effects ran (a record spans tasks): its turn now
             rollover = (
                 self._updates >= inp.max_updates_per_run or workflow.info().is_continue_as_new_suggested()
             )
@@ -165,6 +163,10 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
                 )
                 if self.s.status not in CLOSED and settled:
                     workflow.continue_as_new(self._carry_over(recorded=published))
+                continue
+            if before != self._changed and done and workflow.patched(_EFFECTS_SEE_CHANGES):
+                # An action landed while effects ran (a record spans tasks): its effects run now
+                # (after the rollover check above, so steady actions cannot postpone that).
                 continue
             wake = self._next_wake()
             seen = self._changed
@@ -311,7 +313,8 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
                     api.RECORD_DISPUTE_STATE,
                     view,
                     start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=_EFFECT_PATIENCE,
+                    # Time in the task queue counts here, unlike for a local activity.
+                    schedule_to_close_timeout=_EFFECT_PATIENCE + timedelta(minutes=3),
                     retry_policy=_RETRY,
                 )
             else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,6 +22,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from dispute_svc import contract as api
+    from platform_common import search_attributes as sa
+
+T = TypeVar("T")
 
 WORKFLOW_NAME = "WebhookDeliveryWorkflow"
 # A receiver that fails for this many policy days is disabled.
@@ -46,6 +50,10 @@ class WebhookInput:
     # The platform's day (DP_DAY_SECONDS) when the subscription was made: the retry window.
     day_seconds: float = 86_400
     failures: int = 0
+    # Carried over by continue-as-new: when the receiver's failures in a row began (ISO-8601),
+    # so a long outage does not get a fresh window with each run; and refusals in a row.
+    failing_since: str = ""
+    refusals: int = 0
 
 
 def retry_delay(failures: int, day_seconds: float) -> timedelta:
@@ -54,8 +62,10 @@ def retry_delay(failures: int, day_seconds: float) -> timedelta:
     return max(delay, _RETRY_FLOOR)
 
 
-# DisputeService refused the delivery call itself (not the receiver): ask again after this.
-_SERVICE_RETRY = timedelta(seconds=30)
+# DisputeService refused a call itself (not the receiver): ask again after this, doubling up to
+# the cap, and show it (search attribute SideEffectsDeferred) until a call goes through.
+_REFUSED_RETRY = timedelta(seconds=30)
+_REFUSED_RETRY_MAX = timedelta(hours=1)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -63,6 +73,8 @@ class WebhookDeliveryWorkflow:
     def __init__(self) -> None:
         self._woken = False
         self._replayed = False
+        self._failures = self._refusals = 0
+        self._failing_since: datetime | None = None
 
     @workflow.signal
     def wake(self) -> None:
@@ -71,59 +83,86 @@ class WebhookDeliveryWorkflow:
 
     @workflow.run
     async def run(self, inp: WebhookInput) -> str:
-        failures = inp.failures
+        self._failures, self._refusals = inp.failures, inp.refusals
         window = timedelta(seconds=inp.day_seconds) * WEBHOOK_RETRY_DAYS
-        # When this workflow first saw the receiver fail, of the failures in a row it has seen:
-        # the retry window runs from there. An outage of DisputeService's own in between (the
-        # call never answered) restarts it: only the receiver's failures count.
-        failing_since: datetime | None = None
+        # When the receiver's failures in a row began, as this workflow saw them: the retry
+        # window runs from there. A replay starts it afresh.
+        self._failing_since = datetime.fromisoformat(inp.failing_since) if inp.failing_since else None
         for _ in range(CALLS_PER_RUN):
-            try:
-                r: api.WebhookOutcome = await workflow.execute_activity(
-                    api.DELIVER_WEBHOOKS,
-                    api.WebhookPull(inp.subscription_id, IDLE_WAIT_S),
-                    result_type=api.WebhookOutcome,
-                    start_to_close_timeout=timedelta(seconds=IDLE_WAIT_S + 70),
-                    heartbeat_timeout=timedelta(seconds=3 * api.WEBHOOK_HEARTBEAT_S),
-                    # DisputeService down is not the receiver failing: ask again until it answers.
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-                    ),
-                )
-            except ActivityError as exc:  # refused for good (e.g. a worker with the wrong identity)
-                workflow.logger.warning("webhook %s: delivery call refused: %s", inp.subscription_id, exc)
-                failing_since = None
-                await self._pause(_SERVICE_RETRY)
-                continue
+            r = await self._call(
+                api.DELIVER_WEBHOOKS,
+                api.WebhookPull(inp.subscription_id, IDLE_WAIT_S),
+                api.WebhookOutcome,
+                timedelta(seconds=IDLE_WAIT_S + 70),
+            )
+            if r is None:
+                continue  # refused: paused already; the receiver's window is left as it was
             if self._replayed:
-                failures, failing_since, self._replayed = 0, None, False
+                self._failures, self._failing_since, self._replayed = 0, None, False
             if r.outcome == api.GONE:
                 return "GONE"
             if r.outcome == api.FAILED:
-                failures += 1
-                failing_since = failing_since or workflow.now()
-                if workflow.now() - failing_since >= window:
-                    reason = f"failing since {failing_since.isoformat()} ({failures} attempts): {r.error}"
-                    disabled = await workflow.execute_activity(
+                self._failures += 1
+                self._failing_since = self._failing_since or workflow.now()
+                if workflow.now() - self._failing_since >= window:
+                    reason = f"failing since {self._failing_since.isoformat()} ({self._failures} attempts): {r.error}"
+                    disabled = await self._call(
                         api.DISABLE_WEBHOOK,
                         api.WebhookDisable(inp.subscription_id, reason, r.failing_since),
-                        result_type=bool,
-                        start_to_close_timeout=timedelta(seconds=30),
+                        bool,
+                        timedelta(seconds=30),
                     )
                     if disabled:
                         return "DISABLED"
-                    failures, failing_since = 0, None  # replayed meanwhile: a fresh start
+                    if disabled is False:  # replayed meanwhile: a fresh start
+                        self._failures, self._failing_since = 0, None
                     continue
-                await self._pause(retry_delay(failures, inp.day_seconds))
+                await self._pause(retry_delay(self._failures, inp.day_seconds))
             elif r.outcome == api.BUSY:
                 await self._pause(timedelta(seconds=1))
             else:
-                failures, failing_since = 0, None
+                self._failures, self._failing_since = 0, None
             if workflow.info().is_continue_as_new_suggested():
                 break
-        workflow.continue_as_new(replace(inp, failures=failures))
+        since = self._failing_since.isoformat() if self._failing_since else ""
+        workflow.continue_as_new(
+            replace(inp, failures=self._failures, failing_since=since, refusals=self._refusals)
+        )
+
+    async def _call(self, name: str, arg: object, result_type: type[T], timeout: timedelta) -> T | None:
+        """One call to DisputeService, retried by Temporal while it cannot be reached; None if
+        it refused the call for good (e.g. a worker deployed with the wrong identity), after a
+        pause that doubles with each refusal in a row, flagged in the Temporal UI meanwhile."""
+        try:
+            result: T = await workflow.execute_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=timedelta(seconds=3 * api.WEBHOOK_HEARTBEAT_S),
+                # DisputeService down is not the receiver failing: ask again until it answers.
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+                ),
+            )
+        except ActivityError as exc:
+            workflow.logger.error("webhook delivery call %s refused: %s", name, exc)
+            if self._refusals == 0:
+                workflow.upsert_search_attributes([sa.SIDE_EFFECTS_DEFERRED.value_set(True)])
+            self._refusals += 1
+            pause = min(_REFUSED_RETRY * 2 ** min(self._refusals - 1, 10), _REFUSED_RETRY_MAX)
+            if self._failing_since is not None:
+                # Time the receiver could not be tried does not count against it.
+                self._failing_since += pause
+            await self._pause(pause)
+            return None
+        if self._refusals:
+            self._refusals = 0
+            workflow.upsert_search_attributes([sa.SIDE_EFFECTS_DEFERRED.value_set(False)])
+        return result
 
     async def _pause(self, delay: timedelta) -> None:
-        self._woken = False
+        """Wait `delay`, or less if woken; a wake that came during the last call counts."""
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._woken, timeout=delay)
+        self._woken = False
