@@ -18,7 +18,10 @@ from deploy.stack import ROOT, Stack
 def main() -> None:
     data_dir = Path(os.environ.get("DP_DATA_DIR") or ROOT / "data")
     day = os.environ.get("DP_DAY_SECONDS")
-    stack = Stack(data_dir, day_seconds=float(day) if day else None)
+    # A local platform is for development: webhook receivers on this machine (plain http,
+    # 127.0.0.1) are allowed unless DP_WEBHOOK_ALLOW_LOCAL says otherwise.
+    local = {"DP_WEBHOOK_ALLOW_LOCAL": os.environ.get("DP_WEBHOOK_ALLOW_LOCAL", "1")}
+    stack = Stack(data_dir, day_seconds=float(day) if day else None, extra_env=local)
     stopping = False
 
     def _stop(*_: object) -> None:
