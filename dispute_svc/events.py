@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from platform_common.errors import InvalidArgument
+
 
 @dataclass(frozen=True)
 class EventType:
@@ -134,6 +136,17 @@ MESSAGE_POSTED = "dispute.message_posted"
 UPDATED = "dispute.updated"
 TYPES = frozenset(t.name for t in CATALOG)
 _BY_ACTION = {action: t.name for t in CATALOG for action in t.actions}
+
+
+def check_types(values: list[str], field: str) -> list[str]:
+    """A type filter, as the feeds and webhook subscriptions take it: catalog names only (no more
+    of them than the catalog has), deduplicated and sorted."""
+    if len(values) > len(TYPES):
+        raise InvalidArgument(f"{field}: at most {len(TYPES)} (the catalog's size)")
+    unknown = sorted(set(values) - TYPES)
+    if unknown:
+        raise InvalidArgument(f"{field}: unknown event types {unknown}; see docs/events.md for the catalog")
+    return sorted(set(values))
 
 
 def type_of(action: str) -> str:

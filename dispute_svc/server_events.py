@@ -18,7 +18,7 @@ from disputes.v1 import disputes_pb2 as pb
 from dispute_svc import requests as rq
 from dispute_svc import threads
 from dispute_svc.client import DisputeClient
-from dispute_svc.events import TYPES
+from dispute_svc.events import check_types
 from dispute_svc.feeds import MAX_WATCHES, MAX_WATCHES_PER_CALLER, HeadWatcher, follow
 from dispute_svc.model import EvidenceAddition, Party
 from dispute_svc.outbox import MAX_PAGE, Audience, Page
@@ -46,12 +46,7 @@ def audience(caller: Caller) -> Audience:
 def _filters(after: int, dispute_id: str, types: list[str]) -> tuple[int, str, list[str]]:
     if after < 0:
         raise InvalidArgument("after_cursor must be 0 or a cursor received before")
-    if len(types) > len(TYPES):
-        raise InvalidArgument(f"types: at most {len(TYPES)} (the catalog's size)")
-    unknown = sorted(set(types) - TYPES)
-    if unknown:
-        raise InvalidArgument(f"unknown event types {unknown}; see docs/events.md for the catalog")
-    return after, require_uuid(dispute_id, "dispute_id") if dispute_id else "", sorted(set(types))
+    return after, require_uuid(dispute_id, "dispute_id") if dispute_id else "", check_types(types, "types")
 
 
 class EventsApi:

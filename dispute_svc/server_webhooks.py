@@ -14,24 +14,13 @@ import grpc
 from disputes.v1 import disputes_pb2 as pb
 
 from dispute_svc.client import WebhookClient
-from dispute_svc.events import TYPES
+from dispute_svc.events import check_types
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.webhooks import Deliveries, allow_local, check_url
 from platform_common.auth import current_caller
 from platform_common.errors import InvalidArgument, NotFound, Unavailable
 from platform_common.validate import require_uuid, storable
-
-MAX_TYPES = 64
-
-
-def _types(values: list[str]) -> list[str]:
-    if len(values) > MAX_TYPES:
-        raise InvalidArgument(f"event_types: at most {MAX_TYPES}")
-    unknown = sorted(set(values) - TYPES)
-    if unknown:
-        raise InvalidArgument(f"unknown event types {unknown}; see docs/events.md for the catalog")
-    return sorted(set(values))
 
 
 class WebhooksApi:
@@ -58,7 +47,7 @@ class WebhooksApi:
             raise InvalidArgument("request_id must be at most 128 characters")
         storable(request.request_id, "request_id")
         url = await check_url(request.url, allow_local())
-        types = _types(list(request.event_types))
+        types = check_types(list(request.event_types), "event_types")
         after = 0 if request.from_beginning else (await self._cursor(request.after_cursor) or None)
         created, secret = await self._repo.webhooks.create(
             current_caller().id,
