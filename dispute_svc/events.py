@@ -1,27 +1,15 @@
 """The dispute event catalog: what each event type means and which timeline actions it covers.
 
 An event is a dispute's timeline entry (or a message) made durable for the platform's other
-services: the type is the stable contract they subscribe to, the timeline action inside it is
-the finer detail. One table, printed into docs/events.md (`python -m dispute_svc.events`; a
-test compares), so the catalog that consumers read is the one the code uses.
+services. One table, printed into docs/events.md (`python -m dispute_svc.events`; a test
+compares), so the catalog that consumers read is the one the code uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from platform_common.events import Catalog, EventType
 
-from platform_common.errors import InvalidArgument
-
-
-@dataclass(frozen=True)
-class EventType:
-    name: str
-    meaning: str
-    # Timeline actions (DisputeWorkflow) recorded as this type.
-    actions: tuple[str, ...] = ()
-
-
-CATALOG: tuple[EventType, ...] = (
+TYPES_LISTED: tuple[EventType, ...] = (
     EventType("dispute.opened", "the buyer opened the dispute", ("DISPUTE_OPENED",)),
     EventType(
         "dispute.seller_responded",
@@ -134,33 +122,11 @@ CATALOG: tuple[EventType, ...] = (
 
 MESSAGE_POSTED = "dispute.message_posted"
 UPDATED = "dispute.updated"
-TYPES = frozenset(t.name for t in CATALOG)
-_BY_ACTION = {action: t.name for t in CATALOG for action in t.actions}
-
-
-def check_types(values: list[str], field: str) -> list[str]:
-    """A type filter, as the feeds and webhook subscriptions take it: catalog names only (no more
-    of them than the catalog has), deduplicated and sorted."""
-    if len(values) > len(TYPES):
-        raise InvalidArgument(f"{field}: at most {len(TYPES)} (the catalog's size)")
-    unknown = sorted(set(values) - TYPES)
-    if unknown:
-        raise InvalidArgument(f"{field}: unknown event types {unknown}; see docs/events.md for the catalog")
-    return sorted(set(values))
-
-
-def type_of(action: str) -> str:
-    """The event type a timeline action is recorded as."""
-    return _BY_ACTION.get(action, UPDATED)
-
-
-def markdown() -> str:
-    """The catalog as docs/events.md shows it (a test keeps the two identical)."""
-    lines = ["| type | meaning | timeline actions |", "| --- | --- | --- |"]
-    for t in CATALOG:
-        actions = ", ".join(f"`{a}`" for a in t.actions) or "-"
-        lines.append(f"| `{t.name}` | {t.meaning} | {actions} |")
-    return "\n".join(lines)
+CATALOG = Catalog(TYPES_LISTED, UPDATED, "docs/events.md")
+TYPES = CATALOG.names
+type_of = CATALOG.type_of
+check_types = CATALOG.check_types
+markdown = CATALOG.markdown
 
 
 if __name__ == "__main__":

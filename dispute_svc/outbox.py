@@ -3,8 +3,8 @@ and read back by cursor for the watch stream, the events list and the webhook de
 
 Why a per-dispute `seq` and a global `cursor` both: consumers order one dispute's events by
 `seq` (no gaps, so a missing one is visible), and resume a whole feed from a `cursor`. Both are
-given under locks held to commit (the dispute's read-model row, then the one cursor row), so
-they increase in commit order: a reader that has seen cursor N never finds a smaller one later.
+given under locks held to commit (the dispute's read-model row, then the one cursor row, see
+platform_common/outbox.py), so they increase in commit order.
 
 Runs inside DisputeRepository's blocking sessions (no asyncio here).
 """
@@ -18,16 +18,16 @@ from datetime import datetime
 
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispute_svc.events import type_of
 from dispute_svc.store import DisputeRow, EventCursorRow, EventRow
+from platform_common import outbox
+from platform_common.outbox import Page
 from platform_common.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
-# Events one read returns at most.
-MAX_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -38,25 +38,6 @@ class Audience:
     buyer_id: str = ""
     seller_id: str = ""
     arbiter: bool = False
-
-
-@dataclass(frozen=True)
-class Page:
-    events: list[pb.DisputeEvent]
-    # Scanned up to here (past events the audience may not see, too): resume after it.
-    scanned: int
-
-
-def _take_cursors(s: Session, n: int) -> int:
-    """Reserve n cursors; returns the first. The row stays locked until commit (PostgreSQL), so
-    event-writing transactions commit in cursor order."""
-    last = s.execute(
-        update(EventCursorRow)
-        .where(EventCursorRow.id == 1)
-        .values(last=EventCursorRow.last + n)
-        .returning(EventCursorRow.last)
-    ).scalar_one()
-    return int(last) - n + 1
 
 
 def append(
@@ -70,7 +51,7 @@ def append(
     row `row` is locked by this transaction, with `d` as the dispute's state to show."""
     if not entries:
         return []
-    first = _take_cursors(s, len(entries))
+    first = outbox.take_cursors(s, EventCursorRow, len(entries))
     out = []
     for i, (kind, entry, message) in enumerate(entries):
         seq = row.event_seq + 1 + i
@@ -130,12 +111,12 @@ def append_timeline(s: Session, row: DisputeRow, d: pb.Dispute, now: datetime) -
 
 
 def head(s: Session) -> int:
-    return int(s.execute(select(EventCursorRow.last).where(EventCursorRow.id == 1)).scalar_one())
+    return outbox.head(s, EventCursorRow)
 
 
 def read(
     s: Session, audience: Audience, after: int, *, dispute_id: str = "", types: Sequence[str] = (), limit: int
-) -> Page:
+) -> Page[pb.DisputeEvent]:
     """Events after `after` that the audience may see, oldest first, at most `limit`."""
     top = head(s)
     query = select(EventRow.body, EventRow.cursor).where(EventRow.cursor > after, EventRow.cursor <= top)
@@ -151,8 +132,7 @@ def read(
         query = query.where(EventRow.type.in_(list(types)))
     rows = s.execute(query.order_by(EventRow.cursor).limit(limit)).all()
     events = [pb.DisputeEvent.FromString(body) for body, _ in rows]
-    scanned = int(rows[-1][1]) if len(rows) == limit else max(top, after)
-    return Page(events, scanned)
+    return Page(events, outbox.scanned_to([int(c) for _, c in rows], limit, after, top))
 
 
 def count(s: Session, dispute_id: str) -> int:

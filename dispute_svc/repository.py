@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from dispute_svc import outbox, threads
 from dispute_svc.openings import Openings
-from dispute_svc.outbox import Audience, Page
+from dispute_svc.outbox import Audience
 from dispute_svc.store import ABANDONED, ABANDONING, MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
 from dispute_svc.webhook_store import WebhookStore
+from platform_common.outbox import Page
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
@@ -176,10 +177,12 @@ class DisputeRepository:
         dispute_id: str = "",
         types: list[str] | None = None,
         limit: int,
-    ) -> Page:
+    ) -> Page[disputes_pb2.DisputeEvent]:
         return await self._sql.run(self._events, audience, after, dispute_id, types or [], limit)
 
-    def _events(self, audience: Audience, after: int, dispute_id: str, types: list[str], limit: int) -> Page:
+    def _events(
+        self, audience: Audience, after: int, dispute_id: str, types: list[str], limit: int
+    ) -> Page[disputes_pb2.DisputeEvent]:
         with self._sql.sessions() as s:
             return outbox.read(s, audience, after, dispute_id=dispute_id, types=types, limit=limit)
 

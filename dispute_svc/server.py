@@ -16,7 +16,6 @@ from disputes.v1 import disputes_pb2_grpc
 
 from dispute_svc import requests as rq
 from dispute_svc.client import DisputeClient, WebhookClient
-from dispute_svc.feeds import HeadWatcher
 from dispute_svc.model import CLOSED, ActionCaller, AllowedAction, Party
 from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
@@ -37,6 +36,7 @@ from platform_common.errors import (
     PermissionDenied,
     Unavailable,
 )
+from platform_common.feeds import HeadWatcher, WatchSlots
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
 from platform_common.timestamps import to_timestamp
@@ -89,7 +89,7 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
         # The disputes known to be escalated (escalation is never undone), which arbiters may act on.
         self._escalated: set[str] = set()
         self._head = HeadWatcher(repo.head)
-        self._watches: dict[str, int] = {}
+        self._slots = WatchSlots()
         self._hooks = hooks or WebhookClient(workflows.temporal)
         self._deliveries = Deliveries(repo, self._head, allow_local())
 

@@ -8,9 +8,9 @@ caller is on a thread; internal notes reach arbiters only, on every path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import grpc
 from disputes.v1 import disputes_pb2 as pb
@@ -19,18 +19,19 @@ from dispute_svc import requests as rq
 from dispute_svc import threads
 from dispute_svc.client import DisputeClient
 from dispute_svc.events import check_types
-from dispute_svc.feeds import MAX_WATCHES, MAX_WATCHES_PER_CALLER, HeadWatcher, follow
 from dispute_svc.model import EvidenceAddition, Party
-from dispute_svc.outbox import MAX_PAGE, Audience, Page
+from dispute_svc.outbox import Audience
 from dispute_svc.peers import Peers
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common.auth import Caller, Role, current_caller
-from platform_common.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted, Unavailable
+from platform_common.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
+from platform_common.feeds import HeadWatcher, WatchSlots, check_cursor, follow, page_limit
+from platform_common.outbox import Page
 from platform_common.paging import page_size
+from platform_common.timestamps import to_timestamp
 from platform_common.validate import require_uuid, storable
 
-DEFAULT_EVENTS_PAGE = 100
 # How long a message waits for its just-opened dispute's first record (steps of 0.1 s).
 _RECORD_WAIT_STEPS = 30
 
@@ -43,10 +44,8 @@ def audience(caller: Caller) -> Audience:
     return Audience(arbiter=caller.role is Role.ARBITER)
 
 
-def _filters(after: int, dispute_id: str, types: list[str]) -> tuple[int, str, list[str]]:
-    if after < 0:
-        raise InvalidArgument("after_cursor must be 0 or a cursor received before")
-    return after, require_uuid(dispute_id, "dispute_id") if dispute_id else "", check_types(types, "types")
+def _filters(dispute_id: str, types: list[str]) -> tuple[str, list[str]]:
+    return require_uuid(dispute_id, "dispute_id") if dispute_id else "", check_types(types, "types")
 
 
 class EventsApi:
@@ -54,7 +53,7 @@ class EventsApi:
     _workflows: DisputeClient
     _peers: Peers
     _head: HeadWatcher
-    _watches: dict[str, int]
+    _slots: WatchSlots
 
     # --- thread --------------------------------------------------------------------------------
 
@@ -152,51 +151,39 @@ class EventsApi:
 
     # --- events --------------------------------------------------------------------------------
 
-    async def _known(self, after: int) -> int:
-        """A cursor this platform gave (not one from another environment, or from before a
-        restore): skipping every event up to an unknown cursor would lose them silently."""
-        if after > await self._repo.head():
-            raise InvalidArgument("after_cursor is past the newest event; pass a cursor you received")
-        return after
-
     async def ListDisputeEvents(
         self, request: pb.ListDisputeEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDisputeEventsResponse:
-        after, dispute_id, types = _filters(request.after_cursor, request.dispute_id, list(request.types))
-        await self._known(after)
-        size = request.page_size or DEFAULT_EVENTS_PAGE
-        if not 1 <= size <= MAX_PAGE:
-            raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
+        dispute_id, types = _filters(request.dispute_id, list(request.types))
+        size = page_limit(request.page_size)
+        after = check_cursor(request.after_cursor, await self._repo.head())
         page = await self._repo.events(
             audience(current_caller()), after, dispute_id=dispute_id, types=types, limit=size
         )
         return pb.ListDisputeEventsResponse(events=page.events, next_cursor=page.scanned)
 
-    @contextlib.contextmanager
-    def _slot(self, caller: Caller) -> Iterator[None]:
-        key = f"{caller.role.value}:{caller.id}"
-        if self._watches.get(key, 0) >= MAX_WATCHES_PER_CALLER:
-            raise ResourceExhausted(f"at most {MAX_WATCHES_PER_CALLER} open watches per caller; close one")
-        if sum(self._watches.values()) >= MAX_WATCHES:
-            raise ResourceExhausted("this server holds as many watches as it takes; retry on another")
-        self._watches[key] = self._watches.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            self._watches[key] -= 1
-            if not self._watches[key]:
-                del self._watches[key]
-
     async def WatchDisputeEvents(
         self, request: pb.WatchDisputeEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchDisputeEventsResponse]:
-        after, dispute_id, types = _filters(request.after_cursor, request.dispute_id, list(request.types))
-        await self._known(after)
+        dispute_id, types = _filters(request.dispute_id, list(request.types))
+        after = check_cursor(request.after_cursor, await self._repo.head())
         caller = current_caller()
 
-        async def read(a: Audience, cursor: int, d: str, t: list[str], limit: int) -> Page:
-            return await self._repo.events(a, cursor, dispute_id=d, types=t, limit=limit)
+        whose = audience(caller)
 
-        with self._slot(caller):
-            async for item in follow(read, self._head, audience(caller), after, dispute_id, types):
+        async def read(cursor: int, limit: int) -> Page[pb.DisputeEvent]:
+            return await self._repo.events(whose, cursor, dispute_id=dispute_id, types=types, limit=limit)
+
+        with self._slots.hold(caller):
+            async for item in follow(read, self._head, after, event=_event, beat=_heartbeat):
                 yield item
+
+
+def _event(e: pb.DisputeEvent) -> pb.WatchDisputeEventsResponse:
+    return pb.WatchDisputeEventsResponse(event=e)
+
+
+def _heartbeat(cursor: int) -> pb.WatchDisputeEventsResponse:
+    return pb.WatchDisputeEventsResponse(
+        heartbeat=pb.Heartbeat(cursor=cursor, at=to_timestamp(datetime.now(UTC)))
+    )

@@ -20,11 +20,11 @@ from disputes.v1 import disputes_pb2 as pb
 from google.protobuf import json_format
 
 from dispute_svc import webhook_http
-from dispute_svc.feeds import HeadWatcher
 from dispute_svc.outbox import Audience
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.webhook_store import Target
 from platform_common.errors import InvalidArgument
+from platform_common.feeds import HeadWatcher
 from platform_common.signing import sign
 from platform_common.timestamps import to_timestamp
 

@@ -27,13 +27,14 @@ async def main() -> None:
     configure_logging()
     secret = jwt_secret()  # fail fast on a missing secret, before opening the database
     db_url = os.environ.get("DP_ORDER_DB_URL", "sqlite:///data/orders.db")
-    repo = OrderRepository(db_url)
+    day = timedelta(seconds=day_length_seconds())
+    repo = OrderRepository(db_url, day)
     temporal = TemporalConfig.from_env()
     # Lazy: the service starts even while Temporal is down; affected RPCs answer UNAVAILABLE.
     client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
     # Arbiters see only orders with an escalated dispute: DisputeService knows which.
     disputes = disputes_pb2_grpc.DisputeServiceStub(service_channel("DISPUTE", ORDER_SVC, secret))
-    service = OrderService(repo, ProtectionClient(client), timedelta(seconds=day_length_seconds()), disputes)
+    service = OrderService(repo, ProtectionClient(client), day, disputes)
     log.info("order database: %s", db_url.split("@")[-1])  # never log credentials
     try:
         await run_service(

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from orders.v1 import orders_pb2
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from order_svc import outbox
 from order_svc.ledger import LedgerStore, entries_of, holds_ever, holds_of
 from order_svc.rules import NewOrder, Status
 from order_svc.store import (
     MIGRATIONS,
     AccountRow,
-    OrderEscrowEntryRow,
+    OrderData,
     OrderEventRow,
     OrderHoldRow,
     OrderRow,
@@ -24,6 +25,7 @@ from order_svc.store import (
 )
 from platform_common.auth import Caller
 from platform_common.errors import AlreadyExists, FailedPrecondition, NotFound
+from platform_common.outbox import Page
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
@@ -36,23 +38,14 @@ class FreezesChanged(Exception):
         self.pending = pending
 
 
-@dataclass(frozen=True)
-class OrderData:
-    """An order with everything its API view shows."""
-
-    row: OrderRow
-    events: list[OrderEventRow]
-    holds: list[OrderHoldRow]
-    entries: list[OrderEscrowEntryRow]
-    # Holds the order has ever had (released ones included).
-    holds_ever: int = 0
-
-
 class OrderRepository:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, day: timedelta = timedelta(days=1)) -> None:
+        """`day` is the platform's day (DP_DAY_SECONDS): the deadlines the events show."""
         self._sql = SqlStore(url, MIGRATIONS, "order-db")
         self._sessions = self._sql.sessions
         self._run = self._sql.run
+        # Every timeline entry written through these sessions gets its event (the outbox).
+        outbox.install(self._sessions, day)
         # Escrow movements and dispute holds: the money side of the order.
         self.ledger = LedgerStore(self._sql)
 
@@ -128,6 +121,24 @@ class OrderRepository:
         with self._sessions() as s:
             rows = list(s.scalars(q).all())
         return split_page(rows, page_size, lambda r: (r.created_at, r.id))
+
+    async def events(
+        self, audience: outbox.Audience, after: int, *, order_id: str, types: list[str], limit: int
+    ) -> Page[orders_pb2.OrderEvent]:
+        return await self._run(self._events_sync, audience, after, order_id, types, limit)
+
+    def _events_sync(
+        self, audience: outbox.Audience, after: int, order_id: str, types: list[str], limit: int
+    ) -> Page[orders_pb2.OrderEvent]:
+        with self._sessions() as s:
+            return outbox.read(s, audience, after, order_id=order_id, types=types, limit=limit)
+
+    async def head(self) -> int:
+        return await self._run(self._head_sync)
+
+    def _head_sync(self) -> int:
+        with self._sessions() as s:
+            return outbox.head(s)
 
     # --- writes -------------------------------------------------------------------------------
 

@@ -17,12 +17,14 @@ from order_svc.internal import InternalRpcs
 from order_svc.model import ProtectionState, parse_iso
 from order_svc.repository import FreezesChanged, OrderRepository, precondition
 from order_svc.rules import IN_TRANSIT, Status
+from order_svc.server_events import OrderEventsApi
 from order_svc.store import OrderRow
 from order_svc.views import order_to_proto
 from platform_common import access
 from platform_common.arbiters import require_escalated_order
 from platform_common.auth import ORDER_API, Caller, Role, current_caller
 from platform_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
+from platform_common.feeds import HeadWatcher, WatchSlots
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
 from platform_common.validate import not_in_future, require_timestamp
@@ -61,7 +63,7 @@ def _check_party(row: OrderRow, caller: Caller) -> None:
         raise PermissionDenied("this order belongs to another seller")
 
 
-class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
+class OrderService(InternalRpcs, OrderEventsApi, orders_pb2_grpc.OrderServiceServicer):
     def __init__(
         self,
         repo: OrderRepository,
@@ -75,6 +77,9 @@ class OrderService(InternalRpcs, orders_pb2_grpc.OrderServiceServicer):
         self._disputes = disputes
         self._hooks = DisputeHooks(repo, workflows)
         self._accounts = Accounts(repo)
+        # The event feed's head, polled while any WatchOrderEvents stream waits.
+        self._head = HeadWatcher(repo.head)
+        self._slots = WatchSlots()
 
     async def _view(self, order_id: str) -> orders_pb2.Order:
         return order_to_proto(await self._repo.data(order_id), self._day, _now())

@@ -6,11 +6,23 @@ both win a transition; the loser re-reads and gets a precise error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from platform_common.sql import UTCDateTime
@@ -50,6 +62,8 @@ class OrderRow(Base):
     protection_revision: Mapped[int] = mapped_column(BigInteger, default=0)
     # Escrow paid out to the seller so far (order_svc/escrow.py; refunds are OrderEscrowEntryRow).
     escrow_released_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Events this order has in the outbox (order_svc/outbox.py): the last one's sequence.
+    event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completion_reason: Mapped[str | None] = mapped_column(String(32))
     escrow_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -122,6 +136,39 @@ class OrderEventRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class OrderOutboxRow(Base):
+    """One order event for the platform's other services (ListOrderEvents, WatchOrderEvents,
+    webhooks): written in the transaction of the timeline entry it announces."""
+
+    __tablename__ = "order_outbox"
+
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    order_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(64))
+    buyer_id: Mapped[str] = mapped_column(String(128))
+    seller_id: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The serialized orders.v1.OrderEvent, as every reader gets it.
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq", name="uq_order_outbox_seq"),
+        Index("ix_order_outbox_buyer", "buyer_id", "cursor"),
+        Index("ix_order_outbox_seller", "seller_id", "cursor"),
+        Index("ix_order_outbox_order", "order_id", "cursor"),
+    )
+
+
+class OrderEventCursorRow(Base):
+    """The one row (id 1) that hands out the outbox's global cursors (platform_common/outbox.py)."""
+
+    __tablename__ = "order_event_cursor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger)
+
+
 class AccountRow(Base):
     """The platform's trust & safety flag on an account (buyer or seller id). No row: not blocked."""
 
@@ -141,3 +188,15 @@ def event_row(
     return OrderEventRow(
         order_id=order_id, at=at, actor_id=actor_id, actor_role=role, action=action, detail=detail
     )
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """An order with everything its API view shows."""
+
+    row: OrderRow
+    events: list[OrderEventRow]
+    holds: list[OrderHoldRow]
+    entries: list[OrderEscrowEntryRow]
+    # Holds the order has ever had (released ones included).
+    holds_ever: int = 0

@@ -9,9 +9,8 @@ from orders.v1 import orders_pb2
 
 from order_svc.escrow import EntryKind, EntryState
 from order_svc.ledger import ledger_of
-from order_svc.repository import OrderData
 from order_svc.rules import COMPLETION_GRACE_DAYS, IN_TRANSIT, Escrow, Status
-from order_svc.store import OrderEscrowEntryRow, OrderHoldRow, OrderRow
+from order_svc.store import OrderData, OrderEscrowEntryRow, OrderEventRow, OrderHoldRow, OrderRow
 from platform_common.auth import Role
 from platform_common.enums import to_proto
 from platform_common.timestamps import to_timestamp
@@ -107,6 +106,15 @@ def _escrow(row: OrderRow, entries: list[OrderEscrowEntryRow]) -> orders_pb2.Esc
     )
 
 
+def timeline_entry(e: OrderEventRow) -> common_pb2.TimelineEntry:
+    return common_pb2.TimelineEntry(
+        at=to_timestamp(e.at),
+        actor=common_pb2.Actor(id=e.actor_id, role=_ROLES.get(e.actor_role, common_pb2.ROLE_UNSPECIFIED)),
+        action=e.action,
+        detail=e.detail,
+    )
+
+
 def order_to_proto(data: OrderData, day: timedelta, now: datetime) -> orders_pb2.Order:
     row, events, holds = data.row, data.events, data.holds
     # Only a running clock can be frozen: a completion ends the clock as it stood, and a PAID
@@ -146,17 +154,7 @@ def order_to_proto(data: OrderData, day: timedelta, now: datetime) -> orders_pb2
         deadlines=deadlines(row, day, now, holds),
         escrow=_escrow(row, data.entries),
         holds=[hold_to_proto(h) for h in holds],
-        timeline=[
-            common_pb2.TimelineEntry(
-                at=to_timestamp(e.at),
-                actor=common_pb2.Actor(
-                    id=e.actor_id, role=_ROLES.get(e.actor_role, common_pb2.ROLE_UNSPECIFIED)
-                ),
-                action=e.action,
-                detail=e.detail,
-            )
-            for e in events
-        ],
+        timeline=[timeline_entry(e) for e in events],
     )
     if row.protection_expires_at is not None and row.status != Status.PAID.value and not frozen:
         order.protection.expires_at.CopyFrom(to_timestamp(row.protection_expires_at))

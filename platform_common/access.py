@@ -35,7 +35,7 @@ SERVICE_IDENTITIES: dict[str, str] = {
     CHECKOUT: "the marketplace's checkout and order back end: creates and cancels orders",
     CARRIER: "carrier and logistics integrations: shipment and delivery events",
     SUPPORT: "customer-support and trust & safety tools: reads, account blocks, refund retries, goodwill refunds",
-    NOTIFICATIONS: "notification senders and integration back ends: dispute events (watch, webhooks)",
+    NOTIFICATIONS: "notification senders and integration back ends: dispute and order events (watch, webhooks)",
     ORDERS_WORKER: "the orders worker (OrderProtectionWorkflow): completes orders, records the clock",
     DISPUTES_WORKER: "the disputes worker (DisputeWorkflow): freezes clocks, binds and seals evidence, pays",
     REFUNDS_WORKER: "the refunds worker (RefundWorkflow): records refund statuses",
@@ -97,6 +97,9 @@ ORDERS: dict[str, Access] = {
     "RecordRefund": internal(REFUND_SVC, "the refund ledger keeps the order's escrow in step"),
     "SetAccountBlocked": allow(services=(SUPPORT,)),
     "GetAccountStatus": allow(B, S, services=(*_READERS, DISPUTE_SVC)),
+    # DisputeService reads them for the webhook subscriptions it delivers.
+    "ListOrderEvents": allow(B, S, services=(*_READERS, NOTIFICATIONS, DISPUTE_SVC)),
+    "WatchOrderEvents": allow(B, S, services=(*_READERS, NOTIFICATIONS)),
 }
 
 DISPUTES: dict[str, Access] = {

@@ -121,6 +121,13 @@ async def test_orders_upgrade_with_their_events_and_open_disputes(database: str)
         # The migrated hold has no opening token: its dispute's release (token "") ends it.
         assert await repo.ledger.release_hold(paid, "dispute-1", "", datetime.now(UTC), ACTOR)
         assert (await repo.data(paid)).holds == []
+        # 0005: the timeline from before is not announced as news; what follows is, from 1.
+        from order_svc.outbox import Audience
+
+        page = await repo.events(Audience(), 0, order_id="", types=[], limit=500)
+        assert [(e.order_id, e.sequence, e.entry.action) for e in page.events] == [
+            (paid, 1, "DISPUTE_HOLD_RELEASED")
+        ]
     finally:
         repo.close()
 

@@ -1,10 +1,10 @@
-"""Live event feeds: how a WatchDisputeEvents stream learns that new events were recorded.
+"""Live event feeds (Watch* streams): how a stream learns that new events were recorded.
 
-One poller per DisputeService process reads the outbox's head cursor (one indexed row) a few
-times a second and wakes the streams waiting past it; a write made by this process wakes them
-at once. Each stream then reads the outbox itself, at its own pace, from its own cursor: there
-is no shared buffer, so a consumer that stops reading holds up only its own stream (gRPC flow
-control parks its coroutine), and a reconnect from a cursor reads exactly what follows it.
+One poller per service process reads its outbox's head cursor (one indexed row) a few times a
+second and wakes the streams waiting past it; a write made by this process wakes them at once.
+Each stream then reads the outbox itself, at its own pace, from its own cursor: there is no
+shared buffer, so a consumer that stops reading holds up only its own stream (gRPC flow control
+parks its coroutine), and a reconnect from a cursor reads exactly what follows it.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
 
-from disputes.v1 import disputes_pb2 as pb
-
-from dispute_svc.outbox import MAX_PAGE, Audience, Page
-from platform_common.timestamps import to_timestamp
+from platform_common.auth import Caller
+from platform_common.errors import InvalidArgument, ResourceExhausted
+from platform_common.outbox import MAX_PAGE, Page
 
 log = logging.getLogger(__name__)
+E = TypeVar("E")
+R = TypeVar("R")
 
 # Streams one caller identity may hold open at once (a client that leaks streams is refused),
 # and one server in all.
@@ -32,7 +33,27 @@ HEARTBEAT_SECONDS = 15.0
 # reads instead of each querying on every event.
 MIN_READ_INTERVAL_S = 0.1
 
-Reader = Callable[[Audience, int, str, list[str], int], Awaitable[Page]]
+
+DEFAULT_PAGE = 100
+
+
+def check_cursor(after: int, head: int) -> int:
+    """A cursor this feed gave: not negative, and not past its newest event (one from another
+    environment, or from before a restore: skipping every event up to it would lose them
+    silently)."""
+    if after < 0:
+        raise InvalidArgument("after_cursor must be 0 or a cursor received before")
+    if after > head:
+        raise InvalidArgument("after_cursor is past the newest event; pass a cursor you received")
+    return after
+
+
+def page_limit(size: int) -> int:
+    """A List*Events page size: 1..MAX_PAGE, 0 for the default."""
+    size = size or DEFAULT_PAGE
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE}")
+    return size
 
 
 class HeadWatcher:
@@ -89,44 +110,60 @@ class HeadWatcher:
         return True
 
 
-def heartbeat(cursor: int) -> pb.WatchDisputeEventsResponse:
-    return pb.WatchDisputeEventsResponse(
-        heartbeat=pb.Heartbeat(cursor=cursor, at=to_timestamp(datetime.now(UTC)))
-    )
+class WatchSlots:
+    """Open streams per caller identity and in all: past either limit a new one is refused."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def hold(self, caller: Caller) -> Iterator[None]:
+        key = f"{caller.role.value}:{caller.id}"
+        if self._open.get(key, 0) >= MAX_WATCHES_PER_CALLER:
+            raise ResourceExhausted(f"at most {MAX_WATCHES_PER_CALLER} open watches per caller; close one")
+        if sum(self._open.values()) >= MAX_WATCHES:
+            raise ResourceExhausted("this server holds as many watches as it takes; retry on another")
+        self._open[key] = self._open.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._open[key] -= 1
+            if not self._open[key]:
+                del self._open[key]
 
 
 async def follow(
-    read: Reader,
+    read: Callable[[int, int], Awaitable[Page[E]]],
     head: HeadWatcher,
-    audience: Audience,
     after: int,
-    dispute_id: str,
-    types: list[str],
     *,
+    event: Callable[[E], R],
+    beat: Callable[[int], R],
     heartbeat_every: float = HEARTBEAT_SECONDS,
-) -> AsyncIterator[pb.WatchDisputeEventsResponse]:
-    """Every event the audience may see after `after`, then live; a heartbeat once caught up and
-    whenever nothing was sent for `heartbeat_every`."""
+) -> AsyncIterator[R]:
+    """Every event `read(cursor, limit)` gives after `after`, then live, each wrapped by `event`;
+    a heartbeat (`beat(cursor)`) once caught up and whenever nothing was sent for
+    `heartbeat_every`."""
     loop = asyncio.get_running_loop()
     cursor, announced, last_sent = after, False, loop.time()
     while True:
         read_at = loop.time()
-        page = await read(audience, cursor, dispute_id, types, MAX_PAGE)
-        for event in page.events:
-            yield pb.WatchDisputeEventsResponse(event=event)
+        page = await read(cursor, MAX_PAGE)
+        for e in page.events:
+            yield event(e)
         cursor = page.scanned
         if len(page.events) == MAX_PAGE:
             continue  # more waiting: no heartbeat mid-backlog
         if page.events or not announced:
             # Caught up: say how far, so a reconnect from here skips what was scanned.
-            yield heartbeat(cursor)
+            yield beat(cursor)
             announced, last_sent = True, loop.time()
         elif loop.time() - last_sent >= heartbeat_every:
             # Events of others keep the head moving, but this stream has sent nothing for a while.
-            yield heartbeat(cursor)
+            yield beat(cursor)
             last_sent = loop.time()
         await asyncio.sleep(max(0.0, read_at + MIN_READ_INTERVAL_S - loop.time()))
         quiet_left = max(0.0, last_sent + heartbeat_every - loop.time())
         if not await head.wait_past(cursor, quiet_left):
-            yield heartbeat(cursor)
+            yield beat(cursor)
             last_sent = loop.time()
