@@ -130,11 +130,11 @@ async def bench(stack: Stack, n: int, concurrency: int) -> None:
         for _ in range(600):  # every dispute's two events (opened, answered) have arrived
             counts: dict[str, int] = {}
             for d in receiver.events:
-                counts[str(d.event["dispute_id"])] = counts.get(str(d.event["dispute_id"]), 0) + 1
+                counts[str(d.event.get("dispute_id"))] = counts.get(str(d.event.get("dispute_id")), 0) + 1
             if all(counts.get(x, 0) >= 2 for x in mine):
                 break
             await asyncio.sleep(0.1)
-    got = [d for d in receiver.events if d.event["dispute_id"] in mine]
+    got = [d for d in receiver.events if d.event.get("dispute_id") in mine]
     lags = [
         (
             d.received_at

@@ -1,5 +1,6 @@
 """The services DisputeService asks before it acts: OrderService (orders, blocked accounts, the
-hold an opening puts on its order) and EvidenceService (attaching files). Their refusals reach
+hold an opening puts on its order, the order events its webhooks deliver) and EvidenceService
+(attaching files). Their refusals reach
 the caller with their own code; their messages are quoted, never their ids of other parties."""
 
 from __future__ import annotations
@@ -67,6 +68,17 @@ class Peers:
         except grpc.aio.AioRpcError as exc:
             raise _relay("OrderService", exc) from exc
         return bool(resp.held)
+
+    async def order_events(
+        self, after: int, types: list[str], limit: int
+    ) -> orders_pb2.ListOrderEventsResponse:
+        """A page of OrderService's order events (the webhook subscriptions' second feed)."""
+        request = orders_pb2.ListOrderEventsRequest(after_cursor=after, types=types, page_size=limit)
+        try:
+            resp: orders_pb2.ListOrderEventsResponse = await self._orders.ListOrderEvents(request, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            raise _relay("OrderService", exc) from exc
+        return resp
 
     async def check_evidence(
         self, dispute_id: str, order_id: str, evidence_ids: list[str], at_opening: bool, party: str

@@ -91,7 +91,7 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
         self._head = HeadWatcher(repo.head)
         self._slots = WatchSlots()
         self._hooks = hooks or WebhookClient(workflows.temporal)
-        self._deliveries = Deliveries(repo, self._head, allow_local())
+        self._deliveries = Deliveries(repo, self._head, peers, allow_local())
 
     # --- opening -------------------------------------------------------------------------------
 

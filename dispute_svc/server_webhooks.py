@@ -15,9 +15,10 @@ from disputes.v1 import disputes_pb2 as pb
 
 from dispute_svc.client import WebhookClient
 from dispute_svc.events import check_types
+from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository
-from dispute_svc.webhooks import Deliveries, allow_local, check_url
+from dispute_svc.webhooks import Deliveries, Feeds, allow_local, check_url
 from platform_common.auth import current_caller
 from platform_common.errors import InvalidArgument, NotFound, Unavailable
 from platform_common.validate import require_uuid, storable
@@ -28,10 +29,25 @@ class WebhooksApi:
     _hooks: WebhookClient
     _deliveries: Deliveries
     _policy: Policy
+    _peers: Peers
 
     async def _cursor(self, value: int) -> int:
         if value < 0 or value > await self._repo.head():
             raise InvalidArgument("after_cursor must be between 0 and the newest event's cursor")
+        return value
+
+    async def _order_feed(self, feeds: Feeds, value: int | None) -> int:
+        """The order feed's start for a subscription: `value` (checked against the feed's head)
+        or its head. OrderService checks the order types; it must answer, or nothing is made."""
+        if value is not None and value < 0:
+            raise InvalidArgument("order_after_cursor must be 0 or a cursor of the order feed")
+        if not feeds.orders:
+            return 0 if value is None else value
+        head = int((await self._peers.order_events(0, feeds.order_types, 1)).head_cursor)
+        if value is None:
+            return head
+        if not 0 <= value <= head:
+            raise InvalidArgument("order_after_cursor must be between 0 and the order feed's newest cursor")
         return value
 
     async def _own(self, subscription_id: str) -> pb.WebhookSubscription:
@@ -47,8 +63,13 @@ class WebhooksApi:
             raise InvalidArgument("request_id must be at most 128 characters")
         storable(request.request_id, "request_id")
         url = await check_url(request.url, allow_local())
-        types = check_types(list(request.event_types), "event_types")
+        feeds = Feeds.of(list(request.event_types))
+        dispute_types = check_types(feeds.dispute_types, "event_types")
+        order_types = sorted(set(feeds.order_types))
+        types = dispute_types + order_types
         after = 0 if request.from_beginning else (await self._cursor(request.after_cursor) or None)
+        wanted = request.order_after_cursor if request.HasField("order_after_cursor") else None
+        order_after = await self._order_feed(feeds, 0 if request.from_beginning else wanted)
         created, secret = await self._repo.webhooks.create(
             current_caller().id,
             request.request_id,
@@ -56,6 +77,7 @@ class WebhooksApi:
             types,
             "whsec_" + secrets.token_urlsafe(32),
             after,
+            order_after,
             datetime.now(UTC),
         )
         try:
@@ -94,7 +116,12 @@ class WebhooksApi:
     ) -> pb.ReplayWebhookSubscriptionResponse:
         found = await self._own(request.subscription_id)
         after = await self._cursor(request.after_cursor)
-        replayed = await self._repo.webhooks.replay(found.subscription_id, after)
+        order_after = None
+        if request.HasField("order_after_cursor"):
+            order_after = await self._order_feed(
+                Feeds.of(list(found.event_types)), request.order_after_cursor
+            )
+        replayed = await self._repo.webhooks.replay(found.subscription_id, after, order_after)
         if replayed is None:
             raise NotFound(f"webhook subscription {request.subscription_id} not found")
         await self._hooks.start(found.subscription_id, self._policy.day_seconds)

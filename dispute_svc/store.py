@@ -172,6 +172,9 @@ class WebhookRow(Base):
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     disabled_reason: Mapped[str] = mapped_column(String(1024), default="")
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # How far the order feed (OrderService's outbox, its own cursors) was delivered; -1 for a
+    # subscription made before order events: its next delivery starts at the feed's head.
+    order_cursor: Mapped[int] = mapped_column(BigInteger, default=-1)
     delivered: Mapped[int] = mapped_column(BigInteger, default=0)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(String(1024), default="")

@@ -36,6 +36,8 @@ class Target:
     secret: str
     types: list[str]
     cursor: int
+    # The order feed's position (-1: not started, take its head).
+    order_cursor: int
 
 
 def view(row: WebhookRow) -> pb.WebhookSubscription:
@@ -47,6 +49,7 @@ def view(row: WebhookRow) -> pb.WebhookSubscription:
         status=to_proto(pb.WebhookStatus, row.status),
         disabled_reason=row.disabled_reason,
         delivered_cursor=row.cursor,
+        order_delivered_cursor=row.order_cursor,
         delivered_count=row.delivered,
         failing_since=to_timestamp(row.failing_since) if row.failing_since else None,
         last_error=row.last_error,
@@ -67,10 +70,14 @@ class WebhookStore:
         types: list[str],
         secret: str,
         after: int | None,
+        order_after: int,
         now: datetime,
     ) -> tuple[pb.WebhookSubscription, str]:
-        """The new subscription and its secret; for a retried request_id, the one it made."""
-        return await self._sql.write(self._create, owner, request_id, url, types, secret, after, now)
+        """The new subscription and its secret; for a retried request_id, the one it made.
+        `after`: the dispute feed's start (None: its head); `order_after`: the order feed's."""
+        return await self._sql.write(
+            self._create, owner, request_id, url, types, secret, after, order_after, now
+        )
 
     def _create(
         self,
@@ -80,6 +87,7 @@ class WebhookStore:
         types: list[str],
         secret: str,
         after: int | None,
+        order_after: int,
         now: datetime,
     ) -> tuple[pb.WebhookSubscription, str]:
         with self._sql.sessions.begin() as s:
@@ -107,6 +115,7 @@ class WebhookStore:
                 status=ACTIVE,
                 disabled_reason="",
                 cursor=outbox.head(s) if after is None else after,
+                order_cursor=order_after,
                 delivered=0,
                 last_error="",
                 created_at=now,
@@ -151,14 +160,21 @@ class WebhookStore:
         with self._sql.sessions.begin() as s:
             s.execute(delete(WebhookRow).where(WebhookRow.subscription_id == subscription_id))
 
-    async def replay(self, subscription_id: str, after: int) -> pb.WebhookSubscription | None:
-        return await self._sql.write(self._replay, subscription_id, after)
+    async def replay(
+        self, subscription_id: str, after: int, order_after: int | None
+    ) -> pb.WebhookSubscription | None:
+        """Deliver again from `after` (and from `order_after` on the order feed, if given)."""
+        return await self._sql.write(self._replay, subscription_id, after, order_after)
 
-    def _replay(self, subscription_id: str, after: int) -> pb.WebhookSubscription | None:
+    def _replay(
+        self, subscription_id: str, after: int, order_after: int | None
+    ) -> pb.WebhookSubscription | None:
         with self._sql.sessions.begin() as s:
             row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
             if row is None:
                 return None
+            if order_after is not None:
+                row.order_cursor = order_after
             row.cursor, row.status, row.disabled_reason = after, ACTIVE, ""
             row.failing_since, row.last_error = None, ""
             # A delivery in flight loses its lease: it stops instead of moving the cursor on.
@@ -195,25 +211,43 @@ class WebhookStore:
             if row.lease_until is not None and row.lease_until > now and row.lease_token != token:
                 return "BUSY"
             row.lease_token, row.lease_until, row.last_attempt_at = token, now + hold, now
-            return Target(row.subscription_id, row.url, row.secret, row.types.split(), row.cursor)
+            return Target(
+                row.subscription_id, row.url, row.secret, row.types.split(), row.cursor, row.order_cursor
+            )
 
     async def advance(
-        self, subscription_id: str, token: str, cursor: int, delivered: int, hold_until: datetime
+        self,
+        subscription_id: str,
+        token: str,
+        cursor: int,
+        order_cursor: int,
+        delivered: int,
+        hold_until: datetime,
     ) -> bool:
-        """Deliveries reached `cursor` (`delivered` more of them got a 2xx), and the lease is held
+        """Deliveries reached `cursor` and `order_cursor` on the two feeds (`delivered` more
+        events got a 2xx), and the lease is held
         until `hold_until`. False if the lease was lost (deleted, replayed, disabled, or taken over
         after it lapsed): the delivery stops. A holder that dies lets its lease lapse within
         seconds, since every step renews it only a little ahead."""
-        return await self._sql.write(self._advance, subscription_id, token, cursor, delivered, hold_until)
+        return await self._sql.write(
+            self._advance, subscription_id, token, cursor, order_cursor, delivered, hold_until
+        )
 
     def _advance(
-        self, subscription_id: str, token: str, cursor: int, delivered: int, hold_until: datetime
+        self,
+        subscription_id: str,
+        token: str,
+        cursor: int,
+        order_cursor: int,
+        delivered: int,
+        hold_until: datetime,
     ) -> bool:
         with self._sql.sessions.begin() as s:
             row = s.get(WebhookRow, subscription_id, with_for_update=not self._sql.is_sqlite)
             if row is None or row.lease_token != token or row.status != ACTIVE:
                 return False
             row.cursor = max(row.cursor, cursor)
+            row.order_cursor = max(row.order_cursor, order_cursor)
             row.delivered += delivered
             row.lease_until = hold_until
             if delivered:

@@ -9,22 +9,28 @@ first failure ends the call, so nothing is ever sent ahead of an undelivered eve
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import urllib.parse
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from disputes.v1 import disputes_pb2 as pb
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from dispute_svc import webhook_http
 from dispute_svc.outbox import Audience
+from dispute_svc.peers import Peers
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.webhook_store import Target
-from platform_common.errors import InvalidArgument
+from platform_common.errors import DomainError, InvalidArgument
 from platform_common.feeds import HeadWatcher
+from platform_common.outbox import Page
 from platform_common.signing import sign
 from platform_common.timestamps import to_timestamp
 
@@ -44,6 +50,9 @@ _WAIT_SLICE_S = 2.0
 # after a crash), and after this many events.
 _FLUSH_S = 0.25
 _FLUSH_EVENTS = 50
+# While waiting, the order feed (OrderService's) is asked this often for new events.
+ORDER_POLL_S = 0.5
+log = logging.getLogger(__name__)
 
 
 def allow_local() -> bool:
@@ -75,12 +84,46 @@ async def check_url(url: str, local: bool) -> str:
     return url
 
 
-def body_of(event: pb.DisputeEvent) -> bytes:
+ORDER_TYPE_PREFIX = "order."
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """Which feeds a subscription's type filter draws on, and with which types: no filter is
+    every event of both; otherwise each feed with the types of its own catalog, if any."""
+
+    dispute_types: list[str]
+    order_types: list[str]
+
+    @classmethod
+    def of(cls, types: list[str]) -> Feeds:
+        orders = [t for t in types if t.startswith(ORDER_TYPE_PREFIX)]
+        return cls([t for t in types if not t.startswith(ORDER_TYPE_PREFIX)], orders)
+
+    @property
+    def disputes(self) -> bool:
+        return bool(self.dispute_types) or not self.order_types
+
+    @property
+    def orders(self) -> bool:
+        return bool(self.order_types) or not self.dispute_types
+
+
+class Event(Protocol):
+    """A dispute or an order event: what a delivery needs of either."""
+
+    cursor: int
+    event_id: str
+    type: str
+
+
+def body_of(event: Message) -> bytes:
     return json_format.MessageToJson(event, preserving_proto_field_name=True, indent=None).encode()
 
 
-async def post(target: Target, event: pb.DisputeEvent, local: bool) -> str:
+async def post(target: Target, event: Event, local: bool) -> str:
     """POST one event; "" on a 2xx, else what went wrong (coarsely)."""
+    assert isinstance(event, Message)
     body = body_of(event)
     headers = {
         "Content-Type": "application/json",
@@ -92,9 +135,18 @@ async def post(target: Target, event: pb.DisputeEvent, local: bool) -> str:
     return await webhook_http.post(target.url, body, headers, local)
 
 
+@dataclass
+class _Feed:
+    """One feed of a delivery: where it got to, and how to read on from there."""
+
+    name: str
+    cursor: int
+    read: Callable[[int, int], Awaitable[Page[Event] | None]]
+
+
 class Deliveries:
-    def __init__(self, repo: DisputeRepository, head: HeadWatcher, local: bool = False) -> None:
-        self._repo, self._head, self._local = repo, head, local
+    def __init__(self, repo: DisputeRepository, head: HeadWatcher, peers: Peers, local: bool = False) -> None:
+        self._repo, self._head, self._peers, self._local = repo, head, peers, local
 
     async def deliver(self, subscription_id: str, wait_s: float) -> pb.DeliverWebhookEventsResponse:
         token = str(uuid.uuid4())
@@ -118,19 +170,64 @@ class Deliveries:
             )
         return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_OK, delivered=delivered)
 
+    async def _orders_page(self, after: int, types: list[str], limit: int) -> Page[Event] | None:
+        """The order feed's next page, or None while OrderService cannot be asked: the order
+        events wait (their cursor stays), the dispute events go on."""
+        try:
+            resp = await self._peers.order_events(after, types, limit)
+        except DomainError as exc:
+            log.warning("order events for webhooks unavailable: %s", exc)
+            return None
+        return Page(list(resp.events), resp.next_cursor)
+
+    async def _feeds(self, target: Target) -> list[_Feed]:
+        feeds = Feeds.of(target.types)
+        out = []
+        if feeds.disputes:
+
+            async def disputes(after: int, limit: int) -> Page[Event]:
+                page = await self._repo.events(Audience(), after, types=feeds.dispute_types, limit=limit)
+                return Page(list(page.events), page.scanned)
+
+            out.append(_Feed("disputes", target.cursor, disputes))
+        if feeds.orders:
+            cursor = target.order_cursor
+            if cursor < 0:  # made before order events: start at the order feed's head
+                cursor = await self._order_head()
+            if cursor >= 0:
+
+                async def orders(after: int, limit: int) -> Page[Event] | None:
+                    return await self._orders_page(after, feeds.order_types, limit)
+
+                out.append(_Feed("orders", cursor, orders))
+        return out
+
+    async def _order_head(self) -> int:
+        """The order feed's newest cursor; -1 while OrderService cannot be asked."""
+        try:
+            return int((await self._peers.order_events(0, [], 1)).head_cursor)
+        except DomainError as exc:
+            log.warning("order events for webhooks unavailable: %s", exc)
+            return -1
+
     async def _send(self, target: Target, token: str, wait_s: float) -> tuple[int, str]:
-        """Deliver as events come, for up to the call's budget. The cursor is written (and the
-        lease renewed) at most every FLUSH_S or FLUSH_EVENTS, before a POST if the lease is
-        short, and always before returning: a crash resends at most that stretch."""
+        """Deliver as events come, from each feed in its cursor order, for up to the call's
+        budget. The cursors are written (and the lease renewed) at most every FLUSH_S or
+        FLUSH_EVENTS, before a POST if the lease is short, and always before returning: a crash
+        resends at most that stretch."""
         loop = asyncio.get_running_loop()
         ends = loop.time() + CALL_BUDGET_S
         hold = timedelta(seconds=webhook_http.POST_TIMEOUT_S) + _LEASE_AHEAD
-        state = _Progress(target.cursor, loop.time() + hold.total_seconds())
+        feeds = await self._feeds(target)
+        state = _Progress(loop.time() + hold.total_seconds())
+        by_name = {f.name: f for f in feeds}
 
         async def flush() -> bool:
             until = datetime.now(UTC) + hold
+            dispute = by_name["disputes"].cursor if "disputes" in by_name else target.cursor
+            order = by_name["orders"].cursor if "orders" in by_name else target.order_cursor
             ok = await self._repo.webhooks.advance(
-                target.subscription_id, token, state.cursor, state.unsaved, until
+                target.subscription_id, token, dispute, order, state.unsaved, until
             )
             state.unsaved, state.saved_at, state.lease_ends = (
                 0,
@@ -141,46 +238,71 @@ class Deliveries:
 
         spent = False
         while loop.time() < ends and not spent:
-            page = await self._repo.events(Audience(), state.cursor, types=target.types, limit=BATCH)
-            for event in page.events:
-                if loop.time() > ends - webhook_http.POST_TIMEOUT_S / 2:
-                    spent = True
-                    break  # the budget is spent: the next call goes on from here
-                if state.lease_ends - loop.time() < webhook_http.POST_TIMEOUT_S + 1 and not await flush():
-                    return state.delivered, ""  # deleted, replayed or disabled meanwhile: stop here
-                error = await post(target, event, self._local)
-                if error:
-                    await flush()
-                    return state.delivered, f"event {event.event_id}: {error}"
-                state.delivered += 1
-                state.unsaved += 1
-                state.cursor = event.cursor
-                due = loop.time() - state.saved_at >= _FLUSH_S or state.unsaved >= _FLUSH_EVENTS
-                if due and not await flush():
-                    return state.delivered, ""
-            else:
-                state.cursor = max(state.cursor, page.scanned)
+            full = False
+            for feed in feeds:
+                page = await feed.read(feed.cursor, BATCH)
+                if page is None:
+                    continue
+                for event in page.events:
+                    if loop.time() > ends - webhook_http.POST_TIMEOUT_S / 2:
+                        spent = True
+                        break  # the budget is spent: the next call goes on from here
+                    if state.lease_ends - loop.time() < webhook_http.POST_TIMEOUT_S + 1 and not await flush():
+                        return state.delivered, ""  # deleted, replayed or disabled meanwhile: stop here
+                    error = await post(target, event, self._local)
+                    if error:
+                        await flush()
+                        return state.delivered, f"event {event.event_id}: {error}"
+                    state.delivered += 1
+                    state.unsaved += 1
+                    feed.cursor = event.cursor
+                    due = loop.time() - state.saved_at >= _FLUSH_S or state.unsaved >= _FLUSH_EVENTS
+                    if due and not await flush():
+                        return state.delivered, ""
+                else:
+                    feed.cursor = max(feed.cursor, page.scanned)
+                full = full or len(page.events) == BATCH
+                if spent:
+                    break
             if not await flush():
                 return state.delivered, ""
-            if spent or len(page.events) == BATCH:
+            if spent or full:
                 continue
             if wait_s <= 0:
                 break
-            # Wait for more (in short slices, renewing the lease), until the budget is spent.
-            until = loop.time() + min(wait_s, max(0.0, ends - loop.time()))
-            arrived = False
-            while loop.time() < until and not arrived:
-                arrived = await self._head.wait_past(state.cursor, min(_WAIT_SLICE_S, until - loop.time()))
-                if not arrived and not await flush():
-                    return state.delivered, ""
-            if not arrived:
+            if not await self._wait(feeds, min(wait_s, max(0.0, ends - loop.time())), flush):
                 break
         return state.delivered, ""
+
+    async def _wait(self, feeds: list[_Feed], wait_s: float, flush: Callable[[], Awaitable[bool]]) -> bool:
+        """Wait up to `wait_s` for an event on any feed, renewing the lease every slice: True if
+        one came (False also when the lease was lost). The dispute feed wakes this at once; the
+        order feed, another service's, is asked every ORDER_POLL_S."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait_s
+        disputes = next((f for f in feeds if f.name == "disputes"), None)
+        orders = next((f for f in feeds if f.name == "orders"), None)
+        renewed = loop.time()
+        while loop.time() < until:
+            step = min(ORDER_POLL_S if orders else _WAIT_SLICE_S, until - loop.time())
+            if disputes is not None:
+                if await self._head.wait_past(disputes.cursor, step):
+                    return True
+            else:
+                await asyncio.sleep(step)
+            if orders is not None:
+                page = await orders.read(orders.cursor, 1)
+                if page is not None and page.events:
+                    return True
+            if loop.time() - renewed >= _WAIT_SLICE_S:
+                if not await flush():
+                    return False
+                renewed = loop.time()
+        return False
 
 
 @dataclass
 class _Progress:
-    cursor: int
     lease_ends: float
     delivered: int = 0
     unsaved: int = 0

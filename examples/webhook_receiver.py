@@ -1,4 +1,4 @@
-"""A dispute-events webhook receiver that verifies every delivery.
+"""A webhook receiver for dispute and order events that verifies every delivery.
 
 Run it with the secret CreateWebhookSubscription showed you:
 
@@ -9,9 +9,11 @@ What a receiver must do (docs/events.md):
    v1 = HMAC-SHA256(secret, "<t>." + body). Refuse a timestamp more than 5 minutes away from
    your clock: a captured request replayed later is then refused.
 2. Deduplicate on `event_id` (also the `Dp-Event-Id` header). Deliveries are at least once.
-3. Order one dispute's events by `sequence`. They arrive in that order. Without a type
-   filter, a gap means an event is still to come (the platform retries, in order); with one,
-   the events you did not subscribe to leave gaps.
+3. Order one dispute's (or one order's) events by `sequence`: the dispute or order is the part
+   of `event_id` before the colon. They arrive in that order. Without a type filter, a gap
+   means an event is still to come (the platform retries, in order); with one, the events you
+   did not subscribe to leave gaps. A dispute's and an order's events are two feeds, not
+   ordered against each other.
 4. Answer 2xx quickly, once the event is stored. Anything else, or no answer within 10 s, is
    a failure that is retried with backoff. Past the retry window (3 days) the subscription is
    disabled until you replay it.

@@ -42,11 +42,12 @@ class OrderEventsApi:
     ) -> pb.ListOrderEventsResponse:
         order_id, types = _filters(request.order_id, list(request.types))
         size = page_limit(request.page_size)
-        after = check_cursor(request.after_cursor, await self._repo.head())
+        head = await self._repo.head()
+        after = check_cursor(request.after_cursor, head)
         page = await self._repo.events(
             audience(current_caller()), after, order_id=order_id, types=types, limit=size
         )
-        return pb.ListOrderEventsResponse(events=page.events, next_cursor=page.scanned)
+        return pb.ListOrderEventsResponse(events=page.events, next_cursor=page.scanned, head_cursor=head)
 
     async def WatchOrderEvents(
         self, request: pb.WatchOrderEventsRequest, context: grpc.aio.ServicerContext

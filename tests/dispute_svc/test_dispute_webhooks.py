@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from dispute_svc import contract as api
 from dispute_svc import webhook_http
-from dispute_svc.webhooks import check_url
+from dispute_svc.webhooks import Feeds, check_url
 from dispute_svc.workflow_webhooks import (
     WEBHOOK_RETRY_DAYS,
     WebhookDeliveryWorkflow,
@@ -206,3 +206,15 @@ async def test_a_redirect_is_a_failure_and_a_2xx_a_success() -> None:
         assert await webhook_http.post(url, b"{}", {}, allow_local=True) == ""
     finally:
         server.close()
+
+
+def test_a_filter_draws_on_the_feeds_of_its_types() -> None:
+    every = Feeds.of([])
+    assert every.disputes and every.orders and every.dispute_types == every.order_types == []
+    only = Feeds.of(["dispute.closed"])
+    assert only.disputes and not only.orders and only.dispute_types == ["dispute.closed"]
+    orders = Feeds.of(["order.shipped"])
+    assert orders.orders and not orders.disputes and orders.order_types == ["order.shipped"]
+    both = Feeds.of(["order.shipped", "dispute.closed"])
+    assert (both.dispute_types, both.order_types) == (["dispute.closed"], ["order.shipped"])
+    assert both.disputes and both.orders

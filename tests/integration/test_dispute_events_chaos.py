@@ -213,7 +213,9 @@ async def test_every_event_reaches_the_receiver_in_order_while_processes_die(tmp
                 assert events[-1].type == "dispute.closed", i
 
             def received(dispute_id: str) -> list[str]:
-                return [d.event["event_id"] for d in receiver.events if d.event["dispute_id"] == dispute_id]
+                return [
+                    d.event["event_id"] for d in receiver.events if d.event.get("dispute_id") == dispute_id
+                ]
 
             for _ in range(300):
                 if all(received(i) == [e.event_id for e in expected[i]] for i in ids):
@@ -223,6 +225,44 @@ async def test_every_event_reaches_the_receiver_in_order_while_processes_die(tmp
                 assert received(i) == [e.event_id for e in expected[i]], (
                     f"dispute {i}: receiver log differs from the outbox"
                 )
+
+            # The order feed, delivered by the same subscription, through the same deaths. An
+            # order's events go on after its dispute (the clock resumes, the order completes), so
+            # each is compared up to a snapshot taken once its hold was released.
+            async def order_outbox(order_id: str) -> list[orders_pb2.OrderEvent]:
+                for _ in range(300):
+                    page = await patiently(
+                        lambda: api.orders.ListOrderEvents(
+                            orders_pb2.ListOrderEventsRequest(order_id=order_id, page_size=500),
+                            metadata=notify,
+                            timeout=10,
+                        )
+                    )
+                    assert page is not None
+                    if "order.dispute_hold_released" in {e.type for e in page.events}:
+                        return list(page.events)
+                    await asyncio.sleep(0.2)
+                raise AssertionError(f"order {order_id}: its hold was never released")
+
+            def order_received(order_id: str) -> list[str]:
+                return [
+                    d.event["event_id"]
+                    for d in receiver.events
+                    if d.event["type"].startswith("order.") and d.event["order_id"] == order_id
+                ]
+
+            order_logs = {d.order_id: await order_outbox(d.order_id) for d in finals}
+            for o, log in order_logs.items():
+                assert [e.sequence for e in log] == list(range(1, len(log) + 1)), o
+                assert {"order.created", "order.dispute_hold"} <= {e.type for e in log}, o
+            ids_of = {o: [e.event_id for e in log] for o, log in order_logs.items()}
+            for _ in range(300):
+                if all(order_received(o)[: len(x)] == x for o, x in ids_of.items()):
+                    break
+                await asyncio.sleep(0.2)
+            for o, x in ids_of.items():
+                got = order_received(o)
+                assert got[: len(x)] == x, f"order {o}: receiver log differs from its outbox"
             assert receiver.refused == [], receiver.refused[:3]
             assert receiver.attempts >= sum(len(e) for e in expected.values())
     finally:

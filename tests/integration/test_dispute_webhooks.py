@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from disputes.v1 import disputes_pb2 as pb
@@ -69,7 +70,7 @@ async def settle(api: Api, count: int) -> list[str]:
 
 
 def delivered(r: WebhookReceiver, dispute_id: str) -> list[dict[str, object]]:
-    return [d.event for d in r.events if d.event["dispute_id"] == dispute_id]
+    return [d.event for d in r.events if d.event.get("dispute_id") == dispute_id]
 
 
 async def all_delivered(api: Api, r: WebhookReceiver, ids: list[str], timeout: float = 30) -> None:
@@ -151,7 +152,7 @@ async def test_events_arrive_signed_in_order_once_each_and_filtered(
 
         async def closed_only() -> bool:
             return sorted(
-                d.event["dispute_id"] for d in closings.events if d.event["dispute_id"] in ids
+                str(d.event["dispute_id"]) for d in closings.events if d.event.get("dispute_id") in ids
             ) == sorted(ids)
 
         await eventually(closed_only, 20, "the closings at the filtered receiver")
@@ -210,3 +211,61 @@ async def test_a_receiver_that_always_fails_is_disabled_visibly_and_a_replay_bri
     )
     await all_delivered(api, receiver, ids)
     assert (await subscription(api, sub.subscription_id)).status == pb.WEBHOOK_STATUS_ACTIVE
+
+
+def order_events_at(r: WebhookReceiver, order_id: str) -> list[dict[str, Any]]:
+    """The order events a receiver kept for one order (dispute events carry order_id too)."""
+    return [
+        d.event
+        for d in r.events
+        if str(d.event["type"]).startswith("order.") and d.event["order_id"] == order_id
+    ]
+
+
+async def test_order_events_are_delivered_by_their_own_filter_and_replayed_from_their_cursor(
+    api: Api, receiver: WebhookReceiver
+) -> None:
+    stub = disputes(api)
+    await refused(
+        C.INVALID_ARGUMENT,
+        stub.CreateWebhookSubscription(
+            pb.CreateWebhookSubscriptionRequest(url=receiver.url, event_types=["order.nope"]),
+            metadata=notifier(api),
+        ),
+    )
+    await refused(
+        C.INVALID_ARGUMENT,
+        stub.CreateWebhookSubscription(
+            pb.CreateWebhookSubscriptionRequest(url=receiver.url, order_after_cursor=10**15),
+            metadata=notifier(api),
+        ),
+    )
+    sub = await subscribe(api, receiver, event_types=["order.shipped", "order.created", "order.delivered"])
+    assert list(sub.event_types) == ["order.created", "order.delivered", "order.shipped"]
+    order = await api.create_order()
+    await api.ship(order)
+    expected = ["order.created", "order.shipped"]
+
+    async def arrived() -> bool:
+        return [e["type"] for e in order_events_at(receiver, order.order_id)] == expected
+
+    await eventually(arrived, 20, "the order's events at the receiver")
+    got = order_events_at(receiver, order.order_id)
+    assert [e["sequence"] for e in got] == ["1", "2"] and got[1]["order"]["status"] == "ORDER_STATUS_SHIPPED"
+    assert all(not str(d.event["type"]).startswith("dispute.") for d in receiver.events), "its filter only"
+    assert receiver.refused == []
+    state = await subscription(api, sub.subscription_id)
+    assert state.order_delivered_cursor >= int(got[1]["cursor"])
+    # A replay of the order feed from before the order: its events again (the receiver dedups).
+    receiver.events.clear()
+    receiver._seen.clear()
+    before = int(got[0]["cursor"]) - 1
+    await stub.ReplayWebhookSubscription(
+        pb.ReplayWebhookSubscriptionRequest(
+            subscription_id=sub.subscription_id,
+            after_cursor=state.delivered_cursor,
+            order_after_cursor=before,
+        ),
+        metadata=notifier(api),
+    )
+    await eventually(arrived, 20, "the order's events again, after the replay")

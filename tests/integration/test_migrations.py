@@ -295,3 +295,27 @@ async def test_disputes_recorded_before_the_outbox_announce_only_what_follows(da
         assert len((await repo.events(Audience(), 0, limit=10)).events) == 1
     finally:
         repo.close()
+
+
+def test_webhook_subscriptions_made_before_order_events_start_at_the_order_feeds_head(database: str) -> None:
+    engine = make_engine(database)
+    migrate(engine, DISPUTE_MIGRATIONS, "0005")
+    subscription_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        insert(
+            conn,
+            "webhook_subscriptions",
+            subscription_id=subscription_id,
+            owner="notifications",
+            url="https://hooks.example.com/x",
+            types="",
+            status="ACTIVE",
+            cursor=42,
+            delivered=7,
+            created_at=NOW,
+        )
+    migrate(engine, DISPUTE_MIGRATIONS)
+    with engine.connect() as conn:
+        got = rows(conn, "SELECT cursor, order_cursor, delivered FROM webhook_subscriptions")
+        assert got == [(42, -1, 7)], "the dispute feed's position kept; the order feed not started"
+    engine.dispose()
