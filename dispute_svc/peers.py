@@ -70,12 +70,14 @@ class Peers:
         return bool(resp.held)
 
     async def order_events(
-        self, after: int, types: list[str], limit: int
+        self, after: int, types: list[str], limit: int, timeout: float = 10
     ) -> orders_pb2.ListOrderEventsResponse:
         """A page of OrderService's order events (the webhook subscriptions' second feed)."""
         request = orders_pb2.ListOrderEventsRequest(after_cursor=after, types=types, page_size=limit)
         try:
-            resp: orders_pb2.ListOrderEventsResponse = await self._orders.ListOrderEvents(request, timeout=10)
+            resp: orders_pb2.ListOrderEventsResponse = await self._orders.ListOrderEvents(
+                request, timeout=timeout
+            )
         except grpc.aio.AioRpcError as exc:
             raise _relay("OrderService", exc) from exc
         return resp

@@ -69,9 +69,13 @@ class WebhooksApi:
         types = dispute_types + order_types
         after = 0 if request.from_beginning else (await self._cursor(request.after_cursor) or None)
         wanted = request.order_after_cursor if request.HasField("order_after_cursor") else None
-        order_after = await self._order_feed(feeds, 0 if request.from_beginning else wanted)
+        owner = current_caller().id
+        if request.request_id and await self._repo.webhooks.made(owner, request.request_id):
+            order_after = 0  # a retry: the store returns what the first attempt made
+        else:
+            order_after = await self._order_feed(feeds, 0 if request.from_beginning else wanted)
         created, secret = await self._repo.webhooks.create(
-            current_caller().id,
+            owner,
             request.request_id,
             url,
             types,

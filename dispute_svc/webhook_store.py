@@ -125,6 +125,17 @@ class WebhookStore:
             s.add(row)
             return view(row), secret
 
+    async def made(self, owner: str, request_id: str) -> bool:
+        """Whether `owner` already made a subscription with this request_id (a retry)."""
+        return await self._sql.run(self._made, owner, request_id)
+
+    def _made(self, owner: str, request_id: str) -> bool:
+        with self._sql.sessions() as s:
+            query = select(WebhookRow.subscription_id).where(
+                WebhookRow.owner == owner, WebhookRow.request_id == request_id
+            )
+            return s.scalars(query).first() is not None
+
     async def active(self) -> list[str]:
         """Every subscription that should have a delivery workflow running."""
         return await self._sql.run(self._active)

@@ -22,13 +22,14 @@ from typing import Protocol
 from disputes.v1 import disputes_pb2 as pb
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from orders.v1 import orders_pb2
 
 from dispute_svc import webhook_http
 from dispute_svc.outbox import Audience
 from dispute_svc.peers import Peers
 from dispute_svc.repository import DisputeRepository
 from dispute_svc.webhook_store import Target
-from platform_common.errors import DomainError, InvalidArgument
+from platform_common.errors import DomainError, InvalidArgument, Unavailable
 from platform_common.feeds import HeadWatcher
 from platform_common.outbox import Page
 from platform_common.signing import sign
@@ -50,8 +51,12 @@ _WAIT_SLICE_S = 2.0
 # after a crash), and after this many events.
 _FLUSH_S = 0.25
 _FLUSH_EVENTS = 50
-# While waiting, the order feed (OrderService's) is asked this often for new events.
+# While waiting, the order feed (OrderService's) is asked this often for new events; one read
+# may take this long (a slow OrderService must not hold up the dispute feed); after a failed
+# read the order feed pauses this long.
 ORDER_POLL_S = 0.5
+ORDER_READ_TIMEOUT_S = 2.0
+ORDER_RETRY_S = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -109,6 +114,10 @@ class Feeds:
         return bool(self.order_types) or not self.dispute_types
 
 
+class FeedRefused(Exception):
+    """A feed refused the delivery's read for good: the delivery fails with this reason."""
+
+
 class Event(Protocol):
     """A dispute or an order event: what a delivery needs of either."""
 
@@ -147,6 +156,8 @@ class _Feed:
 class Deliveries:
     def __init__(self, repo: DisputeRepository, head: HeadWatcher, peers: Peers, local: bool = False) -> None:
         self._repo, self._head, self._peers, self._local = repo, head, peers, local
+        # After OrderService failed to answer, the order feeds of this process pause until then.
+        self._orders_resume_at = 0.0
 
     async def deliver(self, subscription_id: str, wait_s: float) -> pb.DeliverWebhookEventsResponse:
         token = str(uuid.uuid4())
@@ -171,14 +182,28 @@ class Deliveries:
         return pb.DeliverWebhookEventsResponse(outcome=pb.DELIVERY_OUTCOME_OK, delivered=delivered)
 
     async def _orders_page(self, after: int, types: list[str], limit: int) -> Page[Event] | None:
-        """The order feed's next page, or None while OrderService cannot be asked: the order
-        events wait (their cursor stays), the dispute events go on."""
-        try:
-            resp = await self._peers.order_events(after, types, limit)
-        except DomainError as exc:
-            log.warning("order events for webhooks unavailable: %s", exc)
+        resp = await self._orders_call(after, types, limit)
+        return None if resp is None else Page(list(resp.events), resp.next_cursor)
+
+    async def _orders_call(
+        self, after: int, types: list[str], limit: int
+    ) -> orders_pb2.ListOrderEventsResponse | None:
+        """The order feed's next page, or None while OrderService cannot be asked (the order
+        events wait at their cursor, the dispute events go on; asked again after a pause).
+        A refusal that asking again would not change (a cursor past a restored feed's head,
+        a missing right) is the delivery failing, visibly: FeedRefused."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._orders_resume_at:
             return None
-        return Page(list(resp.events), resp.next_cursor)
+        try:
+            resp = await self._peers.order_events(after, types, limit, timeout=ORDER_READ_TIMEOUT_S)
+        except Unavailable as exc:
+            log.warning("order events for webhooks unavailable: %s", exc)
+            self._orders_resume_at = loop.time() + ORDER_RETRY_S
+            return None
+        except DomainError as exc:
+            raise FeedRefused(f"the order feed refused: {exc}") from exc
+        return resp
 
     async def _feeds(self, target: Target) -> list[_Feed]:
         feeds = Feeds.of(target.types)
@@ -204,11 +229,8 @@ class Deliveries:
 
     async def _order_head(self) -> int:
         """The order feed's newest cursor; -1 while OrderService cannot be asked."""
-        try:
-            return int((await self._peers.order_events(0, [], 1)).head_cursor)
-        except DomainError as exc:
-            log.warning("order events for webhooks unavailable: %s", exc)
-            return -1
+        resp = await self._orders_call(0, [], 1)
+        return -1 if resp is None else int(resp.head_cursor)
 
     async def _send(self, target: Target, token: str, wait_s: float) -> tuple[int, str]:
         """Deliver as events come, from each feed in its cursor order, for up to the call's
@@ -218,8 +240,11 @@ class Deliveries:
         loop = asyncio.get_running_loop()
         ends = loop.time() + CALL_BUDGET_S
         hold = timedelta(seconds=webhook_http.POST_TIMEOUT_S) + _LEASE_AHEAD
-        feeds = await self._feeds(target)
-        state = _Progress(loop.time() + hold.total_seconds())
+        state = _Progress(loop.time())
+        try:
+            feeds = await self._feeds(target)
+        except FeedRefused as exc:
+            return 0, str(exc)
         by_name = {f.name: f for f in feeds}
 
         async def flush() -> bool:
@@ -236,6 +261,25 @@ class Deliveries:
             )
             return ok
 
+        # The lease as taken runs only a few seconds ahead: hold it for a POST first.
+        if not await flush():
+            return 0, ""
+        try:
+            return await self._deliver_feeds(target, feeds, state, ends, wait_s, flush)
+        except FeedRefused as exc:
+            await flush()
+            return state.delivered, str(exc)
+
+    async def _deliver_feeds(
+        self,
+        target: Target,
+        feeds: list[_Feed],
+        state: _Progress,
+        ends: float,
+        wait_s: float,
+        flush: Callable[[], Awaitable[bool]],
+    ) -> tuple[int, str]:
+        loop = asyncio.get_running_loop()
         spent = False
         while loop.time() < ends and not spent:
             full = False

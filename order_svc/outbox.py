@@ -71,15 +71,17 @@ def _write(s: Session, entries: list[OrderEventRow], day: timedelta) -> None:
     per_order: dict[str, list[OrderEventRow]] = defaultdict(list)
     for e in entries:
         per_order[e.order_id].append(e)
-    rows = {}
+    rows, orders = {}, {}
     for order_id in per_order:
-        row = s.get(OrderRow, order_id, with_for_update=True)
+        # Re-read after the flush: a writer may have changed the row by a bulk UPDATE that left
+        # the loaded copy as it was, and the event shows the order as this transaction leaves it.
+        row = s.get(OrderRow, order_id, with_for_update=True, populate_existing=True)
         assert row is not None, "a timeline entry references its order"
-        rows[order_id] = row
+        rows[order_id], orders[order_id] = row, _snapshot(s, row, day, now)
+    # The global counter last, and only for the writes: its lock is held to commit.
     cursor = outbox.take_cursors(s, OrderEventCursorRow, len(entries))
     for order_id, mine in per_order.items():
-        row = rows[order_id]
-        order = _snapshot(s, row, day, now)
+        row, order = rows[order_id], orders[order_id]
         for e in mine:
             row.event_seq += 1
             entry = timeline_entry(e)

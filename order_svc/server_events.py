@@ -15,6 +15,7 @@ from order_svc.events import check_types
 from order_svc.outbox import Audience
 from order_svc.repository import OrderRepository
 from platform_common.auth import Caller, Role, current_caller
+from platform_common.errors import PermissionDenied
 from platform_common.feeds import HeadWatcher, WatchSlots, check_cursor, follow, page_limit
 from platform_common.outbox import Page
 from platform_common.timestamps import to_timestamp
@@ -25,7 +26,10 @@ def audience(caller: Caller) -> Audience:
         return Audience(buyer_id=caller.id)
     if caller.role is Role.SELLER:
         return Audience(seller_id=caller.id)
-    return Audience()  # a service (the access table admits no other role)
+    if caller.role is Role.SERVICE:
+        return Audience()
+    # The access table admits no other role; should it ever, it sees nothing by default.
+    raise PermissionDenied("order events are for the order's buyer and seller, and services")
 
 
 def _filters(order_id: str, types: list[str]) -> tuple[str, list[str]]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from disputes.v1 import disputes_pb2 as pb
 
+from deploy.processes import port_open, wait_until
 from examples.webhook_receiver import WebhookReceiver
 from platform_common import access
 from platform_common.auth import Role
@@ -25,7 +26,7 @@ from tests.integration.disputes_api import (
     refused,
     status_becomes,
 )
-from tests.integration.test_dispute_events import events_of, notifier
+from tests.integration.test_dispute_events import events_of, message, notifier
 
 
 @pytest.fixture
@@ -269,3 +270,31 @@ async def test_order_events_are_delivered_by_their_own_filter_and_replayed_from_
         metadata=notifier(api),
     )
     await eventually(arrived, 20, "the order's events again, after the replay")
+
+
+async def test_order_service_down_holds_up_only_the_order_feed(api: Api, receiver: WebhookReceiver) -> None:
+    (case,) = await disputable(api)
+    d = await open_dispute(api, case)
+    await subscribe(api, receiver)  # no filter: both feeds, from now on
+    orders = api.stack.apps["order_svc"]
+    port = api.stack.ports.services["ORDER"]
+    orders.kill()
+    try:
+        await disputes(api).SendMessage(
+            message(d.dispute_id, "are you there?"), metadata=api.auth(case.buyer, Role.BUYER)
+        )
+
+        async def posted() -> bool:
+            return any(e["type"] == "dispute.message_posted" for e in delivered(receiver, d.dispute_id))
+
+        await eventually(posted, 20, "the dispute event while OrderService is down")
+    finally:
+        await asyncio.to_thread(orders.start)
+        await asyncio.to_thread(wait_until, lambda: port_open("127.0.0.1", port), "OrderService", 60)
+    order = await api.create_order()
+
+    async def created() -> bool:
+        return [e["type"] for e in order_events_at(receiver, order.order_id)] == ["order.created"]
+
+    await eventually(created, 30, "the order feed once OrderService is back")
+    assert receiver.refused == []

@@ -81,6 +81,14 @@ async def life(repo: OrderRepository, i: int) -> str:
             (now, ACTOR, "ORDER_SHIPPED", "again"),
             precondition("{id}"),
         )
+    # The clock as the workflow records it (a bulk update): extended and paused in one write.
+    clock = {
+        "protection_expires_at": None,
+        "protection_frozen": True,
+        "protection_remaining_s": 1_234,
+        "extended_days": 2,
+    }
+    await repo.record_protection(row.id, 1, clock, now, ACTOR)
     dispute = str(uuid.uuid4())
     await repo.ledger.hold(row.id, dispute, "", now, ACTOR)
     refund = str(uuid.uuid4())
@@ -131,6 +139,12 @@ async def test_every_entry_has_one_event_in_order_and_a_follower_misses_none(rep
         assert mine[-1].order.escrow.refunded.minor_units == 2_500 and not mine[-1].order.timeline
         assert {e.event_id for e in mine} == {f"{order_id}:{n}" for n in range(1, len(mine) + 1)}
         assert data.row.event_seq == len(mine)
+        paused = next(e for e in mine if e.entry.action == "PROTECTION_FROZEN")
+        assert paused.type == "order.protection_paused"
+        assert paused.order.protection.frozen and paused.order.protection.remaining_seconds == 1_234, (
+            "the order as this write left it, not as it was loaded"
+        )
+        assert paused.order.protection.extended_days == 2
     types = {e.entry.action: e.type for e in seen}
     assert (
         types["DISPUTE_HOLD"] == "order.dispute_hold" and types["REFUND_SETTLED"] == "order.refund_recorded"
