@@ -22,10 +22,7 @@ from tests.integration.disputes_api import (
     refused,
     status_becomes,
 )
-
-
-def notifier(api: Api) -> list[tuple[str, str]]:
-    return api.service(access.NOTIFICATIONS)
+from tests.integration.test_dispute_events import notifier
 
 
 async def order_events(api: Api, metadata: list[tuple[str, str]], order_id: str = "") -> list[pb.OrderEvent]:
