@@ -1,5 +1,5 @@
 # The two commands: `make up` starts the platform, `make test` runs every check and test.
-.PHONY: up test install protos lint bench clean-data images
+.PHONY: up test install protos lint bench clean-data images compose-test
 
 up: install
 	.venv/bin/python -m deploy.launcher
@@ -21,6 +21,10 @@ bench: install
 # Every image the container tests and deploy/ need, built here from the package registries.
 images: install
 	./scripts/docker_engine.sh && .venv/bin/python -m deploy.images
+
+# deploy/compose.yaml brought up for real, 20 disputes while replicas die (needs a Docker engine).
+compose-test: images
+	.venv/bin/python -m pytest -p no:cacheprovider -m compose -s tests/compose
 
 clean-data:
 	rm -rf data

@@ -44,8 +44,8 @@ POSTGRES_PACKAGES = ("postgresql-15",)
 TEMPORAL_SERVER_VERSION = "v1.32.2"
 # go.temporal.io/server v1.32 needs a newer Go than the machines have; the proxy serves this one.
 GO_TOOLCHAIN = "go1.27.3"
-# Bump to rebuild everything (a change to how images are built, not to what goes in).
-RECIPE = "1"
+# How the images are built is part of every key: a change to this file rebuilds them.
+RECIPE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 PREFIX = "dispute-platform"
 UID = "10001"
 
@@ -195,8 +195,23 @@ def minio_binary() -> Path:
     return minio_cached() if minio_cached().exists() else build_minio()
 
 
-def build_minio_image(tag: str) -> None:
-    _static(tag, minio_binary(), "minio", ["server", "/data"], [9000, 9001])
+def build_minio_image(tag: str, base: str) -> None:
+    """MinIO on the base (not FROM scratch): compose's health check needs a shell and Python."""
+    _docker_build(
+        tag,
+        f"""FROM {base}
+COPY bin /usr/local/bin/minio
+RUN groupadd --system --gid {UID} app \\
+ && useradd --system --uid {UID} --gid app --home-dir /tmp --no-create-home app \\
+ && install -d -o {UID} -g {UID} /data
+ENV HOME=/tmp
+USER {UID}:{UID}
+EXPOSE 9000 9001
+ENTRYPOINT ["/usr/local/bin/minio"]
+CMD ["server", "/data"]
+""",
+        {"bin": minio_binary()},
+    )
 
 
 def temporal_server_binaries() -> Path:
@@ -219,17 +234,19 @@ def temporal_server_binaries() -> Path:
 def build_temporal_server(tag: str, base: str) -> None:
     """The server and its schema tool on the base (the schema files come from the module)."""
     bins = temporal_server_binaries()
-    schema = _module_dir() / "schema"
+    module = _module_dir()
     _docker_build(
         tag,
         f"""FROM {base}
-COPY temporal-server temporal-sql-tool /usr/local/bin/
+COPY temporal-server temporal-sql-tool temporal /usr/local/bin/
 COPY schema/ /etc/temporal/schema/
+COPY dynamicconfig/ /etc/temporal/config/dynamicconfig/
 COPY temporal-entrypoint.sh /usr/local/bin/temporal-entrypoint.sh
 RUN chmod 0755 /usr/local/bin/temporal-entrypoint.sh \\
  && groupadd --system --gid {UID} app \\
  && useradd --system --uid {UID} --gid app --home-dir /etc/temporal --no-create-home app \\
- && install -d -o {UID} -g {UID} /etc/temporal/config
+ && chmod -R a+rX /etc/temporal
+WORKDIR /etc/temporal
 USER {UID}:{UID}
 EXPOSE 7233 7234 7235 7239
 ENTRYPOINT ["/usr/local/bin/temporal-entrypoint.sh"]
@@ -237,7 +254,10 @@ ENTRYPOINT ["/usr/local/bin/temporal-entrypoint.sh"]
         {
             "temporal-server": bins / "temporal-server",
             "temporal-sql-tool": bins / "temporal-sql-tool",
-            "schema": schema,
+            # The CLI as the admin tool: namespaces and search attributes (compose's setup job).
+            "temporal": Path(temporal_cli()),
+            "schema": module / "schema",
+            "dynamicconfig": module / "config" / "dynamicconfig",
             "temporal-entrypoint.sh": ROOT / "deploy" / "temporal-entrypoint.sh",
         },
     )
@@ -332,10 +352,16 @@ def images() -> list[Image]:
                 RECIPE,
                 TEMPORAL_SERVER_VERSION,
                 base_tag(),
+                file_hash(Path(temporal_cli())),
                 file_hash(ROOT / "deploy" / "temporal-entrypoint.sh"),
             ],
         ),
-        Image("DP_MINIO_IMAGE", "minio", build_minio_image, lambda: [RECIPE, MINIO_VERSION]),
+        Image(
+            "DP_MINIO_IMAGE",
+            "minio",
+            lambda tag: build_minio_image(tag, base_tag()),
+            lambda: [RECIPE, MINIO_VERSION, base_tag()],
+        ),
         Image(
             "DP_POSTGRES_IMAGE",
             "postgres",
@@ -391,6 +417,11 @@ def build_all(only: set[str] | None = None) -> dict[str, str]:
         image.build(tag)
         timings.append((image.name, time.monotonic() - started))
         print(f"{image.name}: {tag} (built in {timings[-1][1]:.0f} s)", file=sys.stderr)
+    for image in images():
+        tag = _RESOLVED.get(image.key, "")
+        if tag.startswith(f"{PREFIX}/"):
+            # The name deploy/compose.yaml and deploy/k8s/ use: the newest build of each.
+            sh("docker", "tag", tag, f"{PREFIX}/{image.name}:local")
     manifest().write_text("".join(f"{k}={v}\n" for k, v in sorted(_RESOLVED.items())))
     return dict(_RESOLVED)
 
