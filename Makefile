@@ -24,6 +24,7 @@ images: install
 
 # deploy/compose.yaml brought up for real, 20 disputes while replicas die (needs a Docker engine).
 compose-test: images
+	.venv/bin/python -c "from deploy.images import ensure_compose; ensure_compose()"
 	.venv/bin/python -m pytest -p no:cacheprovider -m compose -s tests/compose
 
 clean-data:

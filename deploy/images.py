@@ -327,6 +327,29 @@ def build_platform(tag: str, base: str) -> None:
     _docker_build(tag, dockerfile, files, {"BASE": base, "PIP_OFFLINE": "1"})
 
 
+# --- the compose client ----------------------------------------------------------------------
+
+COMPOSE_VERSION = "v2.40.3"
+
+
+def ensure_compose() -> None:
+    """`docker compose`: the CLI plugin built from its Go module at COMPOSE_VERSION (once per
+    machine, into the cache) when the docker CLI has none."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+        return
+    binary = cache_dir() / "bin" / f"docker-compose-{COMPOSE_VERSION}"
+    if not binary.exists():
+        src = cache_dir() / "src" / f"compose-{COMPOSE_VERSION}"
+        src.mkdir(parents=True, exist_ok=True)
+        (src / "go.mod").write_text("module dispute-platform/composebuild\n\ngo 1.26\n")
+        env = {**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": GO_TOOLCHAIN, "CGO_ENABLED": "0"}
+        sh("go", "get", f"github.com/docker/compose/v2@{COMPOSE_VERSION}", cwd=src, env=env)
+        sh("go", "build", "-o", str(binary), "github.com/docker/compose/v2/cmd", cwd=src, env=env)
+    plugins = Path.home() / ".docker" / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, plugins / "docker-compose")
+
+
 # --- the catalog -----------------------------------------------------------------------------
 
 

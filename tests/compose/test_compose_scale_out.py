@@ -46,7 +46,7 @@ FIRST_PORT = {"ORDER": 50151, "DISPUTE": 50251, "EVIDENCE": 50351, "REFUND": 504
 
 
 def compose_command() -> list[str]:
-    """`docker compose` (the plugin) if it answers, else Debian's `docker-compose`."""
+    """`docker compose` (the plugin, deploy/images.py ensure_compose) if it answers, else Debian's `docker-compose`."""
     if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
         return ["docker", "compose"]
     return ["docker-compose"]
