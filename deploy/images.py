@@ -446,7 +446,21 @@ def build_all(only: set[str] | None = None) -> dict[str, str]:
             # The name deploy/compose.yaml and deploy/k8s/ use: the newest build of each.
             sh("docker", "tag", tag, f"{PREFIX}/{image.name}:local")
     manifest().write_text("".join(f"{k}={v}\n" for k, v in sorted(_RESOLVED.items())))
+    _forget_older(set(_RESOLVED.values()))
     return dict(_RESOLVED)
+
+
+def _forget_older(current: set[str]) -> None:
+    """Untag this project's builds that no input hash names any more (the disk they hold)."""
+    listed = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={PREFIX}/*"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    stale = [t for t in listed if t not in current and not t.endswith(":local")]
+    if stale:
+        subprocess.run(["docker", "image", "rm", *stale], capture_output=True, check=False)
 
 
 def read_manifest() -> dict[str, str]:
