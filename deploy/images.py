@@ -17,11 +17,12 @@ proxy and the Debian archive, but no image registry. So:
 Each name can be given instead (DP_BASE_IMAGE, DP_TEMPORAL_IMAGE, DP_TEMPORAL_SERVER_IMAGE,
 DP_MINIO_IMAGE, DP_POSTGRES_IMAGE, DP_PLATFORM_IMAGE): a user with a registry names the
 official images and nothing is built for that one. The names resolved are written to
-`<cache>/images.env`, which the test harness reads.
+`<cache>/images-<checkout>.env`, which the test harness reads.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from deploy.binaries import MINIO_VERSION, build_minio, cache_dir, minio_cached, temporal_cli
@@ -136,6 +138,8 @@ def build_postgres(tag: str) -> None:
         f"""FROM {raw}
 COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
+# A fast shutdown (the official image's): SIGTERM would wait for every client to leave.
+STOPSIGNAL SIGINT
 RUN chmod 0755 /usr/local/bin/postgres-entrypoint.sh \\
  && install -d -o postgres -g postgres -m 0700 /var/lib/postgresql/data \\
  && install -d -o postgres -g postgres -m 2775 /var/run/postgresql
@@ -214,12 +218,20 @@ CMD ["server", "/data"]
     )
 
 
+def _need_go() -> None:
+    if shutil.which("go") is None:
+        raise SystemExit(
+            "building the Temporal server and the compose plugin needs Go (the Go toolchain is on the machine's PATH on a fresh machine; install it)"
+        )
+
+
 def temporal_server_binaries() -> Path:
     """temporal-server and temporal-sql-tool at TEMPORAL_SERVER_VERSION, built once per machine
     into the cache (a few minutes of Go on 2 cores)."""
     out = cache_dir() / f"temporal-server-{TEMPORAL_SERVER_VERSION}"
     if (out / "temporal-server").exists() and (out / "temporal-sql-tool").exists():
         return out
+    _need_go()
     src = cache_dir() / "src" / f"temporal-server-{TEMPORAL_SERVER_VERSION}"
     src.mkdir(parents=True, exist_ok=True)
     (src / "go.mod").write_text("module dispute-platform/temporalbuild\n\ngo 1.26\n")
@@ -293,16 +305,28 @@ def requirements() -> list[str]:
     return [*runtime, *codegen]
 
 
+def wheelhouse_key() -> str:
+    """The requirements and the interpreter that fills the wheelhouse: its wheels are for this
+    machine's Python and platform, which must match the base's (CPython 3.11 on glibc, as
+    Debian bookworm's is)."""
+    import platform
+
+    host = f"{sys.implementation.name}{sys.version_info[:2]} {platform.machine()} {platform.libc_ver()}"
+    return hashlib.sha256("\n".join([host, *requirements()]).encode()).hexdigest()[:16]
+
+
 def wheelhouse() -> Path:
     """Every Python package the platform image installs, as wheels for its Python (3.11)."""
-    reqs = requirements()
-    key = hashlib.sha256("\n".join(reqs).encode()).hexdigest()[:16]
-    out = cache_dir() / "wheels" / key
+    out = cache_dir() / "wheels" / wheelhouse_key()
     if (out / ".complete").exists():
         return out
-    out.mkdir(parents=True, exist_ok=True)
-    sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), *reqs)
-    (out / ".complete").write_text("\n".join(reqs))
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(partial), *requirements())
+    (partial / ".complete").write_text("\n".join(requirements()))
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
     return out
 
 
@@ -339,6 +363,7 @@ def ensure_compose() -> None:
         return
     binary = cache_dir() / "bin" / f"docker-compose-{COMPOSE_VERSION}"
     if not binary.exists():
+        _need_go()
         src = cache_dir() / "src" / f"compose-{COMPOSE_VERSION}"
         src.mkdir(parents=True, exist_ok=True)
         (src / "go.mod").write_text("module dispute-platform/composebuild\n\ngo 1.26\n")
@@ -359,6 +384,17 @@ def images() -> list[Image]:
     def base_tag() -> str:
         return resolved("DP_BASE_IMAGE")
 
+    def base_id() -> str:
+        """What the images on the base are keyed by: its content (a re-pulled official base
+        under the same name rebuilds them)."""
+        found = subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Id}}", base_tag()],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return found.stdout.strip() or base_tag()
+
     return [
         Image("DP_BASE_IMAGE", "base", build_base, lambda: base_inputs),
         Image(
@@ -374,7 +410,7 @@ def images() -> list[Image]:
             lambda: [
                 RECIPE,
                 TEMPORAL_SERVER_VERSION,
-                base_tag(),
+                base_id(),
                 file_hash(Path(temporal_cli())),
                 file_hash(ROOT / "deploy" / "temporal-entrypoint.sh"),
             ],
@@ -383,7 +419,7 @@ def images() -> list[Image]:
             "DP_MINIO_IMAGE",
             "minio",
             lambda tag: build_minio_image(tag, base_tag()),
-            lambda: [RECIPE, MINIO_VERSION, base_tag()],
+            lambda: [RECIPE, MINIO_VERSION, base_id(), file_hash(minio_binary())],
         ),
         Image(
             "DP_POSTGRES_IMAGE",
@@ -395,7 +431,7 @@ def images() -> list[Image]:
             "DP_PLATFORM_IMAGE",
             "platform",
             lambda tag: build_platform(tag, base_tag()),
-            lambda: [RECIPE, base_tag(), tree_hash(ROOT / p for p in PLATFORM_FILES)],
+            lambda: [RECIPE, base_id(), wheelhouse_key(), tree_hash(ROOT / p for p in PLATFORM_FILES)],
         ),
     ]
 
@@ -413,7 +449,9 @@ def tag_of(image: Image) -> str:
 
 
 def manifest() -> Path:
-    return cache_dir() / "images.env"
+    """This checkout's names (another clone on the same machine keeps its own)."""
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    return cache_dir() / f"images-{checkout}.env"
 
 
 def build_all(only: set[str] | None = None) -> dict[str, str]:
@@ -421,6 +459,14 @@ def build_all(only: set[str] | None = None) -> dict[str, str]:
     if shutil.which("docker") is None:
         raise SystemExit("make images needs the docker CLI and a running engine (see README, 'Containers')")
     cache_dir().mkdir(parents=True, exist_ok=True)
+    # One build at a time per machine: checkouts share the Docker store, the wheelhouse and the
+    # Go builds.
+    with (cache_dir() / "images.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_all(only)
+
+
+def _build_all(only: set[str] | None) -> dict[str, str]:
     timings = []
     for image in images():
         given = os.environ.get(image.key, "")
@@ -450,15 +496,38 @@ def build_all(only: set[str] | None = None) -> dict[str, str]:
     return dict(_RESOLVED)
 
 
+# Builds younger than this are kept even when this checkout no longer names them: another
+# checkout on the machine (a CI clone) may.
+_KEEP_S = 24 * 3600
+
+
 def _forget_older(current: set[str]) -> None:
-    """Untag this project's builds that no input hash names any more (the disk they hold)."""
+    """Untag this project's builds that no input hash names any more and that are a day old
+    (the disk they hold). `docker image rm` refuses an image a container still uses."""
     listed = subprocess.run(
         ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={PREFIX}/*"],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.split()
-    stale = [t for t in listed if t not in current and not t.endswith(":local")]
+    stale = []
+    for tag in listed:
+        if tag in current or tag.endswith(":local"):
+            continue
+        created = subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Created}}", tag],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        try:
+            age = (
+                time.time() - datetime.fromisoformat(created[:26].rstrip("Z")).replace(tzinfo=UTC).timestamp()
+            )
+        except ValueError:
+            continue
+        if age > _KEEP_S:
+            stale.append(tag)
     if stale:
         subprocess.run(["docker", "image", "rm", *stale], capture_output=True, check=False)
 

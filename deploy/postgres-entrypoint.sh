@@ -3,6 +3,8 @@
 # an empty PGDATA becomes a cluster with POSTGRES_USER (default postgres), POSTGRES_PASSWORD
 # (required) and POSTGRES_DB (default: the user's name); password logins over TCP (scram).
 set -eu
+# `command: postgres -c ...` (the official image's convention) passes server flags.
+[ "${1:-}" = postgres ] && shift
 : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-$user}"

@@ -27,8 +27,10 @@ import pytest
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2_grpc
+from refunds.v1 import refunds_pb2, refunds_pb2_grpc
 
 from deploy.binaries import cache_dir
+from deploy.images import read_manifest
 from deploy.stack import Stack
 from tests.integration.conftest import Api
 from tests.integration.test_dispute_events_chaos import drive, patiently
@@ -42,7 +44,20 @@ DISPUTES = 20
 DAY_SECONDS = 3.0
 SERVICES = ("order-svc", "dispute-svc", "evidence-svc", "refund-svc")
 WORKERS = ("worker-orders", "worker-disputes", "worker-refunds")
-FIRST_PORT = {"ORDER": 50151, "DISPUTE": 50251, "EVIDENCE": 50351, "REFUND": 50451}
+# The gRPC port of each service in its containers; the host port of a replica is discovered.
+GRPC = {"order-svc": 50051, "dispute-svc": 50052, "evidence-svc": 50053, "refund-svc": 50054}
+CHANNEL = {"order-svc": "ORDER", "dispute-svc": "DISPUTE", "evidence-svc": "EVIDENCE", "refund-svc": "REFUND"}
+SECRETS = (
+    "DP_JWT_SECRET",
+    "DP_S3_SECRET_KEY",
+    "DP_ORDER_DB_PASSWORD",
+    "DP_DISPUTE_DB_PASSWORD",
+    "DP_REFUND_DB_PASSWORD",
+    "DP_EVIDENCE_DB_PASSWORD",
+    "DP_PROVIDER_API_KEY",
+    "DP_PROVIDER_WEBHOOK_SECRET",
+    "TEMPORAL_DB_PASSWORD",
+)
 
 
 def compose_command() -> list[str]:
@@ -65,6 +80,37 @@ class Deployment:
     def containers(self, service: str) -> list[str]:
         return self.run("ps", "-q", service, capture=True).split()
 
+    def host_ports(self, service: str) -> list[int]:
+        """The host port of each replica of the service (from its published range)."""
+        ports = []
+        for index in range(1, len(self.containers(service)) + 1):
+            out = self.run("port", "--index", str(index), service, str(GRPC[service]), capture=True)
+            ports.append(int(out.strip().rsplit(":", 1)[1]))
+        return ports
+
+
+def leftovers() -> None:
+    """Projects of earlier runs that were cut short: they hold the fixed host ports, and their
+    containers come back with dockerd (restart: unless-stopped)."""
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for project in sorted({p for p in listed if p.startswith("dp-e2e-")}):
+        subprocess.run(
+            [*compose_command(), "-p", project, "-f", str(COMPOSE_FILE), "down", "-v", "--timeout", "3"],
+            capture_output=True,
+            check=False,
+            env={**os.environ, **_dummy_secrets()},
+        )
+
+
+def _dummy_secrets() -> dict[str, str]:
+    """compose refuses to read the file without its secrets, even to take a project down."""
+    return {name: "x" for name in SECRETS} | {"DP_S3_ACCESS_KEY": "x"}
+
 
 @dataclass(frozen=True)
 class _Secrets:
@@ -80,18 +126,10 @@ class _Shim:
 
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
-    env = {**os.environ, "DP_DAY_SECONDS": str(DAY_SECONDS), "DP_REPLICAS": "2"}
-    for name in (
-        "DP_JWT_SECRET",
-        "DP_S3_SECRET_KEY",
-        "DP_ORDER_DB_PASSWORD",
-        "DP_DISPUTE_DB_PASSWORD",
-        "DP_REFUND_DB_PASSWORD",
-        "DP_EVIDENCE_DB_PASSWORD",
-        "DP_PROVIDER_API_KEY",
-        "DP_PROVIDER_WEBHOOK_SECRET",
-        "TEMPORAL_DB_PASSWORD",
-    ):
+    leftovers()
+    # The images `make images` resolved for this checkout (not whatever :local points at).
+    env = {**os.environ, **read_manifest(), "DP_DAY_SECONDS": str(DAY_SECONDS), "DP_REPLICAS": "2"}
+    for name in SECRETS:
         env[name] = secrets.token_urlsafe(32)
     env["DP_S3_ACCESS_KEY"] = "dp-" + secrets.token_hex(6)
     d = Deployment(f"dp-e2e-{uuid.uuid4().hex[:6]}", env)
@@ -109,7 +147,9 @@ def deployment() -> Iterator[Deployment]:
 
 async def kill_one_of_each(d: Deployment, stop: asyncio.Event, killed: list[str]) -> None:
     """One replica of each service and worker killed, in a random order a few seconds apart,
-    each started again after a random pause."""
+    each started again after a random pause. The test's clients spread their calls over every
+    replica of a service (and the workers all poll their task queue), so each kill lands on
+    traffic."""
     rng = random.Random()
     for service in rng.sample([*SERVICES, *WORKERS], len(SERVICES) + len(WORKERS)):
         with contextlib.suppress(TimeoutError):
@@ -127,8 +167,16 @@ async def kill_one_of_each(d: Deployment, stop: asyncio.Event, killed: list[str]
 async def test_twenty_disputes_each_get_one_refund_while_replicas_die(deployment: Deployment) -> None:
     for service in (*SERVICES, *WORKERS):
         assert len(deployment.containers(service)) == 2, f"{service} runs two replicas"
-    # Each caller talks to one replica: the chaos lands on some of them mid-call.
-    channels = {k: grpc.aio.insecure_channel(f"127.0.0.1:{port}") for k, port in FIRST_PORT.items()}
+    # Each client spreads its calls over every replica of the service (round robin), as a
+    # platform service behind a load balancer would; a replica that restarts may come back on
+    # another port of the range, and the others carry on meanwhile.
+    channels = {
+        CHANNEL[s]: grpc.aio.insecure_channel(
+            "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in deployment.host_ports(s)),
+            options=[("grpc.lb_policy_name", "round_robin")],
+        )
+        for s in GRPC
+    }
     try:
         shim = _Shim(_Secrets(deployment.env["DP_JWT_SECRET"]))
         api = Api(cast(Stack, shim), orders_pb2_grpc.OrderServiceStub(channels["ORDER"]), channels)
@@ -137,6 +185,8 @@ async def test_twenty_disputes_each_get_one_refund_while_replicas_die(deployment
         chaos = asyncio.create_task(kill_one_of_each(deployment, stop, killed))
         try:
             ids = await asyncio.wait_for(asyncio.gather(*(drive(api, stub, n) for n in range(DISPUTES))), 600)
+            # Every kill happens (a fast platform must not end the chaos early).
+            await asyncio.wait_for(asyncio.shield(chaos), 300)
             finals = []
             for dispute_id in ids:
                 for _ in range(600):
@@ -154,7 +204,19 @@ async def test_twenty_disputes_each_get_one_refund_while_replicas_die(deployment
         finally:
             stop.set()
             await chaos
-        refunds = {d.dispute_id: len(d.refund_ids) for d in finals}
+        # One refund per dispute, as the dispute says and as RefundService's ledger says.
+        refunds_stub = refunds_pb2_grpc.RefundServiceStub(channels["REFUND"])
+        refunds = {}
+        for d in finals:
+            listed = await patiently(
+                lambda d=d: refunds_stub.ListRefunds(  # type: ignore[misc]
+                    refunds_pb2.ListRefundsRequest(order_id=d.order_id), metadata=api.service(), timeout=10
+                )
+            )
+            assert listed is not None
+            assert [r.amount.minor_units for r in listed.refunds] == [1_500], d.dispute_id
+            assert list(d.refund_ids) == [r.refund_id for r in listed.refunds], d.dispute_id
+            refunds[d.dispute_id] = len(listed.refunds)
         print(
             json.dumps(
                 {
