@@ -26,6 +26,11 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "no Docker engine answers (docker info failed) and only root can start one here: start dockerd, add this user to the docker group, or run with DP_TEST_INFRA=local" >&2
   exit 1
 fi
+# A dockerd killed with the session that started it leaves its pid file behind.
+pidfile=/var/run/docker.pid
+if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2> /dev/null; then
+  rm -f "$pidfile"
+fi
 echo "== starting dockerd (log: $cache/dockerd.log)"
 nohup dockerd > "$cache/dockerd.log" 2>&1 &
 for _ in $(seq 1 60); do
