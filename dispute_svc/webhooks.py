@@ -144,6 +144,10 @@ async def post(target: Target, event: Event, local: bool) -> str:
     return await webhook_http.post(target.url, body, headers, local)
 
 
+# The two feeds a subscription draws on (Feeds): names of the _Feed of each.
+_DISPUTES, _ORDERS = "disputes", "orders"
+
+
 @dataclass
 class _Feed:
     """One feed of a delivery: where it got to, and how to read on from there."""
@@ -214,7 +218,7 @@ class Deliveries:
                 page = await self._repo.events(Audience(), after, types=feeds.dispute_types, limit=limit)
                 return Page(list(page.events), page.scanned)
 
-            out.append(_Feed("disputes", target.cursor, disputes))
+            out.append(_Feed(_DISPUTES, target.cursor, disputes))
         if feeds.orders:
             cursor = target.order_cursor
             if cursor < 0:  # made before order events: start at the order feed's head
@@ -224,7 +228,7 @@ class Deliveries:
                 async def orders(after: int, limit: int) -> Page[Event] | None:
                     return await self._orders_page(after, feeds.order_types, limit)
 
-                out.append(_Feed("orders", cursor, orders))
+                out.append(_Feed(_ORDERS, cursor, orders))
         return out
 
     async def _order_head(self) -> int:
@@ -249,8 +253,8 @@ class Deliveries:
 
         async def flush() -> bool:
             until = datetime.now(UTC) + hold
-            dispute = by_name["disputes"].cursor if "disputes" in by_name else target.cursor
-            order = by_name["orders"].cursor if "orders" in by_name else target.order_cursor
+            dispute = by_name[_DISPUTES].cursor if _DISPUTES in by_name else target.cursor
+            order = by_name[_ORDERS].cursor if _ORDERS in by_name else target.order_cursor
             ok = await self._repo.webhooks.advance(
                 target.subscription_id, token, dispute, order, state.unsaved, until
             )
@@ -324,8 +328,8 @@ class Deliveries:
         order feed, another service's, is asked every ORDER_POLL_S."""
         loop = asyncio.get_running_loop()
         until = loop.time() + wait_s
-        disputes = next((f for f in feeds if f.name == "disputes"), None)
-        orders = next((f for f in feeds if f.name == "orders"), None)
+        by_name = {f.name: f for f in feeds}
+        disputes, orders = by_name.get(_DISPUTES), by_name.get(_ORDERS)
         renewed = loop.time()
         while loop.time() < until:
             step = min(ORDER_POLL_S if orders else _WAIT_SLICE_S, until - loop.time())
