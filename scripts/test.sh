@@ -18,6 +18,10 @@ fi
 
 # Docker mode: an engine that answers (started here where possible), and the images built from
 # the package registries (cached by content; DP_*_IMAGE names official ones instead).
+# Unset, docker mode is what the harness picks when an engine answers: prepare for it too.
+if [ -z "${DP_TEST_INFRA:-}" ] && docker info > /dev/null 2>&1; then
+  export DP_TEST_INFRA=docker
+fi
 if [ "${DP_TEST_INFRA:-}" = docker ]; then
   ./scripts/docker_engine.sh
   echo "== images"; python -m deploy.images temporal-dev minio postgres

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def mode() -> str:
     global _MODE
     if _MODE is None:
         _MODE = infra_mode()
+        if _MODE == "docker":
+            # testcontainers' reaper is an image from a registry; the harness stops its own.
+            os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     return _MODE
 
 
