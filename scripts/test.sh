@@ -3,7 +3,9 @@
 # real servers (Temporal dev server, MinIO; containers when a Docker engine answers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/bootstrap.sh
+# DP_SKIP_BOOTSTRAP=1: the caller bootstrapped already (CI, before its two passes run side by side:
+# a second bootstrap would regenerate code the other pass is importing).
+[ -n "${DP_SKIP_BOOTSTRAP:-}" ] || ./scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 # The order store is tested on PostgreSQL too: a throwaway cluster from Debian's server package

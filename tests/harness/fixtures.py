@@ -40,6 +40,15 @@ def mode() -> str:
     return _MODE
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A forced mode is checked before any test runs: one clear error instead of one per test."""
+    if os.environ.get("DP_TEST_INFRA", "").strip():
+        try:
+            mode()
+        except RuntimeError as refused:
+            raise pytest.UsageError(str(refused)) from None
+
+
 def pytest_report_header() -> str:
     return f"dispute-platform test infrastructure: {mode()} (set DP_TEST_INFRA=docker|local to force)"
 

@@ -30,7 +30,12 @@ def infra_mode() -> str:
     forced = os.environ.get("DP_TEST_INFRA", "").strip().lower()
     if forced == "docker":
         if not docker_engine_answers():
-            raise RuntimeError("DP_TEST_INFRA=docker but no Docker engine answers a ping")
+            where = os.environ.get("DOCKER_HOST") or "the default socket (/var/run/docker.sock)"
+            raise RuntimeError(
+                f"DP_TEST_INFRA=docker, but no Docker engine answers a ping at {where}: start one"
+                " (as root, ./scripts/docker_engine.sh installs and starts dockerd), or run with"
+                " DP_TEST_INFRA=local. Docker mode never falls back to local processes."
+            )
         return "docker"
     if forced == "local":
         return "local"
