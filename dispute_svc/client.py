@@ -50,9 +50,10 @@ class DisputeClient:
     def temporal(self) -> Client:
         return self._client
 
-    async def open(self, inp: DisputeInput, request_id: str) -> DisputeView:
+    async def open(self, inp: DisputeInput, request_id: str, review: bool = False) -> DisputeView:
         """Start the dispute and read it back in one round trip. The update id is the request id:
-        a retried OpenDispute is the same update on the same workflow and gets the same answer."""
+        a retried OpenDispute is the same update on the same workflow and gets the same answer.
+        `review`: the buyer reached the policy's review threshold (search attribute BuyerReview)."""
         start = WithStartWorkflowOperation(
             DisputeWorkflow.run,
             inp,
@@ -68,6 +69,7 @@ class DisputeClient:
                     SearchAttributePair(sa.SELLER_ID, inp.seller_id),
                     SearchAttributePair(sa.DISPUTE_STATUS, "AWAITING_SELLER_RESPONSE"),
                     SearchAttributePair(sa.SLA_BREACHED, False),
+                    *([SearchAttributePair(sa.BUYER_REVIEW, sa.FLAGGED)] if review else []),
                 ]
             ),
             static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",

@@ -89,6 +89,12 @@ TYPES_LISTED: tuple[EventType, ...] = (
         ("REFUND_ABANDONED",),
     ),
     EventType(
+        "dispute.assignment_changed",
+        "an arbiter claimed the dispute or gave it back to the queue, or a lead handed it to another "
+        "arbiter (entry.action says which)",
+        ("CLAIMED", "RELEASED", "REASSIGNED"),
+    ),
+    EventType(
         "dispute.sla_target_missed",
         "arbitration passed its target without a decision",
         ("ARBITRATION_TARGET_MISSED",),

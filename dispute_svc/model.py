@@ -68,6 +68,8 @@ class Party(enum.StrEnum):
     BUYER = "BUYER"
     SELLER = "SELLER"
     ARBITER = "ARBITER"
+    # A lead arbiter: hands disputes to arbiters (ReassignDispute); deciding is arbiters' work.
+    ARBITER_LEAD = "ARBITER_LEAD"
     SERVICE = "SERVICE"
 
 
@@ -158,6 +160,9 @@ class ActionKind(enum.StrEnum):
     SUBMIT_RETURN_SHIPMENT = "SUBMIT_RETURN_SHIPMENT"
     CONFIRM_RETURN_RECEIVED = "CONFIRM_RETURN_RECEIVED"
     SEND_MESSAGE = "SEND_MESSAGE"
+    CLAIM_DISPUTE = "CLAIM_DISPUTE"
+    RELEASE_DISPUTE = "RELEASE_DISPUTE"
+    REASSIGN_DISPUTE = "REASSIGN_DISPUTE"
 
 
 def workflow_id(dispute_id: str) -> str:
@@ -436,6 +441,16 @@ class DecisionAction:
     return_required: bool
     rationale: str
     evidence_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Assignment:
+    """ClaimDispute and ReleaseDispute (caller: the arbiter; arbiter_id unused) and
+    ReassignDispute (caller: the lead; arbiter_id: who takes it, "" for the queue)."""
+
+    caller_id: str
+    arbiter_id: str = ""
+    note: str = ""
 
 
 @dataclass

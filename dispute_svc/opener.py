@@ -223,6 +223,12 @@ class Opener:
             opened_at=row.created_at.isoformat(),
         )
 
+    async def _reaches_review(self, buyer_id: str) -> bool:
+        """This dispute brings the buyer to the policy's review threshold within the signal
+        window (it is not recorded yet, so it counts as one more)."""
+        since = _now() - self._policy.days(self._policy.signal_window_days)
+        return await self._repo.histories.opened_by(buyer_id, since) + 1 >= self._policy.buyer_review_disputes
+
     async def _start(
         self,
         row: OpeningRow,
@@ -244,10 +250,11 @@ class Opener:
                     f"order {order.order_id} was refunded in full meanwhile; there is nothing left to dispute",
                     ORDER_REFUNDED,
                 )
+            review = await self._reaches_review(row.buyer_id)
             await self._renew(row)
             sent = True
             view = await self._workflows.open(
-                self._input(row, order, opening, request, solution), opening.request_id
+                self._input(row, order, opening, request, solution), opening.request_id, review
             )
         except BaseException as exc:
             # A refusal, or a start that never reached Temporal, is an answer; otherwise the

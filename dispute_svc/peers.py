@@ -5,6 +5,8 @@ the caller with their own code; their messages are quoted, never their ids of ot
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import grpc
 from common.v1 import common_pb2
 from evidence.v1 import evidence_pb2, evidence_pb2_grpc
@@ -12,6 +14,7 @@ from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from platform_common import errors
 from platform_common.enums import to_proto
+from platform_common.timestamps import to_timestamp
 from platform_common.validate import fetch_order
 
 _RELAYED: dict[grpc.StatusCode, type[errors.DomainError]] = {
@@ -49,6 +52,18 @@ class Peers:
         except grpc.aio.AioRpcError as exc:
             raise _relay("OrderService", exc) from exc
         return bool(resp.account.blocked)
+
+    async def order_count(self, *, buyer_id: str = "", seller_id: str = "", since: datetime) -> int | None:
+        """Orders one buyer placed or one seller received since `since`; None when OrderService
+        cannot say (party signals are advice for people: shown as unknown, never an error)."""
+        request = orders_pb2.CountOrdersRequest(
+            buyer_id=buyer_id, seller_id=seller_id, created_since=to_timestamp(since)
+        )
+        try:
+            resp = await self._orders.CountOrders(request, timeout=2)
+        except grpc.aio.AioRpcError:
+            return None
+        return int(resp.count)
 
     async def hold(self, order_id: str, dispute_id: str, token: str) -> bool:
         """The opening holds its order (OrderService's own store, nothing else), before OpenDispute

@@ -50,6 +50,10 @@ class Policy:
     message_limit: int = 30
     sender_message_limit: int = 300
     message_window_seconds: int = 3_600
+    # Party signals for arbiters: the window they cover, and how many disputes opened in it flag
+    # a buyer for review (a flag for people to look at, never a block).
+    signal_window_days: int = 90
+    buyer_review_disputes: int = 5
 
     def days(self, n: int) -> timedelta:
         return timedelta(seconds=self.day_seconds * n)

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from dispute_svc import outbox, threads
 from dispute_svc.openings import Openings
 from dispute_svc.outbox import Audience
+from dispute_svc.queue import ArbitrationQueue, queue_columns, record_decisions
+from dispute_svc.signals import PartyHistories, signal_columns
 from dispute_svc.store import ABANDONED, ABANDONING, MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
 from dispute_svc.webhook_store import WebhookStore
 from platform_common.outbox import Page
@@ -62,6 +64,8 @@ class DisputeRepository:
         self._sql = SqlStore(url, MIGRATIONS, "dispute-db")
         self.openings = Openings(self._sql)
         self.webhooks = WebhookStore(self._sql)
+        self.queue = ArbitrationQueue(self._sql)
+        self.histories = PartyHistories(self._sql)
 
     def close(self) -> None:
         self._sql.close()
@@ -84,6 +88,8 @@ class DisputeRepository:
             "updated_at": r.updated_at,
             "revision": revision,
             "snapshot": d.SerializeToString(),
+            **queue_columns(d),
+            **signal_columns(d),
         }
         with self._sql.sessions.begin() as s:
             # The workflow records itself, so it exists: its opening has started.
@@ -104,6 +110,7 @@ class DisputeRepository:
                     assert row is not None
                 else:
                     outbox.append_timeline(s, fresh, d, datetime.now(UTC))
+                    record_decisions(s, d)
                     return True
             if row.revision >= revision:
                 return False
@@ -115,6 +122,7 @@ class DisputeRepository:
                 setattr(row, key, value)
             # In this transaction: the events and the state they describe commit together or not at all.
             outbox.append_timeline(s, row, d, datetime.now(UTC))
+            record_decisions(s, d)
             return True
 
     async def get(self, dispute_id: str) -> disputes_pb2.Dispute | None:

@@ -21,13 +21,14 @@ from dispute_svc.opener import Opener
 from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.repository import DisputeRepository, Recorded
+from dispute_svc.server_arbitration import ArbitrationApi
 from dispute_svc.server_events import EventsApi
 from dispute_svc.server_webhooks import WebhooksApi
 from dispute_svc.views import as_of, render, render_actions
 from dispute_svc.webhooks import Deliveries, allow_local
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common import access
-from platform_common.auth import DISPUTE_API, Caller, Role, current_caller
+from platform_common.auth import ACCOUNT_ID_MAX_CHARS, DISPUTE_API, Caller, Role, current_caller
 from platform_common.enums import name_of, parse
 from platform_common.errors import (
     FailedPrecondition,
@@ -49,16 +50,19 @@ METHOD_ROLES: MethodRoles = access.DISPUTES
 QUERY_PATIENCE_S = 1.0
 _PARTY_OF = {Role.BUYER: Party.BUYER, Role.SELLER: Party.SELLER, Role.ARBITER: Party.ARBITER}
 # Who asks the workflow what they may do: the token's role and id, as the actions are sent.
-_ASKING_AS = {**_PARTY_OF, Role.SERVICE: Party.SERVICE}
+_ASKING_AS = {**_PARTY_OF, Role.ARBITER_LEAD: Party.ARBITER_LEAD, Role.SERVICE: Party.SERVICE}
+# The arbitration team: they see disputes once escalated, and only those.
+ARBITRATION_TEAM = (Role.ARBITER, Role.ARBITER_LEAD)
 
 
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
-    """The dispute's parties (role and id together), arbiters once it was escalated, services."""
+    """The dispute's parties (role and id together), arbiters and leads once it was escalated,
+    services."""
     if caller.role is Role.BUYER:
         return caller.is_(Role.BUYER, buyer_id)
     if caller.role is Role.SELLER:
         return caller.is_(Role.SELLER, seller_id)
-    if caller.role is Role.ARBITER:
+    if caller.role in ARBITRATION_TEAM:
         return escalated
     return caller.role is Role.SERVICE
 
@@ -68,7 +72,7 @@ def _patience(context: grpc.aio.ServicerContext) -> float:
     return QUERY_PATIENCE_S if remaining is None else max(0.05, min(QUERY_PATIENCE_S, remaining / 2))
 
 
-class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceServicer):
+class DisputeService(ArbitrationApi, EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceServicer):
     @property
     def opener(self) -> Opener:
         return self._opener
@@ -136,11 +140,14 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
         if not _may_read(caller, dispute.buyer_id, dispute.seller_id, dispute.HasField("escalated_at")):
             raise PermissionDenied(f"dispute {dispute_id} is not yours")
         count = await self._with_thread(dispute, current_caller())
+        # The parties' history is for the arbitration team alone.
+        signals = await self._party_signals(dispute) if caller.role in ARBITRATION_TEAM else None
         return pb.GetDisputeResponse(
             dispute=dispute,
             allowed_actions=render_actions(as_of(actions or [], datetime.now(UTC))),
             allowed_actions_known=actions is not None,
             message_count=count,
+            party_signals=signals,
         )
 
     async def _arbiter_may_act(self, dispute_id: str) -> None:
@@ -159,8 +166,8 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
         caller = current_caller()
         buyer_id, seller_id = request.buyer_id, request.seller_id
         for name, value in (("buyer_id", buyer_id), ("seller_id", seller_id)):
-            if len(value) > 128:
-                raise InvalidArgument(f"{name} must be at most 128 characters")
+            if len(value) > ACCOUNT_ID_MAX_CHARS:
+                raise InvalidArgument(f"{name} must be at most {ACCOUNT_ID_MAX_CHARS} characters")
         if caller.role is Role.BUYER:
             if buyer_id not in ("", caller.id) or seller_id:
                 raise PermissionDenied("buyers list only their own disputes (buyer_id = yourself)")
@@ -181,7 +188,7 @@ class DisputeService(EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceSer
             order_id=order_id,
             size=size,
             token=request.page.page_token,
-            escalated_only=caller.role is Role.ARBITER,  # arbiters see escalated disputes only
+            escalated_only=caller.role in ARBITRATION_TEAM,  # they see escalated disputes only
         )
         return pb.ListDisputesResponse(disputes=disputes, next_page_token=token)
 

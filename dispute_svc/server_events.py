@@ -140,7 +140,7 @@ class EventsApi:
         """The thread's latest messages merged into the dispute's timeline; returns how many
         messages the caller may see in all."""
         latest, total = await self._repo.latest_messages(
-            dispute.dispute_id, with_notes=caller.role is Role.ARBITER
+            dispute.dispute_id, with_notes=caller.role in (Role.ARBITER, Role.ARBITER_LEAD)
         )
         if latest:
             entries = list(dispute.timeline) + [threads.entry(m) for m in latest]

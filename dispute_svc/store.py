@@ -84,12 +84,40 @@ class DisputeRow(Base):
     # (timeline entries and messages share it).
     timeline_recorded: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The arbitration queue (dispute_svc/queue.py): waiting for arbitration, whose, and its SLA
+    # clock (the first SLA deadline, the target, the breach flag).
+    waiting: Mapped[bool] = mapped_column(Boolean, default=False)
+    arbiter_id: Mapped[str] = mapped_column(String(128), default="")
+    sla_due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sla_target: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Party signals (dispute_svc/signals.py): the seller's first answer, or a window that ended
+    # without one.
+    seller_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    seller_silent: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
         Index("ix_disputes_buyer_opened", "buyer_id", "opened_at", "dispute_id"),
         Index("ix_disputes_seller_opened", "seller_id", "opened_at", "dispute_id"),
         Index("ix_disputes_status_opened", "status", "opened_at", "dispute_id"),
+        Index("ix_disputes_queue", "waiting", "sla_due", "dispute_id"),
+        Index("ix_disputes_arbiter", "arbiter_id", "waiting"),
     )
+
+
+class DecisionRow(Base):
+    """One arbitration decision (a round), for arbiters' workload: who decided, when, and when
+    the round began (the escalation, a contested return, or the appeal)."""
+
+    __tablename__ = "dispute_decisions"
+
+    dispute_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    arbiter_id: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_dispute_decisions_arbiter", "arbiter_id", "decided_at"),)
 
 
 class EventRow(Base):

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Workflow code: imported inside the sandbox, like this module (not passed through).
 from dispute_svc.workflow_arbitration import ArbitrationHandlers
+from dispute_svc.workflow_assignment import AssignmentHandlers
 from dispute_svc.workflow_core import Window
 from dispute_svc.workflow_negotiation import NegotiationHandlers
 from dispute_svc.workflow_returns import ReturnHandlers
@@ -37,7 +38,7 @@ def _iso(at: datetime | None) -> str:
     return at.isoformat() if at is not None else ""
 
 
-class ActionQueries(NegotiationHandlers, ArbitrationHandlers, ReturnHandlers):
+class ActionQueries(NegotiationHandlers, ArbitrationHandlers, AssignmentHandlers, ReturnHandlers):
     @workflow.query
     def allowed_actions(self, caller: ActionCaller) -> list[AllowedAction]:
         """The actions `caller` may take now, each with the end of its window; an escalation
@@ -84,7 +85,7 @@ class Rule:
     may: Callable[[ActionQueries, ActionCaller], Window]
 
 
-_B, _S, _A = (Party.BUYER,), (Party.SELLER,), (Party.ARBITER,)
+_B, _S, _A, _L = (Party.BUYER,), (Party.SELLER,), (Party.ARBITER,), (Party.ARBITER_LEAD,)
 # In the order a client would show them. Each precondition gets the caller's id as DisputeService
 # puts it into the update (and SubmitInformation the role too).
 RULES: dict[ActionKind, Rule] = {
@@ -109,4 +110,7 @@ RULES: dict[ActionKind, Rule] = {
         "ConfirmReturnReceived", _S, lambda w, c: w._may_confirm_return(c.id)
     ),
     ActionKind.SEND_MESSAGE: Rule("SendMessage", (*_B, *_S, *_A), lambda w, c: w._may_send_message(c)),
+    ActionKind.CLAIM_DISPUTE: Rule("ClaimDispute", _A, lambda w, c: w._may_claim(c.id)),
+    ActionKind.RELEASE_DISPUTE: Rule("ReleaseDispute", _A, lambda w, c: w._may_release(c.id)),
+    ActionKind.REASSIGN_DISPUTE: Rule("ReassignDispute", _L, lambda w, c: w._may_reassign(c.id)),
 }

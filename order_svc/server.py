@@ -22,12 +22,12 @@ from order_svc.store import OrderRow
 from order_svc.views import order_to_proto
 from platform_common import access
 from platform_common.arbiters import require_escalated_order
-from platform_common.auth import ORDER_API, Caller, Role, current_caller
+from platform_common.auth import ACCOUNT_ID_MAX_CHARS, ORDER_API, Caller, Role, current_caller
 from platform_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
 from platform_common.feeds import HeadWatcher, WatchSlots
 from platform_common.paging import page_size
 from platform_common.server import MethodRoles
-from platform_common.validate import not_in_future, require_timestamp
+from platform_common.validate import not_in_future, require_timestamp, storable
 
 SERVICE_NAME = ORDER_API
 METHOD_ROLES: MethodRoles = access.ORDERS
@@ -108,6 +108,21 @@ class OrderService(InternalRpcs, OrderEventsApi, orders_pb2_grpc.OrderServiceSer
     ) -> orders_pb2.GetOrderResponse:
         row = await self._owned(request.order_id)
         return orders_pb2.GetOrderResponse(order=await self._view(row.id))
+
+    async def CountOrders(
+        self, request: orders_pb2.CountOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> orders_pb2.CountOrdersResponse:
+        if bool(request.buyer_id) == bool(request.seller_id):
+            raise InvalidArgument("exactly one of buyer_id or seller_id is required")
+        account = request.buyer_id or request.seller_id
+        if len(account) > ACCOUNT_ID_MAX_CHARS:
+            raise InvalidArgument(f"buyer_id and seller_id are at most {ACCOUNT_ID_MAX_CHARS} characters")
+        storable(account, "buyer_id" if request.buyer_id else "seller_id")
+        if not request.HasField("created_since"):
+            raise InvalidArgument("created_since is required")
+        since = require_timestamp(request.created_since, "created_since")
+        count = await self._repo.count_orders(request.buyer_id, request.seller_id, since)
+        return orders_pb2.CountOrdersResponse(count=count)
 
     async def ListOrders(
         self, request: orders_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext

@@ -74,7 +74,7 @@ def internal(owner: str, note: str) -> Access:
     return allow(services=(owner,), note=note)
 
 
-B, S, A = Role.BUYER, Role.SELLER, Role.ARBITER
+B, S, A, L = Role.BUYER, Role.SELLER, Role.ARBITER, Role.ARBITER_LEAD
 # Services that show orders, disputes, evidence and refunds to people (support agents).
 _READERS = (SUPPORT,)
 # Services that subscribe to dispute events by webhook (each manages only its own subscriptions).
@@ -84,6 +84,8 @@ ORDERS: dict[str, Access] = {
     "CreateOrder": allow(services=(CHECKOUT,)),
     "GetOrder": allow(B, S, A, services=(*_READERS, CHECKOUT, DISPUTE_SVC, EVIDENCE_SVC, REFUND_SVC)),
     "ListOrders": allow(B, S, services=(*_READERS, CHECKOUT)),
+    # DisputeService's party signals for arbiters (orders per buyer and seller).
+    "CountOrders": allow(services=(*_READERS, DISPUTE_SVC)),
     "MarkShipped": allow(S, services=(CARRIER,)),
     "MarkDelivered": allow(services=(CARRIER,)),
     "ConfirmReceipt": allow(B),
@@ -105,8 +107,8 @@ ORDERS: dict[str, Access] = {
 DISPUTES: dict[str, Access] = {
     "OpenDispute": allow(B),
     "CheckDisputeEligibility": allow(B, services=(*_READERS, CHECKOUT)),
-    "GetDispute": allow(B, S, A, services=(*_READERS, ORDER_SVC, REFUND_SVC)),
-    "ListDisputes": allow(B, S, A, services=(*_READERS, ORDER_SVC, REFUND_SVC)),
+    "GetDispute": allow(B, S, A, L, services=(*_READERS, ORDER_SVC, REFUND_SVC)),
+    "ListDisputes": allow(B, S, A, L, services=(*_READERS, ORDER_SVC, REFUND_SVC)),
     "RespondAsSeller": allow(S),
     "AcceptOffer": allow(B),
     "RejectOffer": allow(B),
@@ -119,6 +121,11 @@ DISPUTES: dict[str, Access] = {
     "AppealDecision": allow(B),
     "SubmitReturnShipment": allow(B),
     "ConfirmReturnReceived": allow(S),
+    "ListArbitrationQueue": allow(A, L),
+    "ClaimDispute": allow(A),
+    "ReleaseDispute": allow(A),
+    "ReassignDispute": allow(L),
+    "GetArbiterWorkload": allow(A, L),
     "RecordDisputeState": internal(DISPUTES_WORKER, "the dispute's read model"),
     "SendMessage": allow(B, S, A),
     "ListMessages": allow(B, S, A, services=_READERS),
@@ -182,7 +189,7 @@ def markdown() -> str:
     ]
     for api, methods in TABLE.items():
         for name, access in methods.items():
-            user_roles = ", ".join(r.value for r in (B, S, A) if r in access.roles) or "-"
+            user_roles = ", ".join(r.value for r in (B, S, A, L) if r in access.roles) or "-"
             services = ", ".join(sorted(access.services)) or "-"
             lines.append(f"| {api.split('.')[0]} | {name} | {user_roles} | {services} | {access.note} |")
     lines += ["", "| IssueRefund kind | issuers |", "| --- | --- |"]

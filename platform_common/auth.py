@@ -41,7 +41,13 @@ class Role(enum.StrEnum):
     BUYER = "buyer"
     SELLER = "seller"
     ARBITER = "arbiter"
+    # Runs the arbitration team: the queue, everyone's workload, handing disputes over.
+    ARBITER_LEAD = "arbiter_lead"
     SERVICE = "service"
+
+
+# A token's subject: an account or service id, everywhere an id of one is taken.
+ACCOUNT_ID_MAX_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -134,8 +140,8 @@ def verify_token(token: str, secret: str, audience: str) -> Caller:
     if expires - issued > MAX_TOKEN_LIFETIME_S:
         raise Unauthenticated(f"token lifetime exceeds {MAX_TOKEN_LIFETIME_S // 3600} hours (exp - iat)")
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > 128:
-        raise Unauthenticated("token subject must be 1..128 characters")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > ACCOUNT_ID_MAX_CHARS:
+        raise Unauthenticated(f"token subject must be 1..{ACCOUNT_ID_MAX_CHARS} characters")
     try:
         role = Role(str(claims.get("role")))
     except ValueError:
@@ -165,7 +171,9 @@ def main() -> None:
     import sys
 
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m platform_common.auth <subject> <buyer|seller|arbiter|service>")
+        sys.exit(
+            "usage: python -m platform_common.auth <subject> <buyer|seller|arbiter|arbiter_lead|service>"
+        )
     print(mint_token(sys.argv[1], Role(sys.argv[2]), jwt_secret(), ttl_seconds=12 * 3600))
 
 

@@ -26,6 +26,10 @@ REFUND_OVERDUE = SearchAttributeKey.for_bool("RefundOverdue")
 SETTLEMENT_MISMATCHES = SearchAttributeKey.for_int("SettlementMismatches")
 # A dispute whose side effects (freeze, evidence, refund, read model) keep failing: operators look.
 SIDE_EFFECTS_DEFERRED = SearchAttributeKey.for_bool("SideEffectsDeferred")
+# "FLAGGED" on a dispute opened by a buyer who reached the policy's review threshold (a Keyword:
+# the dev server's SQLite visibility store allows only three Bool attributes).
+BUYER_REVIEW = SearchAttributeKey.for_keyword("BuyerReview")
+FLAGGED = "FLAGGED"
 
 ALL = (
     ORDER_ID,
@@ -40,6 +44,7 @@ ALL = (
     REFUND_OVERDUE,
     SIDE_EFFECTS_DEFERRED,
     SETTLEMENT_MISMATCHES,
+    BUYER_REVIEW,
 )
 
 _CLI_TYPES = {

@@ -96,3 +96,18 @@ def test_compose_and_kubernetes_run_the_same_process(process: str) -> None:
             assert k8s[probe]["grpc"]["port"] == port, probe
     else:
         assert check is None and "readinessProbe" not in k8s
+
+
+def test_compose_and_the_k8s_guide_register_every_search_attribute_the_code_uses() -> None:
+    import re
+
+    from platform_common.search_attributes import ALL, cli_flags
+
+    wanted = {f.replace("=", ":") for f in cli_flags() if f != "--search-attribute"}
+    assert len(wanted) == len(ALL)
+    setup = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]["temporal-setup"]
+    script = " ".join(setup["command"])
+    listed = set(re.search(r"for sa in (.*?); do", script, re.S).group(1).replace("\\", " ").split())  # type: ignore[union-attr]
+    assert listed == wanted
+    guide = (K8S / "README.md").read_text()
+    assert set(re.findall(r"--name (\w+) --type (\w+)", guide)) == {tuple(w.split(":")) for w in wanted}

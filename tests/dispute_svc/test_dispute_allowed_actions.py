@@ -25,6 +25,7 @@ from dispute_svc.model import (
     ActionKind,
     AllowedAction,
     AppealAction,
+    Assignment,
     BuyerAction,
     DecisionAction,
     DisputeView,
@@ -52,6 +53,7 @@ CALLERS: dict[str, Caller] = {
     "seller": Caller("seller-1", Role.SELLER),
     "arbiter": Caller("arb-1", Role.ARBITER),
     "other arbiter": Caller("arb-2", Role.ARBITER),
+    "lead": Caller("lead-1", Role.ARBITER_LEAD),
     "other buyer": Caller("buyer-2", Role.BUYER),
     "other seller": Caller("seller-2", Role.SELLER),
     "seller token with the buyer's id": Caller("buyer-1", Role.SELLER),
@@ -158,6 +160,18 @@ ACTIONS: dict[ActionKind, tuple[str, Any, Build | None]] = {
         lambda v, c: ReturnReceipt(c.id, False, "arrived"),
     ),
     ActionKind.SEND_MESSAGE: ("SendMessage", None, None),
+    ActionKind.CLAIM_DISPUTE: ("ClaimDispute", DisputeWorkflow.claim, lambda v, c: Assignment(c.id)),
+    ActionKind.RELEASE_DISPUTE: (
+        "ReleaseDispute",
+        DisputeWorkflow.release,
+        lambda v, c: Assignment(c.id, note="out of office"),
+    ),
+    # To an arbiter who never acted on it (not the appealed one, not the one holding it).
+    ActionKind.REASSIGN_DISPUTE: (
+        "ReassignDispute",
+        DisputeWorkflow.reassign,
+        lambda v, c: Assignment(c.id, "arb-3", "rebalancing the queue"),
+    ),
 }
 
 

@@ -82,7 +82,7 @@ class FakeTemporal:
     workflows: dict[str, DisputeInput] = field(default_factory=dict)
     down: bool = False
 
-    async def open(self, inp: DisputeInput, request_id: str) -> SimpleNamespace:
+    async def open(self, inp: DisputeInput, request_id: str, review: bool = False) -> SimpleNamespace:
         step = self.plan.pop(0) if self.plan else "ok"
         await asyncio.sleep(self.delay_s.pop(0) if self.delay_s else 0)
         if self.down or step == "unsent":

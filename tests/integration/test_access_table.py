@@ -23,6 +23,7 @@ IDENTITIES: list[tuple[Role, str]] = [
     (Role.BUYER, "buyer-walk"),
     (Role.SELLER, "seller-walk"),
     (Role.ARBITER, "arbiter-walk"),
+    (Role.ARBITER_LEAD, "lead-walk"),
     *[(Role.SERVICE, name) for name in access.SERVICE_IDENTITIES],
     (Role.SERVICE, STRANGER),
 ]

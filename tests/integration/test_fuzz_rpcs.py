@@ -280,7 +280,12 @@ def _message(descriptor: Descriptor, world: World, depth: int = 0) -> st.SearchS
 
 
 def _identities(world: World) -> st.SearchStrategy[tuple[str, Role]]:
-    people = [(world.buyer, Role.BUYER), (world.seller, Role.SELLER), ("fuzz-arbiter", Role.ARBITER)]
+    people = [
+        (world.buyer, Role.BUYER),
+        (world.seller, Role.SELLER),
+        ("fuzz-arbiter", Role.ARBITER),
+        ("fuzz-lead", Role.ARBITER_LEAD),
+    ]
     services = [(name, Role.SERVICE) for name in [*access.SERVICE_IDENTITIES, "stranger"]]
     return st.sampled_from(people + services)
 

@@ -297,6 +297,55 @@ async def test_disputes_recorded_before_the_outbox_announce_only_what_follows(da
         repo.close()
 
 
+async def test_disputes_waiting_for_an_arbiter_are_in_the_queue_from_the_upgrade_on(database: str) -> None:
+    from common.v1 import common_pb2
+    from disputes.v1 import disputes_pb2 as pb
+
+    from platform_common.timestamps import to_timestamp
+
+    engine = make_engine(database)
+    migrate(engine, DISPUTE_MIGRATIONS, "0006")
+    now = datetime.now(UTC).replace(microsecond=0)
+    escalated = to_timestamp(now)
+    waiting, decided = str(uuid.uuid4()), str(uuid.uuid4())
+    target = to_timestamp(now.replace(year=now.year + 1))
+    snapshots = {
+        waiting: pb.Dispute(
+            dispute_id=waiting,
+            status=pb.DISPUTE_STATUS_UNDER_ARBITRATION,
+            arbiter_id="arb-1",
+            escalated_at=escalated,
+            deadlines=[
+                common_pb2.Deadline(kind="ARBITRATION_TARGET", due_at=target),
+                common_pb2.Deadline(kind="ARBITRATION_MAX", due_at=target),
+            ],
+        ),
+        decided: pb.Dispute(
+            dispute_id=decided,
+            status=pb.DISPUTE_STATUS_DECIDED,
+            timeline=[common_pb2.TimelineEntry(at=escalated, action="ESCALATED")],
+            decisions=[pb.Decision(round=1, arbiter_id="arb-2", decided_at=to_timestamp(now))],
+        ),
+    }
+    with engine.begin() as conn:
+        for dispute_id, d in snapshots.items():
+            status = pb.DisputeStatus.Name(d.status).removeprefix("DISPUTE_STATUS_")
+            insert(conn, "disputes", dispute_id=dispute_id, status=status, snapshot=d.SerializeToString())
+        insert(conn, "disputes", dispute_id=str(uuid.uuid4()), status="OPEN", snapshot=b"\xff\xff")
+    migrate(engine, DISPUTE_MIGRATIONS)
+    engine.dispose()
+    repo = DisputeRepository(database)
+    try:
+        entries, _ = await repo.queue.page(unassigned=False, arbiter_id="", breached=False, size=10, token="")
+        assert [(e.dispute.dispute_id, e.dispute.arbiter_id, e.due) for e in entries] == [
+            (waiting, "arb-1", target.ToDatetime(tzinfo=UTC))
+        ]
+        found = {w.arbiter_id: (w.open_assigned, w.decided) for w in await repo.queue.workload("", now)}
+        assert found == {"arb-1": (1, 0), "arb-2": (0, 1)}
+    finally:
+        repo.close()
+
+
 def test_webhook_subscriptions_made_before_order_events_start_at_the_order_feeds_head(database: str) -> None:
     engine = make_engine(database)
     migrate(engine, DISPUTE_MIGRATIONS, "0005")

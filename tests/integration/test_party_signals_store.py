@@ -1,0 +1,98 @@
+"""Party histories over the read model on SQLite and PostgreSQL: which window they cover, the
+seller's first answer and a silence told apart from a buyer's (an automatic escalation after the
+seller answered is the buyer's silence, not the seller's), outcomes and losses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from common.v1 import common_pb2
+from disputes.v1 import disputes_pb2 as pb
+
+from dispute_svc.repository import DisputeRepository, Recorded
+from platform_common.timestamps import to_timestamp
+from tests.harness.postgres import fresh_database
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisputeRepository]:
+    if request.param == "sqlite":
+        r = DisputeRepository(f"sqlite:///{tmp_path / 'disputes.db'}")
+        yield r
+        r.close()
+        return
+    with fresh_database(request.getfixturevalue("postgres_url"), "party_signals") as url:
+        r = DisputeRepository(url)
+        try:
+            yield r
+        finally:
+            r.close()
+
+
+def snapshot(
+    buyer: str, seller: str, opened: datetime, status: str, steps: list[tuple[float, str]], order: str = ""
+) -> Recorded:
+    """A dispute opened at `opened` whose timeline has `steps` (hours after opening, action)."""
+    d = pb.Dispute(
+        dispute_id=str(uuid.uuid4()),
+        order_id=order or str(uuid.uuid4()),
+        buyer_id=buyer,
+        seller_id=seller,
+        status=pb.DisputeStatus.Value(f"DISPUTE_STATUS_{status}"),
+        opened_at=to_timestamp(opened),
+        updated_at=to_timestamp(opened),
+        timeline=[common_pb2.TimelineEntry(at=to_timestamp(opened), action="DISPUTE_OPENED")]
+        + [
+            common_pb2.TimelineEntry(at=to_timestamp(opened + timedelta(hours=h)), action=a) for h, a in steps
+        ],
+    )
+    resolution = "SELLER_ACCEPTED" if status == "CLOSED_REFUNDED" else ""
+    return Recorded(d, 1, status, resolution, opened, opened)
+
+
+async def test_histories_count_the_window_answers_silences_and_losses(repo: DisputeRepository) -> None:
+    since = NOW - timedelta(days=90)
+    shared_order = str(uuid.uuid4())
+    seeded = [
+        # answered after 2 h, lost
+        snapshot("b1", "s1", NOW - timedelta(days=1), "CLOSED_REFUNDED", [(2, "SELLER_ACCEPTED")]),
+        # silent: escalated by itself before any answer
+        snapshot("b1", "s1", NOW - timedelta(days=2), "UNDER_ARBITRATION", [(360, "AUTO_ESCALATED")]),
+        # silent: the policy refunded the buyer
+        snapshot("b2", "s1", NOW - timedelta(days=3), "CLOSED_REFUNDED", [(360, "SELLER_TIMEOUT_REFUND")]),
+        # answered after 10 h; the buyer's silence escalated it afterwards: not the seller's
+        snapshot(
+            "b1",
+            "s1",
+            NOW - timedelta(days=4),
+            "UNDER_ARBITRATION",
+            [(10, "COUNTER_OFFER"), (200, "AUTO_ESCALATED")],
+        ),
+        # a second dispute on the same order (one disputed order), cancelled before any answer
+        snapshot("b1", "s1", NOW - timedelta(days=5), "CLOSED_CANCELLED", [(1, "CANCELLED")], shared_order),
+        snapshot("b1", "s1", NOW - timedelta(days=6), "CLOSED_CANCELLED", [(1, "CANCELLED")], shared_order),
+        # outside the window, and another seller's
+        snapshot("b1", "s1", NOW - timedelta(days=91), "CLOSED_REFUNDED", [(1, "SELLER_ACCEPTED")]),
+        snapshot("b1", "s2", NOW - timedelta(days=1), "AWAITING_SELLER_RESPONSE", []),
+    ]
+    for r in seeded:
+        assert await repo.record(r)
+
+    seller = await repo.histories.of(seller_id="s1", since=since)
+    assert seller.disputes == 6 and seller.disputed_orders == 5
+    assert seller.lost == 2 and seller.silent == 2
+    assert sorted(seller.response_times) == [timedelta(hours=2), timedelta(hours=10)]
+    buyer = await repo.histories.of(buyer_id="b1", since=since)
+    assert buyer.disputes == 6 and buyer.disputed_orders == 5 and buyer.still_open == 3
+    assert buyer.outcomes == {"SELLER_ACCEPTED": 1, "UNSPECIFIED": 2}
+    assert await repo.histories.opened_by("b1", since) == 6
+    assert await repo.histories.opened_by("b1", NOW - timedelta(days=2, hours=1)) == 3
+    assert await repo.histories.opened_by("nobody", since) == 0
