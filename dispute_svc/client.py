@@ -29,7 +29,9 @@ from dispute_svc.workflow import DisputeWorkflow
 from dispute_svc.workflow_webhooks import WebhookDeliveryWorkflow, WebhookInput
 from dispute_svc.workflow_webhooks import workflow_id as webhook_workflow_id
 from platform_common import search_attributes as sa
+from platform_common import ui
 from platform_common.errors import DomainError, NotFound, Unavailable, engine_unavailable
+from platform_common.money import Money
 from platform_common.temporal_errors import translate
 
 _TIMEOUT = timedelta(seconds=30)
@@ -40,6 +42,27 @@ OPEN_BUDGET_S = 60.0
 
 class StartNotSent(Unavailable):
     """Temporal could not be reached: the start never arrived, so it cannot commit later."""
+
+
+def _static_details(inp: DisputeInput) -> str:
+    """What never changes about the dispute, as the Temporal UI shows it."""
+    claim = inp.solution
+    return ui.details(
+        [
+            ("Order", inp.order_id),
+            ("Paid", str(Money(inp.paid_minor, inp.currency))),
+            ("Reason", f"{inp.reason} (goods {'received' if inp.goods_received else 'not received'})"),
+            (
+                "Claim",
+                f"{claim.type} {Money(claim.amount_minor, inp.currency)}"
+                + (", return" if claim.return_goods else ""),
+            ),
+            ("Buyer", inp.buyer_id),
+            ("Seller", inp.seller_id),
+            ("Opened", inp.opened_at),
+            ("Policy", inp.policy_version),
+        ]
+    )
 
 
 class DisputeClient:
@@ -73,6 +96,7 @@ class DisputeClient:
                 ]
             ),
             static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",
+            static_details=_static_details(inp),
         )
         try:
             async with asyncio.timeout(OPEN_BUDGET_S):

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
 from dispute_svc.workflow_actions import ActionQueries
 from dispute_svc.workflow_core import parse_time as _t
 from dispute_svc.workflow_thread import ThreadHandlers
+from dispute_svc.workflow_ui import DisputeUi
 
 # A side effect that keeps failing this long is set aside and retried later by the main loop, so
 # a service outage never stops the dispute's clocks.
@@ -73,6 +74,18 @@ _TIME_FIRST = "deadlines-before-effects"
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
+# What each side effect is, as the Temporal UI shows its local activity.
+_EFFECT_SUMMARIES = {
+    api.FREEZE_ORDER: "freeze the order's protection clock",
+    api.UNFREEZE_ORDER: "resume the order's protection clock",
+    api.SET_LEGAL_HOLD: "set or lift the legal hold on the dispute's evidence",
+    api.ISSUE_REFUND: "order the refund from RefundService",
+    api.REFUND_STATUSES: "read the refunds' statuses",
+    api.RECORD_DISPUTE_STATE: "record the dispute in DisputeService's read model",
+    api.ATTACH_EVIDENCE: "bind the action's files to the dispute",
+}
+
+
 async def _call(name: str, arg: object, result_type: type | None = None) -> Any:
     """Run an activity; they are all idempotent, so they are retried until they succeed.
 
@@ -87,11 +100,12 @@ async def _call(name: str, arg: object, result_type: type | None = None) -> Any:
         start_to_close_timeout=timedelta(seconds=60),
         schedule_to_close_timeout=_EFFECT_PATIENCE,
         retry_policy=_RETRY,
+        summary=_EFFECT_SUMMARIES.get(name),
     )
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class DisputeWorkflow(ActionQueries, ThreadHandlers):
+class DisputeWorkflow(ActionQueries, ThreadHandlers, DisputeUi):
     @workflow.init
     def __init__(self, inp: DisputeInput) -> None:
         self._inp = inp
@@ -136,6 +150,7 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
     @workflow.run
     async def run(self, inp: DisputeInput) -> DisputeView:
         while True:
+            workflow.set_current_details(self._current_details())  # before effects, which take a while
             if workflow.patched(_TIME_FIRST):
                 # A deadline that passed while effects ran (a record spans tasks) moves the
                 # dispute on now, before effects: actions then meet the dispute as it stands.
@@ -170,6 +185,7 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
                 continue
             wake = self._next_wake()
             seen = self._changed
+            workflow.set_current_details(self._current_details())
             if wake is None:
                 await workflow.wait_condition(lambda seen=seen: self._changed != seen)  # type: ignore[misc]
                 continue
@@ -179,6 +195,7 @@ class DisputeWorkflow(ActionQueries, ThreadHandlers):
                     await workflow.wait_condition(
                         lambda seen=seen: self._changed != seen,  # type: ignore[misc]
                         timeout=left,
+                        timeout_summary=self._wake_summary(wake),
                     )
                     continue
                 except TimeoutError:

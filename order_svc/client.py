@@ -32,6 +32,7 @@ from order_svc.model import (
 )
 from order_svc.workflow import OrderProtectionWorkflow
 from platform_common import search_attributes as sa
+from platform_common import ui
 from platform_common.errors import FailedPrecondition, Unavailable, engine_unavailable
 from platform_common.temporal_errors import translate
 
@@ -101,6 +102,16 @@ class ProtectionClient:
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     id_reuse_policy=reuse,
                     search_attributes=attrs,
+                    static_summary=f"Buyer protection of order {order_id}",
+                    static_details=ui.details(
+                        [
+                            ("Order", order_id),
+                            ("Buyer", buyer_id),
+                            ("Seller", seller_id),
+                            ("Window", ui.span(window)),
+                            ("Starts", "frozen by " + ", ".join(frozen_by) if frozen else "at shipment"),
+                        ]
+                    ),
                     rpc_timeout=timedelta(seconds=10),
                 )
                 state = ProtectionState(

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         parse_iso,
     )
     from platform_common import search_attributes as sa
+    from platform_common import ui
     from platform_common.refusals import Refusal, refuse
 
 WORKFLOW_NAME = "OrderProtectionWorkflow"
@@ -92,6 +93,7 @@ class OrderProtectionWorkflow:
                 if self._done():
                     break  # a confirmation finished while draining: this run ends here
                 workflow.continue_as_new(self._carry_over())
+            workflow.set_current_details(self._current_details())
             if self._frozen_by:
                 await workflow.wait_condition(lambda: not self._frozen_by or self._done() or self._owed())
                 continue
@@ -103,6 +105,7 @@ class OrderProtectionWorkflow:
                     await workflow.wait_condition(
                         lambda seen=seen: self._revision != seen or self._done() or self._owed(),  # type: ignore[misc]
                         timeout=left,
+                        timeout_summary="buyer protection window (the order completes when it ends)",
                     )
                     continue
                 except TimeoutError:
@@ -236,6 +239,24 @@ class OrderProtectionWorkflow:
         await workflow.wait_condition(lambda: self._recorded_changes >= change)
         if self._record_failed is not None and self._record_failed[0] >= change:
             raise self._record_failed[1]
+
+    def _current_details(self) -> str:
+        """What the Temporal UI shows as the order's state now (no command: replays unchanged)."""
+        if self._frozen_by:
+            clock = f"frozen by {len(self._frozen_by)} dispute(s), {ui.span(self._remaining)} left"
+        elif self._expires_at is not None:
+            ends = self._expires_at
+            clock = f"ends {ui.in_words(ends - workflow.now())} ({ends.isoformat(timespec='seconds')})"
+        else:
+            clock = ""
+        return ui.details(
+            [
+                ("Protection", clock),
+                ("Extended by", ui.days(self._extended_days) if self._extended_days else ""),
+                ("Frozen by", ", ".join(self._frozen_by)),
+                ("Completed", self._completion_reason or ""),
+            ]
+        )
 
     def _owed(self) -> bool:
         return self._recorded_changes < self._changes or self._confirms_done < self._confirms_asked

@@ -15,7 +15,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from platform_common import search_attributes as sa
+from platform_common import ui
 from platform_common.errors import FailedPrecondition, engine_unavailable
+from platform_common.money import Money
 from platform_common.temporal_errors import translate
 from refund_svc.contract import TASK_QUEUE, ProviderState, RefundStatus
 from refund_svc.model import RefundInput, RefundView, RetryInput, workflow_id
@@ -57,6 +59,17 @@ class RefundClient:
                         SearchAttributePair(sa.REFUND_STATUS, RefundStatus.PENDING),
                         SearchAttributePair(sa.REFUND_OVERDUE, False),
                         SearchAttributePair(sa.NEXT_DEADLINE, row.expected_by),
+                    ]
+                ),
+                static_summary=f"Refund of {Money(row.amount_minor, row.currency)} on order {row.order_id}",
+                static_details=ui.details(
+                    [
+                        ("Order", row.order_id),
+                        ("Dispute", row.dispute_id),
+                        ("Buyer", row.buyer_id),
+                        ("Amount", str(Money(row.amount_minor, row.currency))),
+                        ("Expected by", row.expected_by.isoformat(timespec="seconds")),
+                        ("Idempotency key", row.idempotency_key),
                     ]
                 ),
                 rpc_timeout=timedelta(seconds=10),

@@ -18,6 +18,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from platform_common import search_attributes as sa
+    from platform_common import ui
+    from platform_common.money import Money
     from platform_common.refusals import Refusal, refuse
     from refund_svc.contract import (
         POLL_REFUND,
@@ -146,6 +148,26 @@ class RefundWorkflow:
         if not inp.operator:
             raise refuse("operator is required", Refusal.INVALID_ARGUMENT)
 
+    def _current_details(self, overdue_at: datetime) -> str:
+        """The refund as the Temporal UI shows it now (no command: replays unchanged)."""
+        now = workflow.now()
+        expected = datetime.fromisoformat(self._inp.expected_by)
+        return ui.details(
+            [
+                ("Status", str(self._status)),
+                ("Amount", str(Money(self._inp.amount_minor, self._inp.currency))),
+                ("Expected by", f"{expected.isoformat(timespec='seconds')} ({ui.in_words(expected - now)})"),
+                (
+                    "Overdue",
+                    "yes, still tracking"
+                    if self._overdue
+                    else f"at {overdue_at.isoformat(timespec='seconds')}",
+                ),
+                ("Provider reference", self._provider_ref),
+                ("Attempt", str(self._attempt)),
+            ]
+        )
+
     @workflow.query
     def view(self) -> RefundView:
         return RefundView(
@@ -188,10 +210,16 @@ class RefundWorkflow:
                 wake = min(wake, overdue_at)
             if self._verify_at is not None:
                 wake = min(wake, self._verify_at)
+            workflow.set_current_details(self._current_details(overdue_at))
             try:
                 await workflow.wait_condition(
                     lambda: self._provider_ref in self._settlements or bool(self._reports),
                     timeout=max(wake - now, timedelta(milliseconds=1)),
+                    timeout_summary=(
+                        "refund overdue check (the maximum refund time)"
+                        if wake == overdue_at and not self._overdue
+                        else "settlement poll (backstop for the provider's webhook)"
+                    ),
                 )
                 if self._reports:
                     await self._check_reports()
@@ -288,9 +316,14 @@ class RefundWorkflow:
             self._verify_at = now
 
     async def _wait_for_retry(self) -> bool:
+        workflow.set_current_details(
+            ui.details([("Status", "FAILED, waiting for an operator's retry"), ("Reason", self._failure)])
+        )
         try:
             await workflow.wait_condition(
-                lambda: self._retry is not None, timeout=_us(self._inp.policy.retry_window_us)
+                lambda: self._retry is not None,
+                timeout=_us(self._inp.policy.retry_window_us),
+                timeout_summary="retry window (after it the refund is final)",
             )
         except TimeoutError:
             return False

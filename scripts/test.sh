@@ -8,15 +8,8 @@ cd "$(dirname "$0")/.."
 [ -n "${DP_SKIP_BOOTSTRAP:-}" ] || ./scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-# The order store is tested on PostgreSQL too: a throwaway cluster from Debian's server package
-# (in docker mode a container is used instead).
-if [ "${DP_TEST_INFRA:-}" != docker ] && ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 \
-    && ! command -v initdb > /dev/null; then
-  echo "== installing the PostgreSQL server package (for the store tests)"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql > /dev/null
-fi
+# Debian packages the tests use: PostgreSQL's server (local mode) and Chromium.
+./scripts/system_packages.sh
 
 # Docker mode: an engine that answers (started here where possible), and the images built from
 # the package registries (cached by content; DP_*_IMAGE names official ones instead).
