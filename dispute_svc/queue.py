@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import statistics
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,14 +94,28 @@ def _token(due: datetime, dispute_id: str) -> str:
 
 
 def _untoken(token: str) -> tuple[datetime, str]:
+    """What a queue token names; anything else (too long, not ours, a naive time, an id that is
+    not a dispute's) is INVALID_ARGUMENT, never a database error."""
     try:
+        if len(token) > 512:
+            raise ValueError("too long")
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        due = datetime.fromisoformat(data["d"]).astimezone(UTC)
-        dispute_id = data["i"]
-        if len(token) > 512 or not isinstance(dispute_id, str) or not 1 <= len(dispute_id) <= 36:
-            raise ValueError("bad id")
-        return due, dispute_id
-    except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError):
+        due = datetime.fromisoformat(data["d"])
+        if due.tzinfo is None:
+            raise ValueError("naive time")
+        dispute_id = str(uuid.UUID(data["i"]))
+        if dispute_id != data["i"]:
+            raise ValueError("not a canonical id")
+        return due.astimezone(UTC), dispute_id
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        UnicodeDecodeError,
+        AttributeError,
+        RecursionError,
+    ):
         raise InvalidArgument(
             "page_token is malformed; pass the next_page_token of the previous page"
         ) from None

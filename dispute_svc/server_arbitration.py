@@ -9,6 +9,9 @@ one every action obeys.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -16,8 +19,9 @@ from disputes.v1 import disputes_pb2 as pb
 from google.protobuf.duration_pb2 import Duration
 
 from dispute_svc import requests as rq
+from dispute_svc import threads
 from dispute_svc.client import DisputeClient
-from dispute_svc.model import Assignment
+from dispute_svc.model import Assignment, Party
 from dispute_svc.peers import Peers
 from dispute_svc.policy import Policy
 from dispute_svc.queue import WAITING_STATUSES, first_deadline
@@ -26,9 +30,11 @@ from dispute_svc.signals import median
 from dispute_svc.workflow import DisputeWorkflow
 from platform_common.auth import ACCOUNT_ID_MAX_CHARS, Role, current_caller
 from platform_common.enums import parse, to_proto
-from platform_common.errors import InvalidArgument, PermissionDenied
+from platform_common.errors import DomainError, InvalidArgument, PermissionDenied
 from platform_common.paging import page_size
 from platform_common.validate import require_uuid, storable
+
+log = logging.getLogger(__name__)
 
 
 def _arbiter_id(value: str, field: str) -> str:
@@ -113,6 +119,28 @@ class ArbitrationApi:
     async def _arbiter_may_act(self, dispute_id: str) -> None:
         raise NotImplementedError  # DisputeService's
 
+    async def _team_note(self, dispute_id: str, what: str, text: str) -> None:
+        """A release note or a reassignment reason, kept on the thread as an internal note: the
+        arbitration team reads it, no party ever does. The action has happened already, so a
+        note that cannot be written (the thread's rate limit) is logged, never an error."""
+        if not text:
+            return
+        caller = current_caller()
+        note = threads.NewMessage(
+            dispute_id=dispute_id,
+            request_id=f"{what}-{uuid.uuid4()}",
+            fingerprint=hashlib.sha256(text.encode()).hexdigest(),
+            author_id=caller.id,
+            party=Party.ARBITER,
+            text=f"{what} by {caller.role.value} {caller.id}: {text}",
+            evidence_ids=[],
+            internal=True,
+        )
+        try:
+            await self._repo.post_message(note)
+        except DomainError as exc:
+            log.warning("dispute %s: the %s note was not kept: %s", dispute_id, what, exc)
+
     async def ListArbitrationQueue(
         self, request: pb.ListArbitrationQueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListArbitrationQueueResponse:
@@ -168,7 +196,9 @@ class ArbitrationApi:
         note = rq.text(request.note, "note")
         await self._arbiter_may_act(dispute_id)
         action = Assignment(current_caller().id, note=note)
-        return pb.ReleaseDisputeResponse(dispute=await self._act(dispute_id, DisputeWorkflow.release, action))
+        dispute = await self._act(dispute_id, DisputeWorkflow.release, action)
+        await self._team_note(dispute_id, "release", note)
+        return pb.ReleaseDisputeResponse(dispute=dispute)
 
     async def ReassignDispute(
         self, request: pb.ReassignDisputeRequest, context: grpc.aio.ServicerContext
@@ -178,9 +208,9 @@ class ArbitrationApi:
         reason = rq.text(request.reason, "reason", required=True)
         await self._arbiter_may_act(dispute_id)
         action = Assignment(current_caller().id, to, reason)
-        return pb.ReassignDisputeResponse(
-            dispute=await self._act(dispute_id, DisputeWorkflow.reassign, action)
-        )
+        dispute = await self._act(dispute_id, DisputeWorkflow.reassign, action)
+        await self._team_note(dispute_id, "reassignment", reason)
+        return pb.ReassignDisputeResponse(dispute=dispute)
 
     async def GetArbiterWorkload(
         self, request: pb.GetArbiterWorkloadRequest, context: grpc.aio.ServicerContext

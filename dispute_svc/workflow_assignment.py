@@ -62,8 +62,14 @@ class AssignmentHandlers(DisputeOutcomes):
     def release(self, a: Assignment) -> DisputeView:
         self._updates += 1
         self.s.arbiter_id = ""
-        detail = f"arbiter {a.caller_id} gave the dispute back to the queue"
-        self._log(a.caller_id, Party.ARBITER, "RELEASED", f"{detail}: {a.note}" if a.note else detail)
+        # The note is the arbitration team's (DisputeService keeps it as an internal note): the
+        # timeline reaches the parties.
+        self._log(
+            a.caller_id,
+            Party.ARBITER,
+            "RELEASED",
+            f"arbiter {a.caller_id} gave the dispute back to the queue",
+        )
         return self.view()
 
     def _may_release(self, arbiter_id: str) -> Window:
@@ -86,7 +92,7 @@ class AssignmentHandlers(DisputeOutcomes):
         self._updates += 1
         before, self.s.arbiter_id = self.s.arbiter_id, a.arbiter_id
         moved = f"from {before or 'the queue'} to {a.arbiter_id or 'the queue'}"
-        self._log(a.caller_id, Party.ARBITER_LEAD, "REASSIGNED", f"{moved}: {a.note}")
+        self._log(a.caller_id, Party.ARBITER_LEAD, "REASSIGNED", moved)  # the reason: see release
         return self.view()
 
     def _may_reassign(self, lead_id: str) -> Window:

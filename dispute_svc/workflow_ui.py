@@ -15,7 +15,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from dispute_svc.model import DeadlineKind, Party, VersionKind
     from platform_common import ui
-    from platform_common.money import Money
 
 # Workflow code: imported inside the sandbox, like this module (not passed through).
 from dispute_svc.workflow_core import DisputeCore
@@ -72,10 +71,10 @@ class DisputeUi(DisputeCore):
             [
                 ("Status", str(s.status)),
                 ("Next deadline", nxt),
-                ("Claimed", f"{Money(s.claim.amount_minor, i.currency)} ({s.claim.type})"),
-                ("Offered", str(Money(offers[-1].amount_minor, i.currency)) if offers else ""),
-                ("Decided", str(Money(decided.amount_minor, i.currency)) if decided else ""),
-                ("Refunds ordered", str(Money(refunded, i.currency)) if refunded else ""),
+                ("Claimed", f"{ui.amount(s.claim.amount_minor, i.currency)} ({s.claim.type})"),
+                ("Offered", ui.amount(offers[-1].amount_minor, i.currency) if offers else ""),
+                ("Decided", ui.amount(decided.amount_minor, i.currency) if decided else ""),
+                ("Refunds ordered", ui.amount(refunded, i.currency) if refunded else ""),
                 ("Arbiter", s.arbiter_id),
                 ("SLA", "breached (past the arbitration maximum)" if s.sla_breached else ""),
                 ("Closed", s.closed_at),

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from platform_common.currencies import CURRENCY_EXPONENTS, format_minor
 from platform_common.errors import InvalidArgument
 
-# Active ISO-4217 codes and their minor-unit exponents (ISO 4217 amendment 179). Codes not listed
-# (funds, precious metals, testing codes such as XTS/XXX) are refused: nobody pays with them.
-_EXP0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_EXP3 = "BHD IQD JOD KWD LYD OMR TND"
-_EXP4 = "CLF UYW"
-_EXP2 = (
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD "
-    "CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD "
-    "GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD "
-    "MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP "
-    "PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS "
-    "TMT TOP TRY TTD TWD TZS UAH USD UZS VES WST XCD XCG YER ZAR ZMW ZWG"
-)
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(_EXP0.split(), 0),
-    **dict.fromkeys(_EXP2.split(), 2),
-    **dict.fromkeys(_EXP3.split(), 3),
-    **dict.fromkeys(_EXP4.split(), 4),
-}
+__all__ = ["CURRENCY_EXPONENTS", "MAX_MINOR_UNITS", "Money", "validate_currency", "validate_money"]
 
 # Far above any real order, far below int64 overflow when summing items.
 MAX_MINOR_UNITS = 10**15
@@ -36,12 +19,7 @@ class Money:
     currency: str
 
     def __str__(self) -> str:
-        exp = CURRENCY_EXPONENTS.get(self.currency, 2)
-        if exp == 0:
-            return f"{self.minor_units} {self.currency}"
-        whole, frac = divmod(abs(self.minor_units), 10**exp)
-        sign = "-" if self.minor_units < 0 else ""
-        return f"{sign}{whole}.{frac:0{exp}d} {self.currency}"
+        return format_minor(self.minor_units, self.currency)
 
 
 def validate_currency(code: str, field: str = "currency") -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
+from platform_common.currencies import format_minor
+
 _UNITS = ((86_400, "day", "days"), (3_600, "h", "h"), (60, "min", "min"), (1, "s", "s"))
 
 
@@ -37,3 +39,7 @@ def days(n: int) -> str:
 def details(rows: Iterable[tuple[str, str]]) -> str:
     """Markdown the Temporal UI renders: one bold label and its value per line."""
     return "\n".join(f"**{label}:** {value}" for label, value in rows if value)
+
+
+def amount(minor_units: int, currency: str) -> str:
+    return format_minor(minor_units, currency)

@@ -19,7 +19,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from platform_common import search_attributes as sa
     from platform_common import ui
-    from platform_common.money import Money
     from platform_common.refusals import Refusal, refuse
     from refund_svc.contract import (
         POLL_REFUND,
@@ -155,7 +154,7 @@ class RefundWorkflow:
         return ui.details(
             [
                 ("Status", str(self._status)),
-                ("Amount", str(Money(self._inp.amount_minor, self._inp.currency))),
+                ("Amount", ui.amount(self._inp.amount_minor, self._inp.currency)),
                 ("Expected by", f"{expected.isoformat(timespec='seconds')} ({ui.in_words(expected - now)})"),
                 (
                     "Overdue",

@@ -5,6 +5,7 @@ is refused."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable
 
 import grpc
@@ -121,6 +122,32 @@ async def test_two_arbiters_claiming_at_once_one_wins_and_the_queue_shows_it(api
         metadata=api.auth(winner, Role.ARBITER),
     )
     assert released.dispute.arbiter_id == "" and released.dispute.timeline[-1].action == "RELEASED"
+    # The note is the arbitration team's: an internal note, never in what the parties read.
+    party = api.auth(
+        cases[[c.order.order_id for c in cases].index(released.dispute.order_id)].buyer, Role.BUYER
+    )
+    theirs = await stub.GetDispute(pb.GetDisputeRequest(dispute_id=d_id), metadata=party)
+    assert not any("conflict of interest" in e.detail for e in theirs.dispute.timeline)
+    thread = await stub.ListMessages(pb.ListMessagesRequest(dispute_id=d_id), metadata=loser)
+    assert [m.internal for m in thread.messages if "conflict of interest" in m.text] == [True]
+    for bad in (
+        "x",
+        "W1tbW1s=" * 100,
+        base64.urlsafe_b64encode(b'{"d":"2026-01-01T00:00:00","i":"a"}').decode(),
+    ):
+        await refused(
+            C.INVALID_ARGUMENT,
+            stub.ListArbitrationQueue(
+                pb.ListArbitrationQueueRequest(page=common_pb2.PageRequest(page_token=bad)), metadata=ana
+            ),
+        )
+    nested = base64.urlsafe_b64encode(b"[" * 300).decode()
+    await refused(
+        C.INVALID_ARGUMENT,
+        stub.ListArbitrationQueue(
+            pb.ListArbitrationQueueRequest(page=common_pb2.PageRequest(page_token=nested)), metadata=ana
+        ),
+    )
 
     async def back() -> bool:
         return d_id in await queue(api, ana, Q.ARBITRATION_QUEUE_FILTER_UNASSIGNED)
@@ -161,7 +188,7 @@ async def test_a_lead_reassigns_and_the_appeal_still_goes_to_a_different_arbiter
     assert moved.arbiter_id == "arb-bo"
     entry = moved.timeline[-1]
     assert entry.action == "REASSIGNED" and entry.actor.role == common_pb2.ROLE_ARBITER_LEAD
-    assert "from arb-ana to arb-bo" in entry.detail
+    assert "from arb-ana to arb-bo" in entry.detail and "out this week" not in entry.detail
 
     def decide(minor: int) -> pb.DecideDisputeRequest:
         return pb.DecideDisputeRequest(

@@ -41,7 +41,14 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 CORE = re.compile(r"^(workflow\w*|model|policy|contract)$")
 CORE_MAY_JOIN = re.compile(r"^(rules)$")
 # What the core may take from platform_common: pure code with no I/O of its own.
-CORE_MAY_USE = frozenset({"platform_common.search_attributes", "platform_common.refusals"})
+CORE_MAY_USE = frozenset(
+    {
+        "platform_common.search_attributes",
+        "platform_common.refusals",
+        "platform_common.ui",
+        "platform_common.currencies",
+    }
+)
 # Libraries that do I/O or read the clock: never in a workflow's import graph.
 CORE_FORBIDS = frozenset(
     {"grpc", "sqlalchemy", "alembic", "minio", "jwt", "psycopg", "socket", "subprocess", "threading"}
