@@ -230,6 +230,8 @@ async def test_a_trickling_upload_is_aborted_like_a_stalled_one(
 
     async def trickle() -> None:
         for offset in range(0, len(data), 200):
+            if call.done():
+                return
             await call.write(evidence_pb2.UploadEvidenceRequest(chunk=data[offset : offset + 200]))
             await asyncio.sleep(0.5)
 
@@ -239,7 +241,13 @@ async def test_a_trickling_upload_is_aborted_like_a_stalled_one(
             await asyncio.wait_for(call, timeout=IDLE_S + 15)
     finally:
         writer.cancel()
-    assert err.value.code() == C.DEADLINE_EXCEEDED, err.value.details()
+    # A chunk in flight at the very moment the server ends the call fails on the client's side
+    # first (gRPC core's "Internal error from Core" on its send); the server's answer is then
+    # lost, and what it did is checked below all the same: aborted in time, nothing kept.
+    raced = err.value.code() == C.INTERNAL and "SendMessageOperation" in (
+        err.value.debug_error_string() or ""
+    )
+    assert err.value.code() == C.DEADLINE_EXCEEDED or raced, err.value.details()
     assert time.monotonic() - started <= IDLE_S + 5, "each tiny chunk must not restart the idle timer"
     listed = await evidence.ListEvidence(
         evidence_pb2.ListEvidenceRequest(order_id=order.order_id), metadata=buyer
