@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import pytest
@@ -13,8 +14,10 @@ from common.v1 import common_pb2
 from orders.v1 import orders_pb2, orders_pb2_grpc
 
 from deploy.stack import Stack
+from dispute_svc.repository import DisputeRepository
 from platform_common import access
 from platform_common.auth import Role, mint_token
+from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +109,19 @@ def stable(order: orders_pb2.Order) -> orders_pb2.Order:
     for d in copy.deadlines:
         d.remaining_seconds = 0
     return copy
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def dispute_repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisputeRepository]:
+    """DisputeService's store on a file of its own (SQLite) and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        r = DisputeRepository(f"sqlite:///{tmp_path / 'disputes.db'}")
+        yield r
+        r.close()
+        return
+    with fresh_database(request.getfixturevalue("postgres_url"), "disputes") as url:
+        r = DisputeRepository(url)
+        try:
+            yield r
+        finally:
+            r.close()

@@ -11,10 +11,8 @@ from __future__ import annotations
 import random
 import statistics
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from common.v1 import common_pb2
@@ -23,7 +21,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispute_svc.queue import WORKLOAD_DAYS
 from dispute_svc.repository import DisputeRepository, Recorded
-from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -31,21 +28,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 WAITING = ("UNDER_ARBITRATION", "AWAITING_INFORMATION", "APPEALED")
 ELSEWHERE = ("AWAITING_SELLER_RESPONSE", "DECIDED", "CLOSED_REFUNDED")
 ARBITERS = ("", "arb-1", "arb-2")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisputeRepository]:
-    if request.param == "sqlite":
-        r = DisputeRepository(f"sqlite:///{tmp_path / 'disputes.db'}")
-        yield r
-        r.close()
-        return
-    with fresh_database(request.getfixturevalue("postgres_url"), "arbitration_queue") as url:
-        r = DisputeRepository(url)
-        try:
-            yield r
-        finally:
-            r.close()
 
 
 def ts(at: datetime) -> Timestamp:
@@ -122,11 +104,11 @@ def recorded(s: Seeded, revision: int) -> Recorded:
     )
 
 
-async def whole_queue(repo: DisputeRepository, size: int, **filters: object) -> list[str]:
+async def whole_queue(dispute_repo: DisputeRepository, size: int, **filters: object) -> list[str]:
     ids: list[str] = []
     token = ""
     while True:
-        entries, token = await repo.queue.page(
+        entries, token = await dispute_repo.queue.page(
             unassigned=bool(filters.get("unassigned")),
             arbiter_id=str(filters.get("arbiter_id", "")),
             breached=bool(filters.get("breached")),
@@ -139,14 +121,14 @@ async def whole_queue(repo: DisputeRepository, size: int, **filters: object) -> 
             return ids
 
 
-async def test_queue_order_filters_pages_counts_and_workload(repo: DisputeRepository) -> None:
+async def test_queue_order_filters_pages_counts_and_workload(dispute_repo: DisputeRepository) -> None:
     rng = random.Random(20261201)
     seeded = [seed(rng, i) for i in range(30)]
     made: list[tuple[str, datetime, datetime]] = []
     for s in seeded[20:]:  # some waiting ones (appeals) and the decided and closed ones
         made += decisions(s.dispute, rng)
     for s in seeded:
-        assert await repo.record(recorded(s, 1))
+        assert await dispute_repo.record(recorded(s, 1))
 
     def expect(keep: object = lambda s: True) -> list[str]:
         rows = [s for s in seeded if s.waiting and keep(s)]  # type: ignore[operator]
@@ -154,13 +136,15 @@ async def test_queue_order_filters_pages_counts_and_workload(repo: DisputeReposi
 
     assert len(expect()) == 24
     for size in (1, 7, 100):
-        assert await whole_queue(repo, size) == expect()
-    assert await whole_queue(repo, 5, unassigned=True) == expect(lambda s: not s.dispute.arbiter_id)
-    assert await whole_queue(repo, 5, arbiter_id="arb-2") == expect(lambda s: s.dispute.arbiter_id == "arb-2")
-    assert await whole_queue(repo, 5, breached=True) == expect(lambda s: s.dispute.sla_breached)
-    assert await whole_queue(repo, 5, arbiter_id="nobody") == []
+        assert await whole_queue(dispute_repo, size) == expect()
+    assert await whole_queue(dispute_repo, 5, unassigned=True) == expect(lambda s: not s.dispute.arbiter_id)
+    assert await whole_queue(dispute_repo, 5, arbiter_id="arb-2") == expect(
+        lambda s: s.dispute.arbiter_id == "arb-2"
+    )
+    assert await whole_queue(dispute_repo, 5, breached=True) == expect(lambda s: s.dispute.sla_breached)
+    assert await whole_queue(dispute_repo, 5, arbiter_id="nobody") == []
 
-    counts = await repo.queue.counts(NOW)
+    counts = await dispute_repo.queue.counts(NOW)
     waiting = [s for s in seeded if s.waiting]
     assert counts.waiting == 24
     assert counts.unassigned == sum(not s.dispute.arbiter_id for s in waiting)
@@ -172,19 +156,19 @@ async def test_queue_order_filters_pages_counts_and_workload(repo: DisputeReposi
     # A newer record moves a dispute: claimed, then closed (out of the queue); an older one is ignored.
     moved = seeded[0]
     moved.dispute.arbiter_id = "arb-9"
-    assert await repo.record(recorded(moved, 2))
-    assert await whole_queue(repo, 50, arbiter_id="arb-9") == [moved.dispute.dispute_id]
+    assert await dispute_repo.record(recorded(moved, 2))
+    assert await whole_queue(dispute_repo, 50, arbiter_id="arb-9") == [moved.dispute.dispute_id]
     moved.status = "CLOSED_REFUNDED"
     moved.dispute.status = pb.DISPUTE_STATUS_CLOSED_REFUNDED
-    assert await repo.record(recorded(moved, 3))
+    assert await dispute_repo.record(recorded(moved, 3))
     moved.dispute.status = pb.DISPUTE_STATUS_UNDER_ARBITRATION
-    assert not await repo.record(recorded(Seeded(moved.dispute, "UNDER_ARBITRATION", None, None), 2))
-    assert moved.dispute.dispute_id not in await whole_queue(repo, 100)
-    assert (await repo.queue.counts(NOW)).waiting == 23
+    assert not await dispute_repo.record(recorded(Seeded(moved.dispute, "UNDER_ARBITRATION", None, None), 2))
+    assert moved.dispute.dispute_id not in await whole_queue(dispute_repo, 100)
+    assert (await dispute_repo.queue.counts(NOW)).waiting == 23
 
     # Workload: waiting disputes held, decisions of the last 7 days and their median time.
     since = NOW - timedelta(days=WORKLOAD_DAYS)
-    found = {w.arbiter_id: w for w in await repo.queue.workload("", NOW)}
+    found = {w.arbiter_id: w for w in await dispute_repo.queue.workload("", NOW)}
     still = [s for s in seeded if s.waiting and s is not moved]
     for arbiter in ("arb-1", "arb-2"):
         recent = [(d - b).total_seconds() for a, b, d in made if a == arbiter and d > since]
@@ -194,10 +178,10 @@ async def test_queue_order_filters_pages_counts_and_workload(repo: DisputeReposi
         assert (w.median.total_seconds() if w.median else None) == (
             statistics.median(recent) if recent else None
         )
-    assert [w.arbiter_id for w in await repo.queue.workload("arb-1", NOW)] == ["arb-1"]
+    assert [w.arbiter_id for w in await dispute_repo.queue.workload("arb-1", NOW)] == ["arb-1"]
     # Recording a snapshot again does not count its decisions twice.
     again = seeded[25]
-    assert await repo.record(recorded(again, 5))
-    assert {w.arbiter_id: w.decided for w in await repo.queue.workload("", NOW)} == {
+    assert await dispute_repo.record(recorded(again, 5))
+    assert {w.arbiter_id: w.decided for w in await dispute_repo.queue.workload("", NOW)} == {
         a: w.decided for a, w in found.items()
     }

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from common.v1 import common_pb2
@@ -20,28 +18,12 @@ from dispute_svc.outbox import Audience
 from dispute_svc.repository import DisputeRepository, Recorded
 from dispute_svc.threads import NewMessage
 from platform_common.timestamps import to_timestamp
-from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
 DISPUTES = 12
 RECORDS = 8  # revisions per dispute, one timeline entry each
 MESSAGES = 4  # per dispute
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisputeRepository]:
-    if request.param == "sqlite":
-        r = DisputeRepository(f"sqlite:///{tmp_path / 'disputes.db'}")
-        yield r
-        r.close()
-        return
-    with fresh_database(request.getfixturevalue("postgres_url"), "outbox") as url:
-        r = DisputeRepository(url)
-        try:
-            yield r
-        finally:
-            r.close()
 
 
 def snapshot(dispute_id: str, entries: int) -> pb.Dispute:
@@ -61,28 +43,30 @@ def snapshot(dispute_id: str, entries: int) -> pb.Dispute:
     )
 
 
-async def test_a_reader_following_concurrent_writers_misses_nothing(repo: DisputeRepository) -> None:
+async def test_a_reader_following_concurrent_writers_misses_nothing(dispute_repo: DisputeRepository) -> None:
     ids = [str(uuid.uuid4()) for _ in range(DISPUTES)]
     now = datetime.now(UTC)
     for d in ids:  # every dispute exists before the storm (the first record creates the row)
-        assert await repo.record(Recorded(snapshot(d, 1), 1, "AWAITING_SELLER_RESPONSE", "", now, now))
+        assert await dispute_repo.record(
+            Recorded(snapshot(d, 1), 1, "AWAITING_SELLER_RESPONSE", "", now, now)
+        )
 
     async def records(d: str) -> None:
         for revision in range(2, RECORDS + 1):
             # Retries and reordering: each revision is sent twice, sometimes the older one late.
-            await repo.record(
+            await dispute_repo.record(
                 Recorded(snapshot(d, revision), revision, "AWAITING_SELLER_RESPONSE", "", now, now)
             )
             await asyncio.sleep(random.random() / 200)
-            await repo.record(
+            await dispute_repo.record(
                 Recorded(snapshot(d, revision - 1), revision - 1, "AWAITING_SELLER_RESPONSE", "", now, now)
             )
 
     async def messages(d: str) -> None:
         for i in range(MESSAGES):
             m = NewMessage(d, f"r{i}", f"fp{i}", f"buyer-{d[:4]}", Party.BUYER, f"hello {i}", [], False)
-            await repo.post_message(m)
-            await repo.post_message(m)  # a retried key is the same message, not a second event
+            await dispute_repo.post_message(m)
+            await dispute_repo.post_message(m)  # a retried key is the same message, not a second event
 
     seen: list[pb.DisputeEvent] = []
     writing = True
@@ -91,7 +75,7 @@ async def test_a_reader_following_concurrent_writers_misses_nothing(repo: Disput
         cursor = 0
         while True:
             done = not writing
-            page = await repo.events(Audience(), cursor, limit=7)
+            page = await dispute_repo.events(Audience(), cursor, limit=7)
             seen.extend(page.events)
             cursor = page.scanned
             if done and not page.events:
@@ -104,7 +88,7 @@ async def test_a_reader_following_concurrent_writers_misses_nothing(repo: Disput
     await following
 
     expected = DISPUTES * (RECORDS + MESSAGES)
-    assert await repo.head() == expected
+    assert await dispute_repo.head() == expected
     assert [e.cursor for e in seen] == list(range(1, expected + 1)), (
         "the follower saw every cursor once, in order"
     )
@@ -119,17 +103,21 @@ async def test_a_reader_following_concurrent_writers_misses_nothing(repo: Disput
         ]
 
 
-async def test_racing_first_records_of_one_dispute_write_each_event_once(repo: DisputeRepository) -> None:
+async def test_racing_first_records_of_one_dispute_write_each_event_once(
+    dispute_repo: DisputeRepository,
+) -> None:
     """Retries of a dispute's first records, all at once (the row does not exist yet): one wins
     each revision, and the events are each entry once, numbered 1, 2, 3, ..."""
     ids = [str(uuid.uuid4()) for _ in range(6)]
     now = datetime.now(UTC)
 
     async def record(d: str, revision: int) -> None:
-        await repo.record(Recorded(snapshot(d, revision), revision, "AWAITING_SELLER_RESPONSE", "", now, now))
+        await dispute_repo.record(
+            Recorded(snapshot(d, revision), revision, "AWAITING_SELLER_RESPONSE", "", now, now)
+        )
 
     await asyncio.gather(*(record(d, r) for d in ids for r in (1, 2, 3, 1, 3, 2) for _ in range(2)))
     for d in ids:
-        page = await repo.events(Audience(), 0, dispute_id=d, limit=50)
+        page = await dispute_repo.events(Audience(), 0, dispute_id=d, limit=50)
         assert [e.sequence for e in page.events] == [1, 2, 3]
         assert [e.entry.detail for e in page.events] == ["0", "1", "2"]

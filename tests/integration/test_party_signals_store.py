@@ -5,9 +5,7 @@ seller answered is the buyer's silence, not the seller's), outcomes and losses."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from common.v1 import common_pb2
@@ -15,26 +13,10 @@ from disputes.v1 import disputes_pb2 as pb
 
 from dispute_svc.repository import DisputeRepository, Recorded
 from platform_common.timestamps import to_timestamp
-from tests.harness.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisputeRepository]:
-    if request.param == "sqlite":
-        r = DisputeRepository(f"sqlite:///{tmp_path / 'disputes.db'}")
-        yield r
-        r.close()
-        return
-    with fresh_database(request.getfixturevalue("postgres_url"), "party_signals") as url:
-        r = DisputeRepository(url)
-        try:
-            yield r
-        finally:
-            r.close()
 
 
 def snapshot(
@@ -58,7 +40,9 @@ def snapshot(
     return Recorded(d, 1, status, resolution, opened, opened)
 
 
-async def test_histories_count_the_window_answers_silences_and_losses(repo: DisputeRepository) -> None:
+async def test_histories_count_the_window_answers_silences_and_losses(
+    dispute_repo: DisputeRepository,
+) -> None:
     since = NOW - timedelta(days=90)
     shared_order = str(uuid.uuid4())
     seeded = [
@@ -84,15 +68,15 @@ async def test_histories_count_the_window_answers_silences_and_losses(repo: Disp
         snapshot("b1", "s2", NOW - timedelta(days=1), "AWAITING_SELLER_RESPONSE", []),
     ]
     for r in seeded:
-        assert await repo.record(r)
+        assert await dispute_repo.record(r)
 
-    seller = await repo.histories.of(seller_id="s1", since=since)
+    seller = await dispute_repo.histories.of(seller_id="s1", since=since)
     assert seller.disputes == 6 and seller.disputed_orders == 5
     assert seller.lost == 2 and seller.silent == 2
     assert sorted(seller.response_times) == [timedelta(hours=2), timedelta(hours=10)]
-    buyer = await repo.histories.of(buyer_id="b1", since=since)
+    buyer = await dispute_repo.histories.of(buyer_id="b1", since=since)
     assert buyer.disputes == 6 and buyer.disputed_orders == 5 and buyer.still_open == 3
     assert buyer.outcomes == {"SELLER_ACCEPTED": 1, "UNSPECIFIED": 2}
-    assert await repo.histories.opened_by("b1", since) == 6
-    assert await repo.histories.opened_by("b1", NOW - timedelta(days=2, hours=1)) == 3
-    assert await repo.histories.opened_by("nobody", since) == 0
+    assert await dispute_repo.histories.opened_by("b1", since) == 6
+    assert await dispute_repo.histories.opened_by("b1", NOW - timedelta(days=2, hours=1)) == 3
+    assert await dispute_repo.histories.opened_by("nobody", since) == 0
