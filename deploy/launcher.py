@@ -10,13 +10,13 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
-from deploy.stack import ROOT, Stack
+from deploy.stack import Stack
+from platform_common import config
 
 
 def main() -> None:
-    data_dir = Path(os.environ.get("DP_DATA_DIR") or ROOT / "data")
+    data_dir = config.data_dir()
     day = os.environ.get("DP_DAY_SECONDS")
     # A local platform is for development: webhook receivers on this machine (plain http,
     # 127.0.0.1) are allowed unless DP_WEBHOOK_ALLOW_LOCAL says otherwise.
@@ -37,7 +37,7 @@ def main() -> None:
         print("\nthe dispute platform is up:")
         for line in stack.describe():
             print(f"  {line}")
-        env_file = data_dir / "dev.env"
+        env_file = data_dir / config.DEV_ENV_FILE
         env_file.touch(mode=0o600)
         env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.app_env().items()))
         print(

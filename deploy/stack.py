@@ -17,6 +17,7 @@ from typing import Protocol
 
 from deploy.binaries import S3Binary, s3_binary, temporal_cli
 from deploy.processes import Process, free_port, port_open, require_free, wait_until
+from platform_common.config import DEFAULT_METRICS_PORTS
 from platform_common.search_attributes import cli_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,8 @@ SERVICES = {
 }
 # One Temporal worker process per domain (`python -m <package>.worker`), each on its own queue.
 WORKERS = {"orders": "order_svc", "disputes": "dispute_svc", "refunds": "refund_svc"}
+# Every process that serves /metrics: the services and the workers (DP_<KEY>_METRICS_LISTEN).
+METRICS = [*SERVICES, *(f"WORKER_{d.upper()}" for d in WORKERS)]
 
 
 class Infra(Protocol):
@@ -57,6 +60,7 @@ class Ports:
             "REFUND": 50054,
         }
     )
+    metrics: dict[str, int] = field(default_factory=lambda: {k: DEFAULT_METRICS_PORTS[k] for k in METRICS})
 
     @classmethod
     def random(cls) -> Ports:
@@ -68,6 +72,7 @@ class Ports:
             free_port(),
             free_port(),
             {k: free_port() for k in SERVICES},
+            {k: free_port() for k in METRICS},
         )
 
 
@@ -292,6 +297,8 @@ class Stack:
         for key, port in self.ports.services.items():
             env[f"DP_{key}_LISTEN"] = f"{self.host}:{port}"
             env[f"DP_{key}_TARGET"] = f"{self.host}:{port}"
+        for key, port in self.ports.metrics.items():
+            env[f"DP_{key}_METRICS_LISTEN"] = f"{self.host}:{port}"
         if self.day_seconds is not None:
             env["DP_DAY_SECONDS"] = str(self.day_seconds)
         env.update(self.extra_env)
@@ -299,6 +306,10 @@ class Stack:
 
     def service_address(self, key: str) -> str:
         return f"{self.host}:{self.ports.services[key]}"
+
+    def metrics_url(self, key: str) -> str:
+        """Where process `key` ("DISPUTE", "WORKER_DISPUTES", ...) serves Prometheus metrics."""
+        return f"http://{self.host}:{self.ports.metrics[key]}/metrics"
 
     def start(self) -> None:
         self.temporal.start()
@@ -358,6 +369,9 @@ class Stack:
         lines += [f"{m}: {self.service_address(k)} (gRPC, reflection on)" for k, m in SERVICES.items()]
         lines.append(
             f"payment simulator: http://{self.host}:{self.ports.provider} (refund webhooks to :{self.ports.refund_webhook})"
+        )
+        lines.append(
+            "metrics (Prometheus): " + ", ".join(f"{k.lower()} {self.metrics_url(k)}" for k in METRICS)
         )
         lines.append(
             f"workers: task queues 'orders', 'disputes' and 'refunds'; new disputes use policy {self.dispute_policy}; logs in {self.data_dir / 'logs'}"

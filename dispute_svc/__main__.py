@@ -21,13 +21,15 @@ from platform_common.access import DISPUTE_SVC
 from platform_common.auth import jwt_secret
 from platform_common.config import TemporalConfig, day_length_seconds
 from platform_common.grpc_client import service_channel
-from platform_common.server import configure_logging, run_service
+from platform_common.observe import observability
+from platform_common.server import run_service
+from platform_common.tracing import temporal_interceptors
 
 log = logging.getLogger("dispute_svc")
 
 
 async def main() -> None:
-    configure_logging()
+    observability("dispute-svc")
     secret = jwt_secret()
     # New disputes open under this policy version, on the platform's time scale; in-flight ones
     # keep the version (and the day length) they opened with.
@@ -37,7 +39,9 @@ async def main() -> None:
     db_url = os.environ.get("DP_DISPUTE_DB_URL", "sqlite:///data/disputes.db")
     repo = DisputeRepository(db_url)
     temporal = TemporalConfig.from_env()
-    client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
+    client = await Client.connect(
+        temporal.address, namespace=temporal.namespace, lazy=True, interceptors=temporal_interceptors()
+    )
     peers = Peers(
         orders_pb2_grpc.OrderServiceStub(service_channel("ORDER", DISPUTE_SVC, secret)),
         evidence_pb2_grpc.EvidenceServiceStub(service_channel("EVIDENCE", DISPUTE_SVC, secret)),
@@ -58,6 +62,7 @@ async def main() -> None:
             service_name=SERVICE_NAME,
             method_roles=METHOD_ROLES,
             register=lambda s: disputes_pb2_grpc.add_DisputeServiceServicer_to_server(service, s),
+            gauges=repo.gauges,
         )
     finally:
         reconciling.cancel()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from platform_common.events import Catalog, EventType
 
+# The timeline action of the team-only review flag (dispute_svc/outbox.py `append_team_event`).
+BUYER_FLAGGED = "BUYER_FLAGGED_FOR_REVIEW"
+
 TYPES_LISTED: tuple[EventType, ...] = (
     EventType("dispute.opened", "the buyer opened the dispute", ("DISPUTE_OPENED",)),
     EventType(
@@ -103,6 +106,13 @@ TYPES_LISTED: tuple[EventType, ...] = (
         "dispute.sla_breached",
         "arbitration passed its maximum without a decision (a flag, never an automatic decision)",
         ("SLA_BREACHED",),
+    ),
+    EventType(
+        "dispute.buyer_flagged_for_review",
+        "the opening brought the buyer to the policy's review threshold (disputes opened in its "
+        "window); for arbiters and services only, never sent to a party, outside the dispute's "
+        "sequence (sequence 0). A flag, never a block: blocking stays SetAccountBlocked",
+        (BUYER_FLAGGED,),
     ),
     EventType(
         "dispute.evidence_sealed", "the dispute's evidence went under legal hold", ("EVIDENCE_SEALED",)

@@ -223,11 +223,24 @@ class Opener:
             opened_at=row.created_at.isoformat(),
         )
 
-    async def _reaches_review(self, buyer_id: str) -> bool:
-        """This dispute brings the buyer to the policy's review threshold within the signal
-        window (it is not recorded yet, so it counts as one more)."""
+    async def _opened_in_window(self, buyer_id: str) -> int:
+        """The buyer's disputes in the signal window with this one (not recorded yet, so it
+        counts as one more): at the policy's review threshold, the opening flags the buyer."""
         since = _now() - self._policy.days(self._policy.signal_window_days)
-        return await self._repo.histories.opened_by(buyer_id, since) + 1 >= self._policy.buyer_review_disputes
+        return await self._repo.histories.opened_by(buyer_id, since) + 1
+
+    async def _flag_for_review(self, d: pb.Dispute, opened: int) -> None:
+        """The team-only event that says so (the search attribute is on the workflow already).
+        Best effort: the opening has succeeded, and GetDispute's party signals show it anyway."""
+        p = self._policy
+        detail = (
+            f"{opened} disputes opened in {p.signal_window_days} days (review threshold "
+            f"{p.buyer_review_disputes}); a flag for review, not a block"
+        )
+        try:
+            await self._repo.flag_for_review(d, detail)
+        except Exception as exc:
+            log.warning("dispute %s: review flag event not written: %s", d.dispute_id, exc)
 
     async def _start(
         self,
@@ -250,7 +263,8 @@ class Opener:
                     f"order {order.order_id} was refunded in full meanwhile; there is nothing left to dispute",
                     ORDER_REFUNDED,
                 )
-            review = await self._reaches_review(row.buyer_id)
+            opened = await self._opened_in_window(row.buyer_id)
+            review = opened >= self._policy.buyer_review_disputes
             await self._renew(row)
             sent = True
             view = await self._workflows.open(
@@ -270,7 +284,10 @@ class Opener:
                     log.info("opening %s not settled yet: %s", row.dispute_id, settle_exc)
             raise
         await self._openings.mark_started(row.dispute_id, row.token)
-        return render(view)
+        d = render(view)
+        if review:
+            await self._flag_for_review(d, opened)
+        return d
 
     async def _renew(self, row: OpeningRow) -> None:
         """Extend this call's lease right before acting; UNAVAILABLE if it lost the opening."""

@@ -90,6 +90,51 @@ def append(
     return out
 
 
+# Team-only events (the buyer flagged for review) sit outside the dispute's sequence: sequence 0,
+# one per dispute (the unique sequence makes a retried write a no-op), stored with no party ids
+# so no buyer or seller reader ever matches them, and visible to arbiters and services.
+TEAM_SEQUENCE = 0
+
+
+def append_team_event(
+    s: Session,
+    d: pb.Dispute,
+    kind: str,
+    entry: common_pb2.TimelineEntry,
+    now: datetime,
+) -> pb.DisputeEvent:
+    """Write the one team-only event of dispute `d` (IntegrityError if it was written before)."""
+    cursor = outbox.take_cursors(s, EventCursorRow, 1)
+    event = pb.DisputeEvent(
+        cursor=cursor,
+        event_id=f"{d.dispute_id}:team",
+        type=kind,
+        dispute_id=d.dispute_id,
+        sequence=TEAM_SEQUENCE,
+        occurred_at=entry.at,
+        recorded_at=to_timestamp(now),
+        order_id=d.order_id,
+        buyer_id=d.buyer_id,
+        seller_id=d.seller_id,
+        status=d.status,
+        entry=entry,
+    )
+    s.add(
+        EventRow(
+            cursor=cursor,
+            dispute_id=d.dispute_id,
+            seq=TEAM_SEQUENCE,
+            type=kind,
+            buyer_id="",
+            seller_id="",
+            arbiter_visible=True,
+            recorded_at=now,
+            body=event.SerializeToString(),
+        )
+    )
+    return event
+
+
 def append_timeline(s: Session, row: DisputeRow, d: pb.Dispute, now: datetime) -> None:
     """The timeline entries the workflow recorded since the row's last record become events.
 

@@ -7,21 +7,27 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispute_svc import outbox, threads
+from dispute_svc.events import BUYER_FLAGGED, type_of
+from dispute_svc.gauges import dispute_gauges
 from dispute_svc.openings import Openings
 from dispute_svc.outbox import Audience
 from dispute_svc.queue import ArbitrationQueue, queue_columns, record_decisions
 from dispute_svc.signals import PartyHistories, signal_columns
 from dispute_svc.store import ABANDONED, ABANDONING, MIGRATIONS, OPENING, STARTED, DisputeRow, OpeningRow
 from dispute_svc.webhook_store import WebhookStore
+from platform_common.access import DISPUTE_SVC
+from platform_common.metrics import Gauge
 from platform_common.outbox import Page
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
+from platform_common.timestamps import to_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,11 @@ class DisputeRepository:
 
     def close(self) -> None:
         self._sql.close()
+
+    def gauges(self) -> list[Gauge]:
+        """The platform gauges (dispute_svc/gauges.py), read now: called by a metrics scrape."""
+        with self._sql.sessions() as s:
+            return dispute_gauges(s)
 
     # --- read model ---------------------------------------------------------------------------
 
@@ -212,6 +223,25 @@ class DisputeRepository:
                 return None
             evidence = list(disputes_pb2.Dispute.FromString(row.snapshot).evidence_ids)
             return row.buyer_id, row.seller_id, row.status, row.escalated, evidence
+
+    async def flag_for_review(self, d: disputes_pb2.Dispute, detail: str) -> bool:
+        """Write the team-only event flagging the buyer for review; False if it was written."""
+        return await self._sql.write(self._flag_for_review, d, detail)
+
+    def _flag_for_review(self, d: disputes_pb2.Dispute, detail: str) -> bool:
+        now = datetime.now(UTC)
+        entry = common_pb2.TimelineEntry(
+            at=to_timestamp(now),
+            actor=common_pb2.Actor(id=DISPUTE_SVC, role=common_pb2.ROLE_SERVICE),
+            action=BUYER_FLAGGED,
+            detail=detail,
+        )
+        try:
+            with self._sql.sessions.begin() as s:
+                outbox.append_team_event(s, d, type_of(BUYER_FLAGGED), entry, now)
+        except IntegrityError:
+            return False  # one per dispute: a retried opening wrote it already
+        return True
 
     async def post_message(
         self, m: threads.NewMessage, *, check_only: bool = False

@@ -23,7 +23,8 @@ from platform_common.access import EVIDENCE_SVC
 from platform_common.auth import jwt_secret
 from platform_common.config import env, env_float
 from platform_common.grpc_client import service_channel
-from platform_common.server import configure_logging, run_service
+from platform_common.observe import observability
+from platform_common.server import run_service
 
 log = logging.getLogger("evidence_svc")
 
@@ -42,7 +43,7 @@ def keep_memory_flat() -> None:
 
 
 async def main() -> None:
-    configure_logging()
+    observability("evidence-svc")
     keep_memory_flat()
     secret = jwt_secret()
     objects = ObjectStore(

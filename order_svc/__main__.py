@@ -18,20 +18,24 @@ from platform_common.access import ORDER_SVC
 from platform_common.auth import jwt_secret
 from platform_common.config import TemporalConfig, day_length_seconds
 from platform_common.grpc_client import service_channel
-from platform_common.server import configure_logging, run_service
+from platform_common.observe import observability
+from platform_common.server import run_service
+from platform_common.tracing import temporal_interceptors
 
 log = logging.getLogger("order_svc")
 
 
 async def main() -> None:
-    configure_logging()
+    observability("order-svc")
     secret = jwt_secret()  # fail fast on a missing secret, before opening the database
     db_url = os.environ.get("DP_ORDER_DB_URL", "sqlite:///data/orders.db")
     day = timedelta(seconds=day_length_seconds())
     repo = OrderRepository(db_url, day)
     temporal = TemporalConfig.from_env()
     # Lazy: the service starts even while Temporal is down; affected RPCs answer UNAVAILABLE.
-    client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
+    client = await Client.connect(
+        temporal.address, namespace=temporal.namespace, lazy=True, interceptors=temporal_interceptors()
+    )
     # Arbiters see only orders with an escalated dispute: DisputeService knows which.
     disputes = disputes_pb2_grpc.DisputeServiceStub(service_channel("DISPUTE", ORDER_SVC, secret))
     service = OrderService(repo, ProtectionClient(client), day, disputes)

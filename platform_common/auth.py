@@ -13,7 +13,7 @@ import contextvars
 import enum
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import jwt
@@ -78,8 +78,9 @@ def set_current_caller(caller: Caller) -> contextvars.Token[Caller]:
     return _current.set(caller)
 
 
-def jwt_secret() -> str:
-    secret = os.environ.get("DP_JWT_SECRET", "")
+def jwt_secret(environ: Mapping[str, str] | None = None) -> str:
+    """DP_JWT_SECRET from the environment (or from `environ`, which stands in for it)."""
+    secret = (os.environ if environ is None else environ).get("DP_JWT_SECRET", "")
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise RuntimeError(
             f"DP_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from platform_common.errors import DomainError
 
@@ -19,8 +21,8 @@ def env(name: str, default: str | None = None) -> str:
     return value
 
 
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+def env_float(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    raw = (os.environ if environ is None else environ).get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -42,9 +44,47 @@ def listen_address(service: str) -> str:
     return os.environ.get(f"DP_{service}_LISTEN") or f"{host}:{DEFAULT_PORTS[service]}"
 
 
-def target_address(service: str) -> str:
-    """Where clients reach a service (differs from the bind address behind a load balancer)."""
-    return os.environ.get(f"DP_{service}_TARGET") or f"127.0.0.1:{DEFAULT_PORTS[service]}"
+def target_address(service: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where clients reach a service (differs from the bind address behind a load balancer).
+    `environ` stands in for the process environment (the operator CLI merges data/dev.env in)."""
+    source = os.environ if environ is None else environ
+    return source.get(f"DP_{service}_TARGET") or f"127.0.0.1:{DEFAULT_PORTS[service]}"
+
+
+# The repository's ./data: where `make up` keeps its data and writes dev.env (DP_DATA_DIR moves it).
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# The file `make up` writes into the data directory: every address and the generated secrets.
+DEV_ENV_FILE = "dev.env"
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the local platform keeps its data: $DP_DATA_DIR, else ./data of the repository."""
+    raw = (os.environ if environ is None else environ).get("DP_DATA_DIR")
+    return Path(raw) if raw else DEFAULT_DATA_DIR
+
+
+# Where each process serves Prometheus metrics: the services (their RPCs and platform gauges)
+# and the workers (the Temporal SDK's runtime metrics). DP_<KEY>_METRICS_LISTEN overrides one,
+# "off" disables it.
+DEFAULT_METRICS_PORTS = {
+    "ORDER": 9151,
+    "DISPUTE": 9152,
+    "EVIDENCE": 9153,
+    "REFUND": 9154,
+    "WORKER_ALL": 9160,
+    "WORKER_ORDERS": 9161,
+    "WORKER_DISPUTES": 9162,
+    "WORKER_REFUNDS": 9163,
+}
+
+
+def metrics_address(key: str) -> str | None:
+    """Where process `key` serves /metrics (loopback unless configured), or None when off."""
+    configured = os.environ.get(f"DP_{key}_METRICS_LISTEN", "")
+    if configured.lower() == "off":
+        return None
+    host = os.environ.get("DP_BIND_HOST", "127.0.0.1")
+    return configured or f"{host}:{DEFAULT_METRICS_PORTS[key]}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +100,7 @@ class TemporalConfig:
         )
 
 
-def day_length_seconds() -> float:
+def day_length_seconds(environ: Mapping[str, str] | None = None) -> float:
     """The platform's one time scale: how long a "day" of every rule is, in seconds.
 
     86400 in production. It drives order protection, dispute policies (new disputes carry it in
@@ -68,4 +108,4 @@ def day_length_seconds() -> float:
     always agree. Local demos and real-time integration tests shrink it here, and only here;
     time-skipping tests keep the real value.
     """
-    return env_float("DP_DAY_SECONDS", 86400.0)
+    return env_float("DP_DAY_SECONDS", 86400.0, environ)

@@ -32,3 +32,18 @@ def format_minor(minor_units: int, currency: str) -> str:
     whole, frac = divmod(abs(minor_units), 10**exp)
     sign = "-" if minor_units < 0 else ""
     return f"{sign}{whole}.{frac:0{exp}d} {currency}"
+
+
+def parse_major(text: str, currency: str) -> int:
+    """An amount as people type it ("129.99", "130") in minor units of `currency` (12999): the
+    inverse of format_minor. Exact (no floats); more decimals than the currency has, a sign, or
+    an unknown currency raise ValueError."""
+    exp = CURRENCY_EXPONENTS.get(currency)
+    if exp is None:
+        raise ValueError(f"{currency!r} is not an ISO-4217 currency code")
+    whole, dot, frac = text.strip().partition(".")
+    if not whole.isdigit() or not whole.isascii() or (dot and not (frac.isdigit() and frac.isascii())):
+        raise ValueError(f"{text!r} is not an amount (digits, optionally a '.' and decimals)")
+    if len(frac) > exp:
+        raise ValueError(f"{currency} has {exp} decimal{'s' if exp != 1 else ''}; {text!r} has more")
+    return int(whole + frac.ljust(exp, "0"))

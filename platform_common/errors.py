@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import grpc
 
+# The trailing metadata key of a refusal's machine-readable reason (DomainError.reason).
+REASON_METADATA_KEY = "dp-error-reason"
+
 
 class DomainError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN

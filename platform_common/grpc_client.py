@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from platform_common import tracing
 from platform_common.auth import DISPUTE_API, EVIDENCE_API, ORDER_API, REFUND_API, Role, mint_token
 from platform_common.config import target_address
 
@@ -41,6 +42,7 @@ class _BearerInterceptor(
 
     def _details(self, details: Any) -> Any:
         metadata = [*(details.metadata or ()), ("authorization", f"Bearer {self._token.token()}")]
+        tracing.inject(metadata)  # the caller's trace continues in the service it calls
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )

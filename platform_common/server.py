@@ -15,7 +15,7 @@ import asyncio
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -24,16 +24,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
+from platform_common import logs
 from platform_common.access import Access
 from platform_common.auth import Caller, caller_from_metadata, set_current_caller
-from platform_common.errors import DomainError, InvalidArgument, PermissionDenied
+from platform_common.errors import REASON_METADATA_KEY, DomainError, InvalidArgument, PermissionDenied
+from platform_common.handlers import WrappingInterceptor, rebuild, respond
+from platform_common.metrics import GaugeSource, serve_metrics
+from platform_common.observe import ObservingInterceptor
 
 log = logging.getLogger(__name__)
 
 # Method name (last path segment) -> who may call it (platform_common/access.py).
 MethodRoles = Mapping[str, Access]
 
-_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # Status messages travel in a header: keep them readable and far below any client's limit.
 MAX_MESSAGE_CHARS = 500
 
@@ -47,7 +50,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
         raise exc
     if isinstance(exc, DomainError):
         if exc.reason:  # machine-readable refusal reason, for clients that branch on it
-            context.set_trailing_metadata((("dp-error-reason", exc.reason),))
+            context.set_trailing_metadata(((REASON_METADATA_KEY, exc.reason),))
         await context.abort(exc.code, clip(exc.message))
     if isinstance(exc, OperationalError | InterfaceError):
         ref = uuid.uuid4().hex[:12]
@@ -83,7 +86,7 @@ def _parser(deserialize: Callable[[bytes], Any] | None, name: str) -> Callable[[
     return parse
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(WrappingInterceptor):
     """Authenticates every call, checks the access table, parses the request, and maps domain
     errors to statuses."""
 
@@ -101,62 +104,44 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise PermissionDenied(f"{caller.describe()} may not call {name}")
         return caller
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
+    def wrap(
+        self, handler: grpc.RpcMethodHandler, method: str, metadata: list[tuple[str, str]]
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or details.method.startswith(_PUBLIC_PREFIXES):
-            return handler
-        return self._wrap(handler, details.method, details.invocation_metadata)
-
-    def _wrap(self, handler: grpc.RpcMethodHandler, method: str, metadata: Any) -> grpc.RpcMethodHandler:
         authorize = self._authorize
         name = method.rsplit("/", 1)[-1]
         parse = _parser(handler.request_deserializer, name)
-        # Raw bytes in: parsing happens in the wrapper, after authentication.
-        kw = {"request_deserializer": None, "response_serializer": handler.response_serializer}
+        streaming_in = handler.stream_unary is not None or handler.stream_stream is not None
+        inner = handler.unary_unary or handler.stream_unary
+        inner_stream = handler.unary_stream or handler.stream_stream
 
         async def parsed(raw_stream: AsyncIterator[bytes]) -> AsyncIterator[Any]:
             async for raw in raw_stream:
                 yield parse(raw)
 
-        if handler.unary_unary or handler.stream_unary:
-            inner = handler.unary_unary or handler.stream_unary
-            streaming_in = handler.stream_unary is not None
+        def message_of(request: Any) -> Any:
+            if streaming_in:
+                return parsed(request)
+            message = parse(request)
+            logs.bind_message(message)  # the request's ids tag its log lines and span
+            return message
 
-            async def unary_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                try:
-                    set_current_caller(authorize(method, metadata))
-                    message = parsed(request) if streaming_in else parse(request)
-                    return await inner(message, context)
-                except Exception as exc:
-                    await _abort(context, exc, method)
-
-            if handler.unary_unary:
-                return grpc.unary_unary_rpc_method_handler(unary_response, **kw)
-            return grpc.stream_unary_rpc_method_handler(unary_response, **kw)
-
-        inner_stream = handler.unary_stream or handler.stream_stream
-        streaming = handler.stream_stream is not None
+        async def unary_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                set_current_caller(authorize(method, metadata))
+                return await inner(message_of(request), context)
+            except Exception as exc:
+                await _abort(context, exc, method)
 
         async def stream_response(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 set_current_caller(authorize(method, metadata))
-                message = parsed(request) if streaming else parse(request)
-                result = inner_stream(message, context)
-                if hasattr(result, "__aiter__"):
-                    async for item in result:
-                        yield item
-                else:
-                    await result
+                async for item in respond(inner_stream(message_of(request), context)):
+                    yield item
             except Exception as exc:
                 await _abort(context, exc, method)
 
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(stream_response, **kw)
-        return grpc.stream_stream_rpc_method_handler(stream_response, **kw)
+        # Raw bytes in: parsing happens in the wrapper, after authentication.
+        return rebuild(handler, unary_response, stream_response, None)
 
 
 Registrar = Callable[[grpc.aio.Server], None]
@@ -173,7 +158,11 @@ async def build_server(
 ) -> tuple[grpc.aio.Server, int]:
     """Create and start a server; returns it with the bound port (useful with port 0)."""
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(secret, service_name, method_roles)], options=options
+        interceptors=[
+            ObservingInterceptor(service_name),
+            AuthInterceptor(secret, service_name, method_roles),
+        ],
+        options=options,
     )
     register(server)
     health_servicer = health.aio.HealthServicer()
@@ -200,10 +189,6 @@ async def serve_forever(server: grpc.aio.Server, name: str, grace_seconds: float
     await server.stop(grace_seconds)
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 async def run_service(
     *,
     key: str,
@@ -211,8 +196,10 @@ async def run_service(
     method_roles: MethodRoles,
     register: Registrar,
     options: Sequence[tuple[str, Any]] = (),
+    gauges: GaugeSource | None = None,
 ) -> None:
-    """Serve one service until signalled: the common `python -m <svc>` entry point."""
+    """Serve one service until signalled: the common `python -m <svc>` entry point. Its
+    /metrics carry the RPC figures and, given a source, the platform gauges of its store."""
     from platform_common.auth import jwt_secret
     from platform_common.config import listen_address
 
@@ -226,4 +213,5 @@ async def run_service(
         options=options,
     )
     log.info("%s listening on %s (port %d)", service_name, address, port)
+    serve_metrics(key, service_name, gauges)
     await serve_forever(server, service_name)

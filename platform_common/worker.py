@@ -17,11 +17,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from platform_common.auth import jwt_secret
-from platform_common.config import TemporalConfig
-from platform_common.server import configure_logging
+from platform_common.config import TemporalConfig, metrics_address
+from platform_common.observe import observability
+from platform_common.tracing import temporal_interceptors
 
 log = logging.getLogger("worker")
 
@@ -30,12 +32,28 @@ log = logging.getLogger("worker")
 WorkerFactory = Callable[[Client, str], Worker]
 
 
-async def connect(cfg: TemporalConfig) -> Client:
+def runtime(metrics_key: str) -> Runtime | None:
+    """A Temporal runtime that serves the SDK's own metrics (task slots, poll and schedule
+    latencies, workflow and activity outcomes) in Prometheus format, or None when they are off."""
+    address = metrics_address(metrics_key)
+    if address is None:
+        return None
+    metrics = PrometheusConfig(bind_address=address, counters_total_suffix=True, durations_as_seconds=True)
+    log.info("worker metrics (Temporal SDK) on http://%s/metrics", address)
+    return Runtime(telemetry=TelemetryConfig(metrics=metrics))
+
+
+async def connect(cfg: TemporalConfig, with_runtime: Runtime | None = None) -> Client:
     """Wait for Temporal at start-up (it may still be booting), then connect."""
     delay = 0.5
     while True:
         try:
-            return await Client.connect(cfg.address, namespace=cfg.namespace)
+            return await Client.connect(
+                cfg.address,
+                namespace=cfg.namespace,
+                runtime=with_runtime,
+                interceptors=temporal_interceptors(),
+            )
         except RuntimeError as exc:
             log.warning("Temporal at %s not reachable yet (%s); retrying", cfg.address, exc)
             await asyncio.sleep(delay)
@@ -55,10 +73,12 @@ def keep_bytecode() -> None:
 async def serve(factories: Sequence[tuple[str, WorkerFactory]]) -> None:
     """Run the named domains' workers in this process until SIGTERM/SIGINT, then drain them."""
     keep_bytecode()
-    configure_logging()
+    names = [name for name, _ in factories]
+    label = names[0] if len(names) == 1 else "all"
+    observability(f"worker-{label}")
     cfg = TemporalConfig.from_env()
     secret = jwt_secret()
-    client = await connect(cfg)
+    client = await connect(cfg, runtime(f"WORKER_{label.upper()}"))
     workers = [build(client, secret) for _, build in factories]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

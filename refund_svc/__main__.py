@@ -17,7 +17,9 @@ from platform_common.auth import jwt_secret
 from platform_common.config import TemporalConfig, day_length_seconds, env, env_float
 from platform_common.errors import Unavailable
 from platform_common.grpc_client import service_channel
-from platform_common.server import configure_logging, run_service
+from platform_common.observe import observability
+from platform_common.server import run_service
+from platform_common.tracing import temporal_interceptors
 from refund_svc.client import RefundClient
 from refund_svc.escrow_sync import EscrowRefused, EscrowSync
 from refund_svc.provider.adapter import SIGNATURE_TOLERANCE_S
@@ -47,11 +49,13 @@ async def heal(repo: RefundRepository, workflows: RefundClient, escrow: EscrowSy
 
 
 async def main() -> None:
-    configure_logging()
+    observability("refund-svc")
     secret = jwt_secret()
     repo = RefundRepository(os.environ.get("DP_REFUND_DB_URL", "sqlite:///data/refunds.db"))
     temporal = TemporalConfig.from_env()
-    client = await Client.connect(temporal.address, namespace=temporal.namespace, lazy=True)
+    client = await Client.connect(
+        temporal.address, namespace=temporal.namespace, lazy=True, interceptors=temporal_interceptors()
+    )
     day = timedelta(seconds=day_length_seconds())
     workflows = RefundClient(client, day)
     orders = service_channel("ORDER", REFUND_SVC, secret)
@@ -75,6 +79,7 @@ async def main() -> None:
             service_name=SERVICE_NAME,
             method_roles=METHOD_ROLES,
             register=lambda s: refunds_pb2_grpc.add_RefundServiceServicer_to_server(service, s),
+            gauges=repo.gauges,
         )
     finally:
         healing.cancel()

@@ -12,10 +12,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from platform_common.errors import FailedPrecondition, NotFound, Unavailable
+from platform_common.metrics import Gauge
 from platform_common.money import Money
 from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 from refund_svc.contract import RefundStatus
+from refund_svc.gauges import refund_gauges
 from refund_svc.store import MIGRATIONS, OrderBalanceRow, RefundEventRow, RefundRow
 
 
@@ -48,6 +50,11 @@ class RefundRepository:
 
     def close(self) -> None:
         self._sql.close()
+
+    def gauges(self) -> list[Gauge]:
+        """The platform gauges (refund_svc/gauges.py), read now: called by a metrics scrape."""
+        with self._sql.sessions() as s:
+            return refund_gauges(s)
 
     # --- reads --------------------------------------------------------------------------------
 

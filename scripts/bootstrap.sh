@@ -23,4 +23,6 @@ fi
 # Make the repository and generated code importable without installing the project as a package.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n%s\n' "$PWD" "$PWD/gen" > "$site/dispute_platform.pth"
+# Console scripts of [project.scripts] (dpctl): small wrappers in .venv/bin, as pip would write.
+.venv/bin/python scripts/deps.py --install-scripts "$PWD/.venv/bin"
 .venv/bin/python scripts/gen_protos.py > /dev/null 2> >(grep -v "^Writing mypy" >&2)

@@ -52,7 +52,8 @@ def test_every_workflow_action_has_its_own_event_type() -> None:
 def test_catalog_names_each_action_once_and_only_known_ones() -> None:
     listed = [a for t in events.CATALOG.types for a in t.actions]
     assert len(listed) == len(set(listed))
-    stale = set(listed) - workflow_actions()
+    # The review flag is DisputeService's own team-only event, written at opening (outbox.py).
+    stale = set(listed) - workflow_actions() - {events.BUYER_FLAGGED}
     assert stale == set(), f"the catalog names actions the workflow no longer writes: {stale}"
     assert all(t.name.startswith("dispute.") for t in events.CATALOG.types)
 

@@ -66,6 +66,7 @@ def backend(
         "DP_S3_ENDPOINT": s3.address(),
         "DP_EVIDENCE_LISTEN": f"127.0.0.1:{port}",
         "DP_EVIDENCE_DB_URL": f"sqlite:///{data / 'evidence.db'}",
+        "DP_EVIDENCE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",  # beside the stack's own
     }
     proc = Process(
         "evidence-seaweed", [sys.executable, "-m", "evidence_svc"], data / "evidence.log", env, ROOT

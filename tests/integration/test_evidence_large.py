@@ -98,6 +98,8 @@ async def test_s3_stopped_mid_upload_gives_unavailable_and_leaves_nothing(
         "DP_EVIDENCE_LISTEN": f"127.0.0.1:{port}",
         "DP_EVIDENCE_DB_URL": f"sqlite:///{tmp_path / 'evidence.db'}",
         "DP_EVIDENCE_JANITOR_SECONDS": "0.5",
+        "DP_EVIDENCE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",  # beside the stack's own
+        "DP_LOG_FORMAT": "text",  # the abort's line is read below
     }
     service = Process(
         "evidence-outage", [sys.executable, "-m", "evidence_svc"], tmp_path / "evidence.log", env, ROOT

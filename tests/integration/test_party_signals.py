@@ -153,6 +153,35 @@ async def test_signals_are_exact_for_arbiters_and_never_reach_a_party(
         flags.append(described.typed_search_attributes.get(sa.BUYER_REVIEW))
     assert flags == [None, None, None, None, sa.FLAGGED]
 
+    # And one team-only event says so: for arbiters and services, never for a party, and
+    # outside the dispute's sequence, so the parties' sequences have no gap.
+    flagged = "dispute.buyer_flagged_for_review"
+
+    async def events_of(dispute_id: str, who: list[tuple[str, str]]) -> list[pb.DisputeEvent]:
+        req = pb.ListDisputeEventsRequest(dispute_id=dispute_id, page_size=500)
+        return list((await stub.ListDisputeEvents(req, metadata=who)).events)
+
+    team = [e for d in opened for e in await events_of(d.dispute_id, api.service()) if e.type == flagged]
+    assert [(e.dispute_id, e.sequence, e.event_id) for e in team] == [
+        (opened[4].dispute_id, 0, f"{opened[4].dispute_id}:team")
+    ]
+    assert team[0].buyer_id == buyer and team[0].entry.action == "BUYER_FLAGGED_FOR_REVIEW"
+    assert team[0].entry.detail.startswith(f"5 disputes opened in {STANDARD.signal_window_days} days")
+    as_arbiter = await events_of(opened[4].dispute_id, api.auth("arbiter-7", Role.ARBITER))
+    # Written at opening, before any escalation: arbiters see it, and not the events before it.
+    assert as_arbiter[0].type == flagged and "dispute.opened" not in {e.type for e in as_arbiter}
+    for who in (api.auth(buyer, Role.BUYER), api.auth(seller, Role.SELLER)):
+
+        async def recorded_for(who: list[tuple[str, str]] = who) -> bool:
+            return bool(await events_of(opened[4].dispute_id, who))
+
+        await eventually(recorded_for, 15, "the dispute's first events")
+        seen = await events_of(opened[4].dispute_id, who)
+        assert flagged not in {e.type for e in seen}
+        assert [e.sequence for e in seen] == list(range(1, len(seen) + 1))
+        listed = await stub.ListDisputeEvents(pb.ListDisputeEventsRequest(types=[flagged]), metadata=who)
+        assert list(listed.events) == []
+
 
 def holders(target: descriptor.Descriptor) -> set[str]:
     """Every response message of every platform RPC that holds `target`, at any depth."""

@@ -5,6 +5,7 @@ against who may import whom.
     tests, bench                       may import anything
     deploy        -> platform_common   starts the domains as processes, by module name only
     workers       -> <domain>.worker   composes the domains' workers into one process
+    operator_cli  -> platform_common   the operator console: a client of the API (protos) only
     <domain>      -> platform_common   never another domain: domains share only the protos
     platform_common                    knows no domain
 
@@ -26,7 +27,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAINS = frozenset({"order_svc", "dispute_svc", "refund_svc", "evidence_svc"})
-FIRST_PARTY = DOMAINS | {"platform_common", "workers", "deploy", "tests", "bench", "scripts", "examples"}
+FIRST_PARTY = DOMAINS | {
+    "platform_common",
+    "workers",
+    "deploy",
+    "tests",
+    "bench",
+    "scripts",
+    "examples",
+    "operator_cli",
+}
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "platform_common": frozenset({"platform_common"}),
     "workers": frozenset({"platform_common", "workers"} | DOMAINS),
@@ -34,6 +44,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "scripts": frozenset({"scripts"}),
     # What a platform team copies: only the shared scheme code, never a domain.
     "examples": frozenset({"platform_common", "examples"}),
+    # The operator console sees what any client sees: the API and the shared code, no domain.
+    "operator_cli": frozenset({"platform_common", "operator_cli"}),
     **{domain: frozenset({"platform_common", domain}) for domain in DOMAINS},
 }
 # A domain's deterministic core: module names (the last part of the dotted path). A domain's
@@ -189,6 +201,14 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         ({"platform_common/refusals.py": "import os\n"}, "must do no I/O"),
         # A new top-level package that nobody placed in the layering.
         ({"workflows/__init__.py": "", "workflows/io.py": "import grpc\n"}, "does not place"),
+        # The operator console reaching into a domain instead of calling its API.
+        (
+            {
+                "operator_cli/app.py": "from dispute_svc.views import dispute_view\n",
+                "dispute_svc/views.py": "",
+            },
+            "operator_cli may not import dispute_svc",
+        ),
         # The composition reaching past a domain's worker.
         ({"workers/__main__.py": "from dispute_svc.client import DisputeClient\n"}, "only <domain>.worker"),
     ],

@@ -1,0 +1,124 @@
+"""dpctl: the root command, its global options, and the one place where a failure becomes one
+line on stderr and an exit status (operator_cli/failures.py), whichever command raised it.
+
+    dpctl [--as ROLE:SUBJECT | --token JWT] [--json] [--env-file PATH] [--timeout S] COMMAND ...
+
+Global options go before the command, as for git.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from operator_cli import settings as settings_module
+from operator_cli.commands import arbitration, disputes, events, evidence, records, token
+from operator_cli.failures import Failure
+from operator_cli.render import Output
+from operator_cli.session import Session
+from operator_cli.values import Identity, parse_identity
+
+
+class DpctlGroup(TyperGroup):
+    """Runs the command; a Failure (a refused call, a bad setting) or a file that cannot be read
+    or written is printed as its one line."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Failure as failure:
+            self._fail(ctx, failure)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # `dpctl ... | head`: typer exits quietly
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            self._fail(ctx, Failure(f"{exc.strerror or exc}{where}"))
+
+    @staticmethod
+    def _fail(ctx: Any, failure: Failure) -> NoReturn:
+        # The parsed --json flag: set even when the failure came before the session existed.
+        as_json = bool(ctx.params.get("as_json"))
+        print(failure.line(as_json), file=sys.stderr, flush=True)
+        raise typer.Exit(failure.exit_code) from None
+
+
+app = typer.Typer(
+    cls=DpctlGroup,
+    name="dpctl",
+    help="The dispute platform's operator console: disputes, the arbitration desk, evidence, "
+    "refunds, orders and the events feed, over the platform's gRPC API.",
+    no_args_is_help=True,
+    add_completion=False,
+    # A bug shows a plain traceback; never rich's, which prints local variables (tokens, secrets).
+    pretty_exceptions_enable=False,
+)
+app.add_typer(disputes.app, name="disputes")
+app.add_typer(evidence.app, name="evidence")
+app.add_typer(records.refunds, name="refunds")
+app.add_typer(records.orders, name="orders")
+app.add_typer(events.app, name="events")
+arbitration.register(app)
+app.command("token")(token.token)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    as_: Annotated[
+        Identity | None,
+        typer.Option(
+            "--as",
+            parser=parse_identity,
+            metavar="ROLE:SUBJECT",
+            help="Mint a token per call from the dev secret, e.g. arbiter:arb-ana or service:support.",
+        ),
+    ] = None,
+    bearer: Annotated[
+        str | None,
+        typer.Option(
+            "--token", metavar="JWT", help=f"Bearer token to send (default: ${settings_module.TOKEN_VAR})."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's answer as JSON, not tables.")
+    ] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help=f"Settings file (default: ${settings_module.ENV_FILE_VAR}, else dev.env in $DP_DATA_DIR or ./data); "
+            "the environment wins over it.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds a call may take (streams: no limit).")
+    ] = 30.0,
+) -> None:
+    """Addresses (DP_<SERVICE>_TARGET) and the dev secret (DP_JWT_SECRET) come from the environment,
+    else from the dev.env that `make up` writes."""
+    out = Output(as_json)
+    loaded = settings_module.load(env_file)
+    session = Session(
+        loaded,
+        out,
+        token=bearer,
+        identity=as_,
+        env_token=loaded.values.get(settings_module.TOKEN_VAR),
+        timeout=timeout,
+    )
+    ctx.obj = session
+    ctx.call_on_close(session.close)
+
+
+def main() -> None:
+    """The console script `dpctl` (pyproject.toml [project.scripts])."""
+    app(prog_name="dpctl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""What every served RPC leaves behind for operators: a count by method and status code, a
+latency sample, a trace span (a child of the caller's), and log lines tagged with its ids.
+
+It is the outermost server interceptor, so it sees every outcome, refusals by the access check
+included: the status is the one the caller receives (the context's code after an abort).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from platform_common import logs, tracing
+from platform_common.handlers import WrappingInterceptor, rebuild, respond
+from platform_common.metrics import RPC_HANDLED, RPC_SECONDS, RPC_STARTED
+
+
+def observability(service: str) -> None:
+    """A process's logs (JSON, tagged) and traces (exported where configured), set up first."""
+    logs.configure_logging(service)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say what they do only on failure
+    tracing.setup_tracing(service)
+
+
+# Outcomes that are the platform's fault, logged as warnings; other refusals are the caller's.
+_OURS = frozenset({"INTERNAL", "UNKNOWN", "UNAVAILABLE", "DATA_LOSS", "DEADLINE_EXCEEDED"})
+log = logging.getLogger("rpc")
+
+
+def _code(context: grpc.aio.ServicerContext, failed: bool) -> str:
+    code = context.code()
+    if code is None:
+        if failed and context.cancelled():
+            return "CANCELLED"  # the caller went away (or its deadline passed)
+        return "UNKNOWN" if failed else "OK"
+    if isinstance(code, grpc.StatusCode):
+        return str(code.name)
+    try:
+        return str(grpc.StatusCode(code).name)  # some versions keep the raw value
+    except ValueError:
+        return str(code)
+
+
+class ObservingInterceptor(WrappingInterceptor):
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def wrap(
+        self, handler: grpc.RpcMethodHandler, method: str, metadata: list[tuple[str, str]]
+    ) -> grpc.RpcMethodHandler:
+        service, name = self._service, method.rsplit("/", 1)[-1]
+        inner = handler.unary_unary or handler.stream_unary
+        inner_stream = handler.unary_stream or handler.stream_stream
+
+        def finish(context: grpc.aio.ServicerContext, started: float, failed: bool, span: Any) -> None:
+            code = _code(context, failed)
+            took = time.perf_counter() - started
+            RPC_HANDLED.labels(service, name, code).inc()
+            RPC_SECONDS.labels(service, name).observe(took)
+            span.set_attribute("rpc.grpc.status_code", code)
+            for key, value in logs.current_ids().items():
+                span.set_attribute(f"dp.{key}", value)
+            if code != "OK":  # one line per call that did not succeed, with the request's ids
+                level = logging.WARNING if code in _OURS else logging.INFO
+                extra = {"method": name, "code": code, "duration_ms": round(took * 1000, 1)}
+                log.log(level, "%s answered %s", name, code, extra=extra)
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            RPC_STARTED.labels(service, name).inc()
+            started, failed = time.perf_counter(), False
+            with tracing.server_span(service, name, metadata) as span:
+                try:
+                    return await inner(request, context)
+                except BaseException:
+                    failed = True
+                    raise
+                finally:
+                    finish(context, started, failed, span)
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            RPC_STARTED.labels(service, name).inc()
+            started, failed = time.perf_counter(), False
+            with tracing.server_span(service, name, metadata) as span:
+                try:
+                    async for item in respond(inner_stream(request, context)):
+                        yield item
+                except BaseException:
+                    failed = True
+                    raise
+                finally:
+                    finish(context, started, failed, span)
+
+        return rebuild(handler, unary, streaming, handler.request_deserializer)

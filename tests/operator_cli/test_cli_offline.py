@@ -1,0 +1,88 @@
+"""dpctl's failures that need no platform: usage errors exit 2, an unreachable service is one
+line and exit 1, and none of them shows a traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from operator_cli.app import app
+
+SECRET = "k" * 40
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str | None]:
+    env: dict[str, str | None] = {"DPCTL_ENV_FILE": None, "DPCTL_TOKEN": None, "DP_DATA_DIR": str(tmp_path)}
+    env.update({f"DP_{k}_TARGET": None for k in ("ORDER", "DISPUTE", "EVIDENCE", "REFUND")})
+    env.update({"DP_JWT_SECRET": SECRET, "DP_DAY_SECONDS": None})
+    env.update(extra)
+    return env
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for args, said in (
+        (["--as", "wizard:x", "queue"], "unknown role"),
+        (["--as", "arbiter:a", "queue", "--mine", "--breached"], "at most one of"),
+        (["--as", "arbiter:a", "--token", "t", "queue"], "either --token or --as"),
+        (["queue"], "no token"),
+        (["--as", "arbiter:a", "disputes", "list", "--status", "closed"], "not one of"),
+        (
+            [
+                "--as",
+                "arbiter:a",
+                "decide",
+                "d",
+                "--refund",
+                "1.234",
+                "--currency",
+                "EUR",
+                "--rationale",
+                "r",
+            ],
+            "decimals",
+        ),
+        (["--as", "buyer:b", "evidence", "upload", str(tmp_path), "--dispute", "d"], "directory"),
+    ):
+        result = runner.invoke(app, args, env=_env(tmp_path))
+        assert result.exit_code == 2, (args, result.output)
+        assert said in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_without_a_secret_minting_is_a_usage_error_naming_the_variable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["token", "--role", "buyer", "--subject", "b"], env=_env(tmp_path, DP_JWT_SECRET=None)
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "DP_JWT_SECRET" in result.stderr
+
+
+def test_an_unreachable_service_is_one_line_naming_it(tmp_path: Path) -> None:
+    port = _closed_port()
+    env = _env(tmp_path, DP_DISPUTE_TARGET=f"127.0.0.1:{port}")
+    for json_flag in ([], ["--json"]):
+        result = CliRunner().invoke(app, [*json_flag, "--as", "service:support", "disputes", "list"], env=env)
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "UNAVAILABLE" in lines[0] and f"127.0.0.1:{port}" in lines[0], lines
+        assert result.stdout == ""
+
+
+def test_a_file_that_cannot_be_written_is_one_line_too(tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "clip.mp4"
+    result = CliRunner().invoke(
+        app, ["--as", "buyer:b", "evidence", "download", "e", "-o", str(target)], env=_env(tmp_path)
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == f"dpctl: No such file or directory: {target}.part"
+    assert "Traceback" not in result.output
