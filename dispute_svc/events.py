@@ -110,8 +110,8 @@ TYPES_LISTED: tuple[EventType, ...] = (
     EventType(
         "dispute.buyer_flagged_for_review",
         "the opening brought the buyer to the policy's review threshold (disputes opened in its "
-        "window); for arbiters and services only, never sent to a party, outside the dispute's "
-        "sequence (sequence 0). A flag, never a block: blocking stays SetAccountBlocked",
+        "window); for services that ask for this type only, never for a party or an arbiter, outside "
+        "the dispute's sequence (sequence 0). A flag, never a block: blocking stays SetAccountBlocked",
         (BUYER_FLAGGED,),
     ),
     EventType(

@@ -19,16 +19,19 @@ def dispute_gauges(s: Session) -> list[Gauge]:
         Gauge("disputes", "Disputes in the read model, by status", n, {"status": status})
         for status, n in s.execute(select(DisputeRow.status, func.count()).group_by(DisputeRow.status))
     ]
-    waiting = s.execute(
-        select(DisputeRow.arbiter_id != "", DisputeRow.sla_breached, func.count())
-        .where(DisputeRow.waiting.is_(True))
-        .group_by(DisputeRow.arbiter_id != "", DisputeRow.sla_breached)
-    ).all()
-    for assigned in (True, False):
-        n = sum(c for a, _, c in waiting if bool(a) == assigned)
-        label = {"assigned": "yes" if assigned else "no"}
-        found.append(Gauge("arbitration_waiting", "Disputes waiting for an arbiter's decision", n, label))
-    breached = sum(c for _, b, c in waiting if b)
+    # Aggregate filters, not a GROUP BY on an expression: PostgreSQL binds each rendering of
+    # `arbiter_id != ''` as its own parameter and would refuse the grouping.
+    total, assigned, breached = s.execute(
+        select(
+            func.count(),
+            func.count().filter(DisputeRow.arbiter_id != ""),
+            func.count().filter(DisputeRow.sla_breached.is_(True)),
+        ).where(DisputeRow.waiting.is_(True))
+    ).one()
+    for label, n in (("yes", assigned), ("no", total - assigned)):
+        found.append(
+            Gauge("arbitration_waiting", "Disputes waiting for an arbiter's decision", n, {"assigned": label})
+        )
     found.append(
         Gauge("disputes_sla_breached", "Disputes waiting for arbitration past the SLA maximum", breached)
     )

@@ -92,7 +92,8 @@ def append(
 
 # Team-only events (the buyer flagged for review) sit outside the dispute's sequence: sequence 0,
 # one per dispute (the unique sequence makes a retried write a no-op), stored with no party ids
-# so no buyer or seller reader ever matches them, and visible to arbiters and services.
+# and not arbiter-visible, so only services read them, and only when they ask for their type:
+# a consumer that forwards whatever it gets (a notifier) never receives one.
 TEAM_SEQUENCE = 0
 
 
@@ -127,7 +128,7 @@ def append_team_event(
             type=kind,
             buyer_id="",
             seller_id="",
-            arbiter_visible=True,
+            arbiter_visible=False,
             recorded_at=now,
             body=event.SerializeToString(),
         )
@@ -175,6 +176,8 @@ def read(
         query = query.where(EventRow.dispute_id == dispute_id)
     if types:
         query = query.where(EventRow.type.in_(list(types)))
+    else:
+        query = query.where(EventRow.seq != TEAM_SEQUENCE)
     rows = s.execute(query.order_by(EventRow.cursor).limit(limit)).all()
     events = [pb.DisputeEvent.FromString(body) for body, _ in rows]
     return Page(events, outbox.scanned_to([int(c) for _, c in rows], limit, after, top))

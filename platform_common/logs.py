@@ -24,6 +24,8 @@ _IDS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
 
 # Request fields that name what the request is about, as they are spelled in every proto.
 ID_FIELDS = ("dispute_id", "order_id", "request_id", "refund_id", "evidence_id")
+# Ids are copied before the handler validates them: a hostile caller's megabyte id is clipped.
+ID_CHARS = 128
 # Workflow id prefixes (`dispute/<id>`) -> the id they carry.
 _WORKFLOW_PREFIXES = {"dispute/": "dispute_id", "order/": "order_id", "refund/": "refund_id"}
 _PLAIN = frozenset(vars(logging.makeLogRecord({})))
@@ -42,7 +44,7 @@ def bind_message(message: Any) -> dict[str, str]:
     if descriptor is None:
         return {}
     names = descriptor.fields_by_name
-    found = {f: str(getattr(message, f)) for f in ID_FIELDS if f in names and getattr(message, f)}
+    found = {f: str(getattr(message, f))[:ID_CHARS] for f in ID_FIELDS if f in names and getattr(message, f)}
     bind(**found)
     return found
 

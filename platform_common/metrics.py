@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from platform_common.config import metrics_address
+from platform_common.config import ConfigError, metrics_address
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class _PlatformGauges(Collector):
     def __init__(self, service: str, source: GaugeSource) -> None:
         self._service, self._source = service, source
 
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # registering must not query the store (it would on the event loop)
+
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("dp_gauges_up", "1 when the store answered the gauges", labels=["service"])
         try:
@@ -85,6 +88,9 @@ def serve_metrics(key: str, service: str, gauges: GaugeSource | None = None) -> 
     if gauges is not None:
         REGISTRY.register(_PlatformGauges(service, gauges))
     host, port = address.rsplit(":", 1)
-    start_http_server(int(port), addr=host.strip("[]"))
+    try:
+        start_http_server(int(port), addr=host.strip("[]"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot serve metrics on {address} (DP_{key}_METRICS_LISTEN): {exc}") from exc
     log.info("%s metrics on http://%s/metrics", service, address)
     return address

@@ -7,6 +7,7 @@ included: the status is the one the caller receives (the context's code after an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -27,15 +28,17 @@ def observability(service: str) -> None:
 
 
 # Outcomes that are the platform's fault, logged as warnings; other refusals are the caller's.
-_OURS = frozenset({"INTERNAL", "UNKNOWN", "UNAVAILABLE", "DATA_LOSS", "DEADLINE_EXCEEDED"})
+_OURS = frozenset({"INTERNAL", "UNKNOWN", "UNAVAILABLE", "DATA_LOSS"})
 log = logging.getLogger("rpc")
 
 
-def _code(context: grpc.aio.ServicerContext, failed: bool) -> str:
+def _code(context: grpc.aio.ServicerContext, failed: bool, cancelled: bool) -> str:
     code = context.code()
+    if cancelled and code is None:
+        # The caller went away, or its deadline passed (gRPC cancels the handler either way).
+        left = context.time_remaining()
+        return "DEADLINE_EXCEEDED" if left is not None and left <= 0 else "CANCELLED"
     if code is None:
-        if failed and context.cancelled():
-            return "CANCELLED"  # the caller went away (or its deadline passed)
         return "UNKNOWN" if failed else "OK"
     if isinstance(code, grpc.StatusCode):
         return str(code.name)
@@ -56,8 +59,10 @@ class ObservingInterceptor(WrappingInterceptor):
         inner = handler.unary_unary or handler.stream_unary
         inner_stream = handler.unary_stream or handler.stream_stream
 
-        def finish(context: grpc.aio.ServicerContext, started: float, failed: bool, span: Any) -> None:
-            code = _code(context, failed)
+        def finish(
+            context: grpc.aio.ServicerContext, started: float, failed: bool, cancelled: bool, span: Any
+        ) -> None:
+            code = _code(context, failed, cancelled)
             took = time.perf_counter() - started
             RPC_HANDLED.labels(service, name, code).inc()
             RPC_SECONDS.labels(service, name).observe(took)
@@ -71,27 +76,33 @@ class ObservingInterceptor(WrappingInterceptor):
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             RPC_STARTED.labels(service, name).inc()
-            started, failed = time.perf_counter(), False
+            started, failed, cancelled = time.perf_counter(), False, False
             with tracing.server_span(service, name, metadata) as span:
                 try:
                     return await inner(request, context)
+                except asyncio.CancelledError:
+                    failed = cancelled = True
+                    raise
                 except BaseException:
                     failed = True
                     raise
                 finally:
-                    finish(context, started, failed, span)
+                    finish(context, started, failed, cancelled, span)
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             RPC_STARTED.labels(service, name).inc()
-            started, failed = time.perf_counter(), False
+            started, failed, cancelled = time.perf_counter(), False, False
             with tracing.server_span(service, name, metadata) as span:
                 try:
                     async for item in respond(inner_stream(request, context)):
                         yield item
+                except asyncio.CancelledError:
+                    failed = cancelled = True
+                    raise
                 except BaseException:
                     failed = True
                     raise
                 finally:
-                    finish(context, started, failed, span)
+                    finish(context, started, failed, cancelled, span)
 
         return rebuild(handler, unary, streaming, handler.request_deserializer)

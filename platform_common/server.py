@@ -204,6 +204,7 @@ async def run_service(
     from platform_common.config import listen_address
 
     address = listen_address(key)
+    serve_metrics(key, service_name, gauges)  # first: a taken port fails before any call is served
     server, port = await build_server(
         service_name=service_name,
         method_roles=method_roles,
@@ -213,5 +214,4 @@ async def run_service(
         options=options,
     )
     log.info("%s listening on %s (port %d)", service_name, address, port)
-    serve_metrics(key, service_name, gauges)
     await serve_forever(server, service_name)

@@ -18,10 +18,13 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from temporalio.client import Interceptor
 
 _TRACER = "dispute-platform"
+# W3C trace context only: baggage a caller sends is not carried on to internal services.
+_PROPAGATOR = TraceContextTextMapPropagator()
 _ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
@@ -62,7 +65,7 @@ def temporal_interceptors() -> Sequence[Interceptor]:
 def inject(metadata: list[tuple[str, str]]) -> None:
     """Add the current trace context to outgoing gRPC metadata (nothing when not tracing)."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    _PROPAGATOR.inject(carrier)
     metadata.extend(carrier.items())
 
 
@@ -70,7 +73,7 @@ def inject(metadata: list[tuple[str, str]]) -> None:
 def server_span(service: str, method: str, metadata: Sequence[tuple[str, str]]) -> Iterator[trace.Span]:
     """The span of one served RPC, a child of the caller's span when its metadata carries one."""
     carrier: Mapping[str, str] = {k: v for k, v in metadata if isinstance(v, str)}
-    parent = propagate.extract(carrier)
+    parent = _PROPAGATOR.extract(carrier)
     tracer = trace.get_tracer(_TRACER)
     attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
     with tracer.start_as_current_span(

@@ -13,6 +13,9 @@ from platform_common.metrics import Gauge
 from refund_svc.contract import RefundStatus
 from refund_svc.store import RefundRow
 
+# Still on its way to the buyer: a FAILED refund is counted by dp_refunds{status="FAILED"}.
+_UNSETTLED = (RefundStatus.PENDING, RefundStatus.PROCESSING)
+
 
 def refund_gauges(s: Session) -> list[Gauge]:
     found = [
@@ -22,7 +25,7 @@ def refund_gauges(s: Session) -> list[Gauge]:
     overdue = s.scalar(
         select(func.count())
         .select_from(RefundRow)
-        .where(RefundRow.overdue.is_(True), RefundRow.status != RefundStatus.REFUNDED)
+        .where(RefundRow.overdue.is_(True), RefundRow.status.in_(_UNSETTLED))
     )
     found.append(Gauge("refunds_overdue", "Refunds past their overdue mark, not settled", overdue or 0))
     return found

@@ -152,6 +152,15 @@ async def test_queue_order_filters_pages_counts_and_workload(dispute_repo: Dispu
     assert counts.target_missed == sum(s.target is not None and s.target <= NOW for s in waiting)
     assert 0 < counts.target_missed < 24  # the seed has both kinds
     assert counts.by_status == {st: sum(s.status == st for s in waiting) for st in WAITING}
+    # The platform gauges (dispute_svc/gauges.py) read the same store, on both databases.
+    gauges = {(g.name, tuple(g.labels.values())): g.value for g in dispute_repo.gauges()}
+    assert gauges[("arbitration_waiting", ("yes",))] == 24 - counts.unassigned
+    assert gauges[("arbitration_waiting", ("no",))] == counts.unassigned
+    assert gauges[("disputes_sla_breached", ())] == counts.breached > 0
+    assert {k[1][0]: v for k, v in gauges.items() if k[0] == "disputes"} == {
+        st: sum(s.status == st for s in seeded) for st in {s.status for s in seeded}
+    }
+    assert gauges[("webhook_backlog_events", ())] == 0
 
     # A newer record moves a dispute: claimed, then closed (out of the queue); an older one is ignored.
     moved = seeded[0]

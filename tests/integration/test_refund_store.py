@@ -91,3 +91,25 @@ async def test_a_finally_failed_refund_releases_its_amount(ledger: RefundReposit
     assert balance is not None and balance.reserved_minor == 0
     again, created = await ledger.create(refund(order_id, 10_000), facts(order_id), now, now)
     assert created and again.id != row.id
+
+
+async def test_the_overdue_gauge_counts_a_late_refund_until_it_ends(ledger: RefundRepository) -> None:
+    """dp_refunds_overdue (refund_svc/gauges.py) on both databases: a refund past its overdue
+    mark counts while it is on its way, and no longer once it failed for good."""
+
+    def gauges() -> dict[tuple[str, tuple[str, ...]], float]:
+        return {(g.name, tuple(g.labels.values())): g.value for g in ledger.gauges()}
+
+    before = gauges()
+    order_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    row, _ = await ledger.create(refund(order_id, 5_000), facts(order_id), now, now)
+    late = {"status": "PROCESSING", "overdue": True, "attempts": 1}
+    await ledger.record_status(row.id, 1, late, now, "late", release=False)
+    during = gauges()
+    assert during[("refunds_overdue", ())] == before[("refunds_overdue", ())] + 1
+    processing = ("refunds", ("PROCESSING",))
+    assert during[processing] == before.get(processing, 0) + 1
+    failed = {"status": "FAILED", "failure_reason": "declined", "overdue": True, "attempts": 2}
+    await ledger.record_status(row.id, 2, failed, now, "final", release=True)
+    assert gauges()[("refunds_overdue", ())] == before[("refunds_overdue", ())]
