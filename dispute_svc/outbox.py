@@ -40,6 +40,15 @@ class Audience:
     arbiter: bool = False
 
 
+def _after_escalation(d: pb.Dispute, entry: common_pb2.TimelineEntry) -> bool:
+    """Arbiters see a dispute's events from its escalation on, entry by entry: one record can
+    carry the seller's answer and the escalation that followed it, and only the latter is theirs."""
+    if not d.HasField("escalated_at"):
+        return False
+    at, escalated = entry.at, d.escalated_at
+    return (at.seconds, at.nanos) >= (escalated.seconds, escalated.nanos)
+
+
 def append(
     s: Session,
     row: DisputeRow,
@@ -80,7 +89,7 @@ def append(
                 type=kind,
                 buyer_id=d.buyer_id,
                 seller_id=d.seller_id,
-                arbiter_visible=d.HasField("escalated_at"),
+                arbiter_visible=_after_escalation(d, entry),
                 recorded_at=now,
                 body=event.SerializeToString(),
             )
