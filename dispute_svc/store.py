@@ -117,7 +117,10 @@ class DecisionRow(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_dispute_decisions_arbiter", "arbiter_id", "decided_at"),)
+    __table_args__ = (
+        Index("ix_dispute_decisions_arbiter", "arbiter_id", "decided_at"),
+        Index("ix_dispute_decisions_decided", "decided_at"),
+    )
 
 
 class EventRow(Base):

@@ -14,6 +14,8 @@ is right at once. A store that cannot answer makes `dp_gauges_up` 0 instead of f
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -53,9 +55,23 @@ class Gauge:
 GaugeSource = Callable[[], Iterable[Gauge]]
 
 
+# Scrapes within this many seconds share one read of the store: the metrics port carries no
+# authentication, and a scraper hammering it must not become a stream of table scans.
+GAUGE_CACHE_SECONDS = 5.0
+
+
 class _PlatformGauges(Collector):
     def __init__(self, service: str, source: GaugeSource) -> None:
         self._service, self._source = service, source
+        self._lock = threading.Lock()
+        self._read_at, self._samples = -GAUGE_CACHE_SECONDS, list[Gauge]()
+
+    def _read(self) -> list[Gauge]:
+        with self._lock:  # one store read at a time, whatever the number of scrapers
+            if time.monotonic() - self._read_at >= GAUGE_CACHE_SECONDS:
+                self._samples = list(self._source())
+                self._read_at = time.monotonic()
+            return self._samples
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # registering must not query the store (it would on the event loop)
@@ -63,7 +79,7 @@ class _PlatformGauges(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("dp_gauges_up", "1 when the store answered the gauges", labels=["service"])
         try:
-            samples = list(self._source())
+            samples = self._read()
         except Exception as exc:  # a store outage must not fail the whole scrape
             log.warning("platform gauges unavailable: %s", exc)
             up.add_metric([self._service], 0)

@@ -73,6 +73,7 @@ class RefundRow(Base):
     __table_args__ = (
         Index("ix_refunds_order_created", "order_id", "created_at", "id"),
         Index("ix_refunds_dispute_created", "dispute_id", "created_at", "id"),
+        Index("ix_refunds_status_overdue", "status", "overdue"),
     )
 
 
