@@ -33,6 +33,10 @@ class DpctlGroup(TyperGroup):
             return super().invoke(ctx)
         except Failure as failure:
             self._fail(ctx, failure)
+        except UnicodeEncodeError:
+            self._fail(
+                ctx, Failure("the terminal cannot show this output (not UTF-8): use --json or a UTF-8 locale")
+            )
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # `dpctl ... | head`: typer exits quietly
                 raise
@@ -103,6 +107,7 @@ def root(
     else from the dev.env that `make up` writes."""
     out = Output(as_json)
     loaded = settings_module.load(env_file)
+    loaded.day()  # a bad DP_DAY_SECONDS is refused here, before any call changes anything
     session = Session(
         loaded,
         out,

@@ -37,8 +37,10 @@ class Output:
 
     def __init__(self, as_json: bool = False) -> None:
         self.json = as_json
-        self.console = Console(highlight=False)
-        self.errors = Console(stderr=True, highlight=False)
+        # Text from the API (descriptions, questions, file names) is shown as written: with
+        # markup on, a buyer's "[/x]" would break the table and "[link=...]" would hide text.
+        self.console = Console(highlight=False, markup=False, emoji=False)
+        self.errors = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
     def message(self, message: Message, **extra: Any) -> None:
         self.data(as_dict(message) | extra)

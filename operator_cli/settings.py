@@ -78,6 +78,8 @@ class Settings:
             return timedelta(seconds=config.day_length_seconds(self.values))
         except config.ConfigError as exc:
             raise UsageFailure(exc.message) from None
+        except (OverflowError, ValueError):
+            raise UsageFailure("environment variable DP_DAY_SECONDS is too large") from None
 
 
 def load(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,4 +93,6 @@ def load(explicit: Path | None = None, environ: Mapping[str, str] | None = None)
         return Settings(merge(env, {}), None)
     except OSError as exc:
         raise Failure(f"cannot read env file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageFailure(f"env file {path} is not UTF-8 text") from None
     return Settings(merge(env, parse_env_file(text)), path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ def env_float(name: str, default: float, environ: Mapping[str, str] | None = Non
         value = float(raw)
     except ValueError as exc:
         raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"environment variable {name} must be positive, got {raw!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"environment variable {name} must be a positive number, got {raw!r}")
     return value
 
 

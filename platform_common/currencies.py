@@ -16,6 +16,9 @@ _EXP2 = (
     "PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS "
     "TMT TOP TRY TTD TWD TZS UAH USD UZS VES WST XCD XCG YER ZAR ZMW ZWG"
 )
+# Far above any real order, far below int64 overflow when summing items.
+MAX_MINOR_UNITS = 10**15
+
 CURRENCY_EXPONENTS: dict[str, int] = {
     **dict.fromkeys(_EXP0.split(), 0),
     **dict.fromkeys(_EXP2.split(), 2),
@@ -46,4 +49,9 @@ def parse_major(text: str, currency: str) -> int:
         raise ValueError(f"{text!r} is not an amount (digits, optionally a '.' and decimals)")
     if len(frac) > exp:
         raise ValueError(f"{currency} has {exp} decimal{'s' if exp != 1 else ''}; {text!r} has more")
-    return int(whole + frac.ljust(exp, "0"))
+    minor = int(whole + frac.ljust(exp, "0"))
+    if minor > MAX_MINOR_UNITS:
+        raise ValueError(
+            f"{text!r} is more than any amount can be ({format_minor(MAX_MINOR_UNITS, currency)})"
+        )
+    return minor

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from platform_common.currencies import CURRENCY_EXPONENTS, format_minor
+from platform_common.currencies import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, format_minor
 from platform_common.errors import InvalidArgument
 
 __all__ = ["CURRENCY_EXPONENTS", "MAX_MINOR_UNITS", "Money", "validate_currency", "validate_money"]
-
-# Far above any real order, far below int64 overflow when summing items.
-MAX_MINOR_UNITS = 10**15
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def _bar(out: Output, description: str, total: int | None) -> Iterator[tuple[Pro
     that stays. Without a terminal (a log, a pipe) nothing animates: the final state is printed
     once, on success."""
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TaskProgressColumn(),
         DownloadColumn(binary_units=True),

@@ -86,3 +86,46 @@ def test_a_file_that_cannot_be_written_is_one_line_too(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert result.stderr.strip() == f"dpctl: No such file or directory: {target}.part"
     assert "Traceback" not in result.output
+
+
+def _no_crash(result: object) -> None:
+    """CliRunner keeps exceptions: a crash is an exception that is not the CLI's own exit."""
+    exc = getattr(result, "exception", None)
+    assert exc is None or isinstance(exc, SystemExit), repr(exc)
+
+
+def test_bad_settings_are_refused_before_any_call(tmp_path: Path) -> None:
+    runner = CliRunner()
+    # A closed port: were a call made, the failure would be UNAVAILABLE (exit 1), not exit 2.
+    target = f"127.0.0.1:{_closed_port()}"
+    for day in ("abc", "inf", "nan", "1e400", "-1"):
+        result = runner.invoke(
+            app,
+            ["--as", "arbiter:a", "claim", "d1"],
+            env=_env(tmp_path, DP_DAY_SECONDS=day, DP_DISPUTE_TARGET=target),
+        )
+        _no_crash(result)
+        assert result.exit_code == 2 and "DP_DAY_SECONDS" in result.output, (day, result.output)
+    (tmp_path / "dev.env").write_bytes(b"DP_JWT_SECRET=\xff\xfe\n")
+    result = runner.invoke(
+        app, ["token", "--role", "buyer", "--subject", "b"], env=_env(tmp_path, DP_JWT_SECRET=None)
+    )
+    _no_crash(result)
+    assert result.exit_code == 2 and "not UTF-8" in result.output
+
+
+def test_an_amount_past_what_money_can_hold_is_a_usage_error(tmp_path: Path) -> None:
+    args = ["--as", "arbiter:a", "decide", "d", "--currency", "EUR", "--rationale", "r", "--refund"]
+    result = CliRunner().invoke(app, [*args, "92233720368547758.08"], env=_env(tmp_path))
+    _no_crash(result)
+    assert result.exit_code == 2 and "more than any amount" in result.output
+
+
+def test_text_from_the_api_is_shown_as_written_never_as_markup() -> None:
+    from operator_cli.render import Output
+
+    out = Output()
+    hostile = "See [/x] and [link=https://evil.example]here[/link] :smile:"
+    with out.console.capture() as captured:
+        out.show(f"{hostile}")
+    assert hostile in captured.get()
