@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,8 +18,24 @@ def require_free(host: str, port: int, what: str) -> None:
         raise RuntimeError(f"port {port} for {what} is already in use: is another platform running?")
 
 
+# Ports handed out for test and demo stacks: below Linux's ephemeral range (32768-60999 by
+# default), above the platform's fixed defaults.
+_PICK_FROM, _PICK_TO = 20000, 32000
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    """A port nobody listens on now, for a process that binds it a moment later. Not one the
+    kernel hands out (bind to port 0): those are ephemeral, and any outgoing connection made in
+    the meantime (a stack starting makes hundreds) may take it before the process binds it."""
+    for _ in range(100):
+        port = random.randint(_PICK_FROM, _PICK_TO)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the whole range busy: fall back to the kernel's choice
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

@@ -64,36 +64,12 @@ def append(
     out = []
     for i, (kind, entry, message) in enumerate(entries):
         seq = row.event_seq + 1 + i
-        event = pb.DisputeEvent(
-            cursor=first + i,
-            event_id=f"{d.dispute_id}:{seq}",
-            type=kind,
-            dispute_id=d.dispute_id,
-            sequence=seq,
-            occurred_at=entry.at,
-            recorded_at=to_timestamp(now),
-            order_id=d.order_id,
-            buyer_id=d.buyer_id,
-            seller_id=d.seller_id,
-            status=d.status,
-            resolution=d.resolution,
-            deadlines=d.deadlines,
-            entry=entry,
-            message=message,
-        )
-        s.add(
-            EventRow(
-                cursor=event.cursor,
-                dispute_id=d.dispute_id,
-                seq=seq,
-                type=kind,
-                buyer_id=d.buyer_id,
-                seller_id=d.seller_id,
-                arbiter_visible=_after_escalation(d, entry),
-                recorded_at=now,
-                body=event.SerializeToString(),
-            )
-        )
+        event = _event(d, first + i, seq, f"{d.dispute_id}:{seq}", kind, entry, now)
+        event.resolution = d.resolution
+        event.deadlines.extend(d.deadlines)
+        if message is not None:
+            event.message.CopyFrom(message)
+        _store(s, event, now, parties=True, arbiter_visible=_after_escalation(d, entry))
         out.append(event)
     row.event_seq += len(entries)
     return out
@@ -115,12 +91,26 @@ def append_team_event(
 ) -> pb.DisputeEvent:
     """Write the one team-only event of dispute `d` (IntegrityError if it was written before)."""
     cursor = outbox.take_cursors(s, EventCursorRow, 1)
-    event = pb.DisputeEvent(
+    event = _event(d, cursor, TEAM_SEQUENCE, f"{d.dispute_id}:team", kind, entry, now)
+    _store(s, event, now, parties=False, arbiter_visible=False)
+    return event
+
+
+def _event(
+    d: pb.Dispute,
+    cursor: int,
+    seq: int,
+    event_id: str,
+    kind: str,
+    entry: common_pb2.TimelineEntry,
+    now: datetime,
+) -> pb.DisputeEvent:
+    return pb.DisputeEvent(
         cursor=cursor,
-        event_id=f"{d.dispute_id}:team",
+        event_id=event_id,
         type=kind,
         dispute_id=d.dispute_id,
-        sequence=TEAM_SEQUENCE,
+        sequence=seq,
         occurred_at=entry.at,
         recorded_at=to_timestamp(now),
         order_id=d.order_id,
@@ -129,20 +119,25 @@ def append_team_event(
         status=d.status,
         entry=entry,
     )
+
+
+def _store(
+    s: Session, event: pb.DisputeEvent, now: datetime, *, parties: bool, arbiter_visible: bool
+) -> None:
+    """The event's row; without party ids (a team-only event) no buyer or seller reader matches it."""
     s.add(
         EventRow(
-            cursor=cursor,
-            dispute_id=d.dispute_id,
-            seq=TEAM_SEQUENCE,
-            type=kind,
-            buyer_id="",
-            seller_id="",
-            arbiter_visible=False,
+            cursor=event.cursor,
+            dispute_id=event.dispute_id,
+            seq=event.sequence,
+            type=event.type,
+            buyer_id=event.buyer_id if parties else "",
+            seller_id=event.seller_id if parties else "",
+            arbiter_visible=arbiter_visible,
             recorded_at=now,
             body=event.SerializeToString(),
         )
     )
-    return event
 
 
 def append_timeline(s: Session, row: DisputeRow, d: pb.Dispute, now: datetime) -> None:

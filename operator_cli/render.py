@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,13 @@ class Output:
         """One JSON object per line (JSON Lines): a feed a script reads as it comes."""
         sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+    def answer(self, message: Message, view: Callable[[], Iterable[RenderableType]]) -> None:
+        """An RPC's answer: its JSON with --json, else the tables `view` draws from it."""
+        if self.json:
+            self.message(message)
+        else:
+            self.show(*view())
 
     def show(self, *renderables: RenderableType) -> None:
         for renderable in renderables:

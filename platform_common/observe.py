@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -35,9 +36,10 @@ log = logging.getLogger("rpc")
 def _code(context: grpc.aio.ServicerContext, failed: bool, cancelled: bool) -> str:
     code = context.code()
     if cancelled and code is None:
-        # The caller went away, or its deadline passed (gRPC cancels the handler either way).
-        left = context.time_remaining()
-        return "DEADLINE_EXCEEDED" if left is not None and left <= 0 else "CANCELLED"
+        # The caller went away or its deadline passed: gRPC cancels the handler either way, and
+        # which came first cannot be told apart here (the client's own timer often cancels the
+        # call a moment before the server's deadline would), so both count as CANCELLED.
+        return "CANCELLED"
     if code is None:
         return "UNKNOWN" if failed else "OK"
     if isinstance(code, grpc.StatusCode):
@@ -59,50 +61,40 @@ class ObservingInterceptor(WrappingInterceptor):
         inner = handler.unary_unary or handler.stream_unary
         inner_stream = handler.unary_stream or handler.stream_stream
 
-        def finish(
-            context: grpc.aio.ServicerContext, started: float, failed: bool, cancelled: bool, span: Any
-        ) -> None:
-            code = _code(context, failed, cancelled)
-            took = time.perf_counter() - started
-            RPC_HANDLED.labels(service, name, code).inc()
-            RPC_SECONDS.labels(service, name).observe(took)
-            span.set_attribute("rpc.grpc.status_code", code)
-            for key, value in logs.current_ids().items():
-                span.set_attribute(f"dp.{key}", value)
-            if code != "OK":  # one line per call that did not succeed, with the request's ids
-                level = logging.WARNING if code in _OURS else logging.INFO
-                extra = {"method": name, "code": code, "duration_ms": round(took * 1000, 1)}
-                log.log(level, "%s answered %s", name, code, extra=extra)
+        @contextmanager
+        def observed(context: grpc.aio.ServicerContext) -> Iterator[None]:
+            """One call: counted, timed, traced, and logged when it did not succeed."""
+            RPC_STARTED.labels(service, name).inc()
+            started, failed, cancelled = time.perf_counter(), False, False
+            with tracing.server_span(service, name, metadata) as span:
+                try:
+                    yield
+                except asyncio.CancelledError:
+                    failed = cancelled = True
+                    raise
+                except BaseException:
+                    failed = True
+                    raise
+                finally:
+                    code = _code(context, failed, cancelled)
+                    took = time.perf_counter() - started
+                    RPC_HANDLED.labels(service, name, code).inc()
+                    RPC_SECONDS.labels(service, name).observe(took)
+                    span.set_attribute("rpc.grpc.status_code", code)
+                    for key, value in logs.current_ids().items():
+                        span.set_attribute(f"dp.{key}", value)
+                    if code != "OK":  # one line per call that did not succeed, with its ids
+                        level = logging.WARNING if code in _OURS else logging.INFO
+                        extra = {"method": name, "code": code, "duration_ms": round(took * 1000, 1)}
+                        log.log(level, "%s answered %s", name, code, extra=extra)
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            RPC_STARTED.labels(service, name).inc()
-            started, failed, cancelled = time.perf_counter(), False, False
-            with tracing.server_span(service, name, metadata) as span:
-                try:
-                    return await inner(request, context)
-                except asyncio.CancelledError:
-                    failed = cancelled = True
-                    raise
-                except BaseException:
-                    failed = True
-                    raise
-                finally:
-                    finish(context, started, failed, cancelled, span)
+            with observed(context):
+                return await inner(request, context)
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            RPC_STARTED.labels(service, name).inc()
-            started, failed, cancelled = time.perf_counter(), False, False
-            with tracing.server_span(service, name, metadata) as span:
-                try:
-                    async for item in respond(inner_stream(request, context)):
-                        yield item
-                except asyncio.CancelledError:
-                    failed = cancelled = True
-                    raise
-                except BaseException:
-                    failed = True
-                    raise
-                finally:
-                    finish(context, started, failed, cancelled, span)
+            with observed(context):
+                async for item in respond(inner_stream(request, context)):
+                    yield item
 
         return rebuild(handler, unary, streaming, handler.request_deserializer)

@@ -55,7 +55,4 @@ def show(ctx: typer.Context, dispute_id: Annotated[str, typer.Argument(help="The
     resp: pb.GetDisputeResponse = session.unary(
         "DISPUTE", "GetDispute", pb.GetDisputeRequest(dispute_id=dispute_id)
     )
-    if session.out.json:
-        session.out.message(resp)
-        return
-    session.out.show(*views.dispute_view(resp, clock_of(session)))
+    session.out.answer(resp, lambda: views.dispute_view(resp, clock_of(session)))

@@ -25,10 +25,7 @@ def show_refund(
     resp: refunds_pb2.GetRefundResponse = session.unary(
         "REFUND", "GetRefund", refunds_pb2.GetRefundRequest(refund_id=refund_id)
     )
-    if session.out.json:
-        session.out.message(resp)
-        return
-    session.out.show(*refund_view(resp.refund, clock_of(session)))
+    session.out.answer(resp, lambda: refund_view(resp.refund, clock_of(session)))
 
 
 @orders.command("show")
@@ -38,7 +35,4 @@ def show_order(ctx: typer.Context, order_id: Annotated[str, typer.Argument(help=
     resp: orders_pb2.GetOrderResponse = session.unary(
         "ORDER", "GetOrder", orders_pb2.GetOrderRequest(order_id=order_id)
     )
-    if session.out.json:
-        session.out.message(resp)
-        return
-    session.out.show(*order_view(resp.order, clock_of(session)))
+    session.out.answer(resp, lambda: order_view(resp.order, clock_of(session)))

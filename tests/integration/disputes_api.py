@@ -77,6 +77,27 @@ async def open_dispute(api: Api, case: Case, **overrides: object) -> pb.Dispute:
     return resp.dispute
 
 
+async def escalated(api: Api, case: Case, **overrides: object) -> pb.Dispute:
+    """A dispute the buyer escalated at once, on rejecting the seller's counter-offer."""
+    stub = disputes(api)
+    d = await open_dispute(api, case, **{"solution": partial(9_000), **overrides})
+    await stub.RespondAsSeller(
+        pb.RespondAsSellerRequest(
+            dispute_id=d.dispute_id,
+            response_type=pb.SELLER_RESPONSE_TYPE_COUNTER_OFFER,
+            counter_offer=partial(2_000),
+            message="20 EUR",
+        ),
+        metadata=api.auth(case.seller, Role.SELLER),
+    )
+    resp = await stub.RejectOffer(
+        pb.RejectOfferRequest(dispute_id=d.dispute_id, offer_version=2, message="no", escalate=True),
+        metadata=api.auth(case.buyer, Role.BUYER),
+    )
+    assert resp.dispute.status == pb.DISPUTE_STATUS_UNDER_ARBITRATION
+    return resp.dispute
+
+
 async def get(api: Api, dispute_id: str) -> pb.Dispute:
     resp = await disputes(api).GetDispute(pb.GetDisputeRequest(dispute_id=dispute_id), metadata=api.service())
     return resp.dispute

@@ -18,39 +18,17 @@ from tests.harness.evidence import Generated, upload
 from tests.integration.conftest import Api
 from tests.integration.disputes_api import (
     C,
-    Case,
     disputable,
     disputes,
+    escalated,
     eventually,
     get,
     open_dispute,
-    partial,
     refused,
 )
 
 RACES = 4
 Q = pb.ArbitrationQueueFilter
-
-
-async def escalated(api: Api, case: Case) -> pb.Dispute:
-    """A dispute the buyer escalated at once, on rejecting the seller's counter-offer."""
-    stub = disputes(api)
-    d = await open_dispute(api, case, solution=partial(9_000))
-    await stub.RespondAsSeller(
-        pb.RespondAsSellerRequest(
-            dispute_id=d.dispute_id,
-            response_type=pb.SELLER_RESPONSE_TYPE_COUNTER_OFFER,
-            counter_offer=partial(2_000),
-            message="20 EUR",
-        ),
-        metadata=api.auth(case.seller, Role.SELLER),
-    )
-    resp = await stub.RejectOffer(
-        pb.RejectOfferRequest(dispute_id=d.dispute_id, offer_version=2, message="no", escalate=True),
-        metadata=api.auth(case.buyer, Role.BUYER),
-    )
-    assert resp.dispute.status == pb.DISPUTE_STATUS_UNDER_ARBITRATION
-    return resp.dispute
 
 
 async def queue(api: Api, who: list[tuple[str, str]], which: int = 0, arbiter_id: str = "") -> list[str]:

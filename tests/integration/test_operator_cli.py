@@ -39,7 +39,7 @@ from operator_cli.app import app
 from platform_common.auth import ALL_APIS, DISPUTE_API, ISSUER, Role
 from tests.harness.evidence import MB, Generated
 from tests.integration.conftest import Api, open_api
-from tests.integration.disputes_api import Case, disputable, disputes, eventually, partial
+from tests.integration.disputes_api import Case, disputable, disputes, escalated, eventually
 
 DPCTL = Path(sys.executable).parent / "dpctl"
 UPLOAD_BYTES = 50 * MB
@@ -125,43 +125,13 @@ class Desk:
         return self.api.auth(subject, role)
 
 
-async def _escalated(api: Api, case: Case) -> pb.Dispute:
-    stub = disputes(api)
-    opened = await stub.OpenDispute(
-        pb.OpenDisputeRequest(
-            request_id=str(uuid.uuid4()),
-            order_id=case.order.order_id,
-            goods_received=True,
-            reason=pb.DISPUTE_REASON_COLOR_NOT_AS_DESCRIBED,
-            solution=partial(9_000),
-            description="Ordered black, received grey.",
-        ),
-        metadata=api.auth(case.buyer, Role.BUYER),
-    )
-    d = opened.dispute
-    await stub.RespondAsSeller(
-        pb.RespondAsSellerRequest(
-            dispute_id=d.dispute_id,
-            response_type=pb.SELLER_RESPONSE_TYPE_COUNTER_OFFER,
-            counter_offer=partial(2_000),
-            message="20 EUR",
-        ),
-        metadata=api.auth(case.seller, Role.SELLER),
-    )
-    resp = await stub.RejectOffer(
-        pb.RejectOfferRequest(dispute_id=d.dispute_id, offer_version=2, message="no", escalate=True),
-        metadata=api.auth(case.buyer, Role.BUYER),
-    )
-    return resp.dispute
-
-
 @pytest.fixture(scope="module")
 async def desk(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
     env_file = tmp_path_factory.mktemp("dpctl") / "dev.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.app_env().items()))  # as the launcher does
     async with open_api(stack) as api:
         cases = await disputable(api, 2)
-        asked, decided = [await _escalated(api, c) for c in cases]
+        asked, decided = [await escalated(api, c, description="Ordered black, received grey.") for c in cases]
         yield Desk(
             api,
             Cli(env_file),
