@@ -50,8 +50,7 @@ def as_dict(message: Message) -> dict[str, Any]:
     return MessageToDict(message, preserving_proto_field_name=True)
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+_DEFAULT_SIGINT_EXEC = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
 
 
 @dataclass
@@ -86,15 +85,18 @@ class Cli:
 
     async def spawn(self, *args: str) -> asyncio.subprocess.Process:
         assert DPCTL.exists(), f"{DPCTL} is missing: scripts/bootstrap.sh installs the console script"
+        # Ctrl-C as in a terminal: a background job (CI's docker pass) starts its children with
+        # SIGINT ignored, and the test's SIGINT would do nothing. A tiny exec wrapper restores it
+        # (not preexec_fn: forking this gRPC-threaded process that way broke the child's gRPC).
         return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _DEFAULT_SIGINT_EXEC,
             DPCTL,
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=self.process_env(),
-            # Ctrl-C as in a terminal: a background job (CI's docker pass) starts its children
-            # with SIGINT ignored, and the test's SIGINT would then do nothing.
-            preexec_fn=_default_sigint,
         )
 
     async def process(self, *args: str, timeout: float = 60) -> Ran:
