@@ -7,6 +7,7 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,19 +22,49 @@ def require_free(host: str, port: int, what: str) -> None:
 # Ports handed out for test and demo stacks: below Linux's ephemeral range (32768-60999 by
 # default), above the platform's fixed defaults.
 _PICK_FROM, _PICK_TO = 20000, 32000
+# A picked port is held back from every other pick on this machine (this process, or a second
+# suite running beside it) for this long: enough for the process it is meant for to bind it.
+_HOLD_SECONDS = 600.0
+_random = random.SystemRandom()  # never the seeded global generator: two suites would pick alike
+_handed_out: set[int] = set()
+
+
+def _hold(port: int) -> bool:
+    """Claims `port` for one pick machine-wide; False when another recent pick holds it."""
+    if port in _handed_out:
+        return False
+    holds = Path(tempfile.gettempdir()) / "dp-port-picks"
+    holds.mkdir(exist_ok=True)
+    mark = holds / str(port)
+    try:
+        fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            if time.time() - mark.stat().st_mtime < _HOLD_SECONDS:
+                return False
+            mark.touch()  # a stale hold: taking it over (a race here only costs a retry later)
+        except OSError:
+            return False
+    else:
+        os.close(fd)
+    _handed_out.add(port)
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now, for a process that binds it a moment later. Not one the
-    kernel hands out (bind to port 0): those are ephemeral, and any outgoing connection made in
-    the meantime (a stack starting makes hundreds) may take it before the process binds it."""
-    for _ in range(100):
-        port = random.randint(_PICK_FROM, _PICK_TO)
+    """A port nobody listens on now and no other recent pick holds, for a process that binds
+    it a moment later. Not one the kernel hands out (bind to port 0): those are ephemeral, and
+    any outgoing connection made in the meantime (a stack starting makes hundreds) may take it
+    before the process binds it. Picks are held machine-wide for a while, so two ports picked
+    for one stack, or by two suites at once, are never the same."""
+    for _ in range(200):
+        port = _random.randint(_PICK_FROM, _PICK_TO)
         with socket.socket() as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
+        if _hold(port):
             return port
     with socket.socket() as s:  # the whole range busy: fall back to the kernel's choice
         s.bind((host, 0))
