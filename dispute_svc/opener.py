@@ -223,11 +223,11 @@ class Opener:
             opened_at=row.created_at.isoformat(),
         )
 
-    async def _opened_in_window(self, buyer_id: str) -> int:
-        """The buyer's disputes in the signal window with this one (not recorded yet, so it
-        counts as one more): at the policy's review threshold, the opening flags the buyer."""
+    async def _opened_in_window(self, row: OpeningRow) -> int:
+        """The buyer's disputes in the signal window with this one: at the policy's review
+        threshold, the opening flags the buyer."""
         since = _now() - self._policy.days(self._policy.signal_window_days)
-        return await self._repo.histories.opened_by(buyer_id, since) + 1
+        return await self._repo.openings.opened_by(row.buyer_id, since, besides=row.dispute_id) + 1
 
     async def _flag_for_review(self, d: pb.Dispute, opened: int) -> None:
         """The team-only event that says so (the search attribute is on the workflow already).
@@ -263,7 +263,7 @@ class Opener:
                     f"order {order.order_id} was refunded in full meanwhile; there is nothing left to dispute",
                     ORDER_REFUNDED,
                 )
-            opened = await self._opened_in_window(row.buyer_id)
+            opened = await self._opened_in_window(row)
             review = opened >= self._policy.buyer_review_disputes
             await self._renew(row)
             sent = True

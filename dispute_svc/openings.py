@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dispute_svc.store import ABANDONED, ABANDONING, OPENING, STARTED, DisputeRow, OpeningRow
@@ -112,6 +112,23 @@ class Openings:
                 )
                 for o, status, resolution in rows
             ]
+
+    async def opened_by(self, buyer_id: str, since: datetime, besides: str) -> int:
+        return await self._sql.run(self._opened_by, buyer_id, since, besides)
+
+    def _opened_by(self, buyer_id: str, since: datetime, besides: str) -> int:
+        """The buyer's openings since `since` that started or are starting, other than
+        `besides`: written before OpenDispute answers, so quick openings in a row each see the
+        ones before them (the read model records a dispute only after its workflow has run).
+        Through the (buyer_id, created_at) index."""
+        query = select(func.count()).where(
+            OpeningRow.buyer_id == buyer_id,
+            OpeningRow.created_at >= since,
+            OpeningRow.state.in_((OPENING, STARTED)),
+            OpeningRow.dispute_id != besides,
+        )
+        with self._sql.sessions() as s:
+            return int(s.execute(query).scalar_one())
 
     async def add(self, row: OpeningRow) -> None:
         await self._sql.write(self._add, row)

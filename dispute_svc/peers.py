@@ -53,17 +53,20 @@ class Peers:
             raise _relay("OrderService", exc) from exc
         return bool(resp.account.blocked)
 
-    async def order_count(self, *, buyer_id: str = "", seller_id: str = "", since: datetime) -> int | None:
-        """Orders one buyer placed or one seller received since `since`; None when OrderService
-        cannot say (party signals are advice for people: shown as unknown, never an error)."""
+    async def order_count(
+        self, *, buyer_id: str = "", seller_id: str = "", since: datetime, timeout: float
+    ) -> tuple[int, int] | None:
+        """Orders one buyer placed or one seller received since `since`, and how many of them a
+        dispute has held; None when OrderService cannot say within `timeout` (party signals are
+        advice for people: shown as unknown, never an error)."""
         request = orders_pb2.CountOrdersRequest(
             buyer_id=buyer_id, seller_id=seller_id, created_since=to_timestamp(since)
         )
         try:
-            resp = await self._orders.CountOrders(request, timeout=2)
+            resp = await self._orders.CountOrders(request, timeout=timeout)
         except grpc.aio.AioRpcError:
             return None
-        return int(resp.count)
+        return int(resp.count), int(resp.disputed)
 
     async def hold(self, order_id: str, dispute_id: str, token: str) -> bool:
         """The opening holds its order (OrderService's own store, nothing else), before OpenDispute

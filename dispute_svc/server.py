@@ -141,7 +141,11 @@ class DisputeService(ArbitrationApi, EventsApi, WebhooksApi, disputes_pb2_grpc.D
             raise PermissionDenied(f"dispute {dispute_id} is not yours")
         count = await self._with_thread(dispute, current_caller())
         # The parties' history is for the arbitration team alone.
-        signals = await self._party_signals(dispute) if caller.role in ARBITRATION_TEAM else None
+        signals = (
+            await self._party_signals(dispute, _patience(context))
+            if caller.role in ARBITRATION_TEAM
+            else None
+        )
         return pb.GetDisputeResponse(
             dispute=dispute,
             allowed_actions=render_actions(as_of(actions or [], datetime.now(UTC))),

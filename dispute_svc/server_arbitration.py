@@ -75,24 +75,27 @@ class ArbitrationApi:
     _peers: Peers
     _policy: Policy
 
-    async def _party_signals(self, d: pb.Dispute) -> pb.PartySignals:
-        """The buyer's history and the seller's defect rate, for GetDispute's arbitration team."""
+    async def _party_signals(self, d: pb.Dispute, patience: float) -> pb.PartySignals:
+        """The buyer's history and the seller's defect rate, for GetDispute's arbitration team.
+        OrderService's counts wait at most `patience` (what the caller's deadline leaves)."""
         days = self._policy.signal_window_days
         since = datetime.now(UTC) - self._policy.days(days)
         buyer, seller, buyer_orders, seller_orders = await asyncio.gather(
             self._repo.histories.of(buyer_id=d.buyer_id, since=since),
             self._repo.histories.of(seller_id=d.seller_id, since=since),
-            self._peers.order_count(buyer_id=d.buyer_id, since=since),
-            self._peers.order_count(seller_id=d.seller_id, since=since),
+            self._peers.order_count(buyer_id=d.buyer_id, since=since, timeout=patience),
+            self._peers.order_count(seller_id=d.seller_id, since=since, timeout=patience),
         )
+        bought, bought_disputed = buyer_orders or (0, 0)
+        sold, sold_disputed = seller_orders or (0, 0)
         return pb.PartySignals(
             window_days=days,
             buyer=pb.BuyerSignals(
                 buyer_id=d.buyer_id,
                 disputes_opened=buyer.disputes,
-                orders=buyer_orders or 0,
+                orders=bought,
                 orders_known=buyer_orders is not None,
-                disputed_order_share=_share(buyer.disputed_orders, buyer_orders),
+                disputed_order_share=_share(bought_disputed, bought),
                 outcomes=[
                     pb.OutcomeCount(resolution=to_proto(pb.DisputeResolution, r), count=n)
                     for r, n in sorted(buyer.outcomes.items())
@@ -103,13 +106,13 @@ class ArbitrationApi:
             seller=pb.SellerSignals(
                 seller_id=d.seller_id,
                 disputes=seller.disputes,
-                orders=seller_orders or 0,
+                orders=sold,
                 orders_known=seller_orders is not None,
-                disputed_orders=seller.disputed_orders,
-                defect_rate=_share(seller.disputed_orders, seller_orders),
+                disputed_orders=sold_disputed,
+                defect_rate=_share(sold_disputed, sold),
                 disputes_lost=seller.lost,
                 median_response_time=_duration(median(seller.response_times)),
-                silent_timeout_share=_share(seller.silent, seller.disputes),
+                silent_timeout_share=seller.silent_share,
             ),
         )
 

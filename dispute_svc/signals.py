@@ -45,31 +45,19 @@ class History:
     """One party's disputes in the window, as the read model has them."""
 
     disputes: int
-    disputed_orders: int
     outcomes: dict[str, int]  # closed disputes by resolution
     still_open: int
     lost: int
-    response_times: list[timedelta]
+    response_times: list[timedelta]  # opening to the seller's first answer, answered ones only
     silent: int
+    answered: int
 
-
-def _history(rows: list[Any]) -> History:
-    outcomes: dict[str, int] = {}
-    still_open = 0
-    for r in rows:
-        if r.status in CLOSED:
-            outcomes[r.resolution or "UNSPECIFIED"] = outcomes.get(r.resolution or "UNSPECIFIED", 0) + 1
-        else:
-            still_open += 1
-    return History(
-        disputes=len(rows),
-        disputed_orders=len({r.order_id for r in rows}),
-        outcomes=outcomes,
-        still_open=still_open,
-        lost=sum(r.status == LOST for r in rows),
-        response_times=[r.seller_answered_at - r.opened_at for r in rows if r.seller_answered_at is not None],
-        silent=sum(bool(r.seller_silent) for r in rows),
-    )
+    @property
+    def silent_share(self) -> float:
+        """Silences among the disputes whose seller window has ended: one still inside it has
+        neither answered nor run out, and counting it would understate the share."""
+        ended = self.silent + self.answered
+        return self.silent / ended if ended else 0.0
 
 
 class PartyHistories:
@@ -80,26 +68,34 @@ class PartyHistories:
         return await self._sql.run(self._of, buyer_id, seller_id, since)
 
     def _of(self, buyer_id: str, seller_id: str, since: datetime) -> History:
-        """Through the (buyer|seller, opened_at) indexes."""
+        """Counted in the store (one row per status, resolution and seller answer), through the
+        (buyer|seller, opened_at) indexes; only the answered disputes' two times come back, for
+        the median."""
         party = DisputeRow.buyer_id == buyer_id if buyer_id else DisputeRow.seller_id == seller_id
-        query = select(
-            DisputeRow.order_id,
-            DisputeRow.status,
-            DisputeRow.resolution,
-            DisputeRow.opened_at,
-            DisputeRow.seller_answered_at,
-            DisputeRow.seller_silent,
-        ).where(party, DisputeRow.opened_at >= since)
+        window = (party, DisputeRow.opened_at >= since)
+        answered = DisputeRow.seller_answered_at.is_not(None)
+        groups = (
+            select(DisputeRow.status, DisputeRow.resolution, DisputeRow.seller_silent, answered, func.count())
+            .where(*window)
+            .group_by(DisputeRow.status, DisputeRow.resolution, DisputeRow.seller_silent, answered)
+        )
+        times = select(DisputeRow.opened_at, DisputeRow.seller_answered_at).where(*window, answered)
         with self._sql.sessions() as s:
-            return _history(list(s.execute(query)))
-
-    async def opened_by(self, buyer_id: str, since: datetime) -> int:
-        return await self._sql.run(self._opened_by, buyer_id, since)
-
-    def _opened_by(self, buyer_id: str, since: datetime) -> int:
-        query = select(func.count()).where(DisputeRow.buyer_id == buyer_id, DisputeRow.opened_at >= since)
-        with self._sql.sessions() as s:
-            return int(s.execute(query).scalar_one())
+            counted = list(s.execute(groups))
+            waits = [at - opened for opened, at in s.execute(times) if at is not None]
+        outcomes: dict[str, int] = {}
+        for status, resolution, _, _, n in counted:
+            if status in CLOSED:
+                outcomes[resolution or "UNSPECIFIED"] = outcomes.get(resolution or "UNSPECIFIED", 0) + n
+        return History(
+            disputes=sum(n for *_, n in counted),
+            outcomes=outcomes,
+            still_open=sum(n for status, *_, n in counted if status not in CLOSED),
+            lost=sum(n for status, *_, n in counted if status == LOST),
+            response_times=waits,
+            silent=sum(n for _, _, silent, _, n in counted if silent),
+            answered=len(waits),
+        )
 
 
 def median(values: list[timedelta]) -> timedelta | None:

@@ -58,6 +58,7 @@ class OpeningRow(Base):
         UniqueConstraint("buyer_id", "request_id", name="uq_dispute_openings_request"),
         Index("ix_dispute_openings_order", "order_id"),
         Index("ix_dispute_openings_state", "state"),
+        Index("ix_dispute_openings_buyer", "buyer_id", "created_at"),
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orders.v1 import orders_pb2
-from sqlalchemy import func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from order_svc import outbox
@@ -110,15 +110,19 @@ class OrderRepository:
     ) -> tuple[list[OrderRow], str]:
         return await self._run(self._list_sync, buyer_id, seller_id, status, page_size, page_token)
 
-    async def count_orders(self, buyer_id: str, seller_id: str, since: datetime) -> int:
+    async def count_orders(self, buyer_id: str, seller_id: str, since: datetime) -> tuple[int, int]:
         return await self._run(self._count_sync, buyer_id, seller_id, since)
 
-    def _count_sync(self, buyer_id: str, seller_id: str, since: datetime) -> int:
-        """Through the (buyer|seller, created_at) index."""
-        q = select(func.count()).select_from(OrderRow).where(OrderRow.created_at >= since)
+    def _count_sync(self, buyer_id: str, seller_id: str, since: datetime) -> tuple[int, int]:
+        """Orders since `since`, and how many of them a dispute has held: through the
+        (buyer|seller, created_at) index and the holds' primary key."""
+        held = exists().where(OrderHoldRow.order_id == OrderRow.id)
+        q = select(func.count(), func.coalesce(func.sum(case((held, 1), else_=0)), 0))
+        q = q.select_from(OrderRow).where(OrderRow.created_at >= since)
         q = q.where(OrderRow.buyer_id == buyer_id) if buyer_id else q.where(OrderRow.seller_id == seller_id)
         with self._sessions() as s:
-            return int(s.execute(q).scalar_one())
+            count, disputed = s.execute(q).one()
+        return int(count), int(disputed)
 
     def _list_sync(
         self, buyer_id: str, seller_id: str, status: Status | None, page_size: int, page_token: str

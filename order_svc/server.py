@@ -121,8 +121,8 @@ class OrderService(InternalRpcs, OrderEventsApi, orders_pb2_grpc.OrderServiceSer
         if not request.HasField("created_since"):
             raise InvalidArgument("created_since is required")
         since = require_timestamp(request.created_since, "created_since")
-        count = await self._repo.count_orders(request.buyer_id, request.seller_id, since)
-        return orders_pb2.CountOrdersResponse(count=count)
+        count, disputed = await self._repo.count_orders(request.buyer_id, request.seller_id, since)
+        return orders_pb2.CountOrdersResponse(count=count, disputed=disputed)
 
     async def ListOrders(
         self, request: orders_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext

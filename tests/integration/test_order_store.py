@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,3 +256,27 @@ async def test_a_refund_of_the_whole_payment_ends_the_order_refunded(repo: Order
     data = await repo.data(order_id)
     assert data.row.status == Status.REFUNDED.value and data.row.escrow_released_minor == 0
     assert "ORDER_REFUNDED" in [e.action for e in data.events]
+
+
+async def test_counts_orders_and_the_disputed_ones_among_them(repo: OrderRepository) -> None:
+    """The defect rate's numerator and denominator are the same orders: an older order a dispute
+    holds counts in neither, an order held twice (or released) counts once."""
+    now = datetime.now(UTC)
+    seller = f"seller-{uuid.uuid4().hex[:8]}"
+
+    async def order(created: datetime) -> str:
+        new = new_order(buyer=f"buyer-{uuid.uuid4().hex[:8]}")
+        row = await repo.create(replace(new, seller_id=seller), created, ACTOR)
+        return row.id
+
+    old, twice, released, _plain = [await order(t) for t in (now - timedelta(days=100), now, now, now)]
+    for order_id, disputes in ((old, 1), (twice, 2), (released, 1)):
+        for _ in range(disputes):
+            dispute = str(uuid.uuid4())
+            assert (await repo.ledger.hold(order_id, dispute, "g1.t", now, ACTOR)).hold is not None
+            if order_id == released:
+                assert await repo.ledger.release_hold(order_id, dispute, "g1.t", now, ACTOR)
+    since = now - timedelta(days=90)
+    assert await repo.count_orders("", seller, since) == (3, 2)
+    assert await repo.count_orders("", seller, now - timedelta(days=200)) == (4, 3)
+    assert await repo.count_orders("", f"{seller}-nobody", since) == (0, 0)
