@@ -49,6 +49,7 @@ class AssignmentHandlers(DisputeOutcomes):
         not the arbiter of the appealed decision)."""
         self._require_status(ARBITRATING, "only a dispute under arbitration can be claimed")
         self._not_the_appealed_arbiter(arbiter_id, "you")
+        self._require_not_a_party(arbiter_id, "you")
         held = self.s.arbiter_id
         if held and held != arbiter_id:
             raise refuse(f"the dispute is assigned to arbiter {held}", reason=ALREADY_ASSIGNED)
@@ -105,6 +106,7 @@ class AssignmentHandlers(DisputeOutcomes):
         self._may_reassign(a.caller_id)
         check_text(a.note, "reason", required=True)
         self._not_the_appealed_arbiter(a.arbiter_id, f"arbiter {a.arbiter_id}")
+        self._require_not_a_party(a.arbiter_id, f"arbiter {a.arbiter_id}")
         self._require(
             a.arbiter_id != self.s.arbiter_id,
             f"the dispute is already {'with arbiter ' + a.arbiter_id if a.arbiter_id else 'unassigned'}",

@@ -38,6 +38,8 @@ def parse_time(value: str) -> datetime:
 
 
 _t = parse_time
+# dp-error-reason when an arbiter would arbitrate their own dispute.
+ARBITER_IS_A_PARTY = "ARBITER_IS_A_PARTY"
 
 
 @dataclass(frozen=True)
@@ -243,8 +245,19 @@ class DisputeCore:
             buyer_id == self._inp.buyer_id, "only the dispute's buyer may do this", Refusal.PERMISSION_DENIED
         )
 
+    def _require_not_a_party(self, arbiter_id: str, who: str) -> None:
+        """Nobody arbitrates their own dispute: an arbiter account with the buyer's or the
+        seller's id (the same person under two roles) can neither hold nor decide it."""
+        if arbiter_id and arbiter_id in (self._inp.buyer_id, self._inp.seller_id):
+            raise refuse(
+                f"{who} is a party to this dispute; another arbiter must take it",
+                Refusal.PERMISSION_DENIED,
+                ARBITER_IS_A_PARTY,
+            )
+
     def _require_arbiter(self, arbiter_id: str) -> None:
         self._require_status(ARBITRATING, "it is not under arbitration")
+        self._require_not_a_party(arbiter_id, "you")
         s = self.s
         if s.status == DisputeStatus.APPEALED:
             self._require(

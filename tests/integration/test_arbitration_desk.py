@@ -158,6 +158,26 @@ async def test_a_lead_reassigns_and_the_appeal_still_goes_to_a_different_arbiter
             pb.ReassignDisputeRequest(dispute_id=d.dispute_id, arbiter_id="arb-bo", reason="x"), metadata=ana
         ),
     )
+    # Nobody arbitrates their own dispute: not the seller's id (or the buyer's) under the
+    # arbiter role, whether claimed, handed over or acted on.
+    party = "ARBITER_IS_A_PARTY"
+    as_seller = api.auth(case.seller, Role.ARBITER)
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.ClaimDispute(pb.ClaimDisputeRequest(dispute_id=d.dispute_id), metadata=as_seller),
+        party,
+    )
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.RequestInformation(
+            pb.RequestInformationRequest(
+                dispute_id=d.dispute_id, addressed_to=pb.PARTY_BUYER, question="why?"
+            ),
+            metadata=as_seller,
+        ),
+        party,
+    )
+    await refused(C.PERMISSION_DENIED, reassign(case.buyer), party)
     await stub.ClaimDispute(pb.ClaimDisputeRequest(dispute_id=d.dispute_id), metadata=ana)
     await refused(C.INVALID_ARGUMENT, reassign("arb-bo", reason=""))
     await refused(C.INVALID_ARGUMENT, reassign("x" * 129))

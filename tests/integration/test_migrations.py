@@ -297,6 +297,9 @@ async def test_disputes_recorded_before_the_outbox_announce_only_what_follows(da
         repo.close()
 
 
+_BULK = 600
+
+
 async def test_disputes_waiting_for_an_arbiter_are_in_the_queue_from_the_upgrade_on(database: str) -> None:
     from common.v1 import common_pb2
     from disputes.v1 import disputes_pb2 as pb
@@ -332,16 +335,31 @@ async def test_disputes_waiting_for_an_arbiter_are_in_the_queue_from_the_upgrade
             status = pb.DisputeStatus.Name(d.status).removeprefix("DISPUTE_STATUS_")
             insert(conn, "disputes", dispute_id=dispute_id, status=status, snapshot=d.SerializeToString())
         insert(conn, "disputes", dispute_id=str(uuid.uuid4()), status="OPEN", snapshot=b"\xff\xff")
+        # More than one backfill batch (500), all of them filled in.
+        bulk = pb.Dispute()
+        bulk.CopyFrom(snapshots[waiting])
+        bulk.arbiter_id = "arb-bulk"
+        for _ in range(_BULK):
+            bulk.dispute_id = str(uuid.uuid4())
+            insert(
+                conn,
+                "disputes",
+                dispute_id=bulk.dispute_id,
+                status="UNDER_ARBITRATION",
+                snapshot=bulk.SerializeToString(),
+            )
     migrate(engine, DISPUTE_MIGRATIONS)
     engine.dispose()
     repo = DisputeRepository(database)
     try:
-        entries, _ = await repo.queue.page(unassigned=False, arbiter_id="", breached=False, size=10, token="")
+        entries, _ = await repo.queue.page(
+            unassigned=False, arbiter_id="arb-1", breached=False, size=10, token=""
+        )
         assert [(e.dispute.dispute_id, e.dispute.arbiter_id, e.due) for e in entries] == [
             (waiting, "arb-1", target.ToDatetime(tzinfo=UTC))
         ]
         found = {w.arbiter_id: (w.open_assigned, w.decided) for w in await repo.queue.workload("", now)}
-        assert found == {"arb-1": (1, 0), "arb-2": (0, 1)}
+        assert found == {"arb-1": (1, 0), "arb-2": (0, 1), "arb-bulk": (_BULK, 0)}
     finally:
         repo.close()
 

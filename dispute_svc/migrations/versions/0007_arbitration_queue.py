@@ -9,6 +9,8 @@ Revision ID: 0007
 Revises: 0006
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from disputes.v1 import disputes_pb2
@@ -22,6 +24,7 @@ revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+_BATCH = 500
 
 
 def upgrade() -> None:
@@ -57,28 +60,43 @@ def upgrade() -> None:
         sa.column("seller_silent", sa.Boolean()),
     )
     bind = op.get_bind()
-    for dispute_id, snapshot in bind.execute(sa.select(disputes.c.dispute_id, disputes.c.snapshot)).all():
-        try:
-            d = disputes_pb2.Dispute.FromString(snapshot or b"")
-        except DecodeError:
-            continue  # unreadable: its next record from the workflow sets its columns
-        bind.execute(
-            disputes.update()
-            .where(disputes.c.dispute_id == dispute_id)
-            .values(**queue_columns(d), **signal_columns(d))
-        )
-        rows = [
-            {
-                "dispute_id": r.dispute_id,
-                "round": r.round,
-                "arbiter_id": r.arbiter_id,
-                "decided_at": r.decided_at,
-                "started_at": r.started_at,
-            }
-            for r in decision_rows(d)
-        ]
-        if rows:
-            bind.execute(decisions.insert(), rows)
+    after = ""
+    while True:  # in batches by id: a large table is never held in memory at once
+        batch_rows = bind.execute(
+            sa.select(disputes.c.dispute_id, disputes.c.snapshot)
+            .where(disputes.c.dispute_id > after)
+            .order_by(disputes.c.dispute_id)
+            .limit(_BATCH)
+        ).all()
+        if not batch_rows:
+            break
+        after = batch_rows[-1][0]
+        for dispute_id, snapshot in batch_rows:
+            _backfill(bind, disputes, decisions, dispute_id, snapshot)
+
+
+def _backfill(bind: Any, disputes: Any, decisions: Any, dispute_id: str, snapshot: bytes | None) -> None:
+    try:
+        d = disputes_pb2.Dispute.FromString(snapshot or b"")
+    except DecodeError:
+        return  # unreadable: its next record from the workflow sets its columns
+    bind.execute(
+        disputes.update()
+        .where(disputes.c.dispute_id == dispute_id)
+        .values(**queue_columns(d), **signal_columns(d))
+    )
+    rows = [
+        {
+            "dispute_id": r.dispute_id,
+            "round": r.round,
+            "arbiter_id": r.arbiter_id,
+            "decided_at": r.decided_at,
+            "started_at": r.started_at,
+        }
+        for r in decision_rows(d)
+    ]
+    if rows:
+        bind.execute(decisions.insert(), rows)
 
 
 def downgrade() -> None:
