@@ -9,22 +9,19 @@ counted with the same index, so a large read model answers in milliseconds.
 
 from __future__ import annotations
 
-import base64
-import json
 import statistics
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dispute_svc.model import ARBITRATING, DeadlineKind
 from dispute_svc.store import DecisionRow, DisputeRow
-from platform_common.errors import InvalidArgument
+from platform_common.paging import keyset, split_page
 from platform_common.sql import SqlStore
 
 # The deadlines of an arbitration's SLA, in the order a tie is read.
@@ -42,7 +39,8 @@ def _at(ts: Any) -> datetime:
 
 
 # A dispute under arbitration always lists its target and maximum; one without would sort last.
-_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)
+_TOKEN_LATEST = datetime(9999, 12, 31, tzinfo=UTC)  # a page may end on a dispute without a deadline
 
 
 def queue_columns(d: pb.Dispute) -> dict[str, Any]:
@@ -53,7 +51,7 @@ def queue_columns(d: pb.Dispute) -> dict[str, Any]:
     return {
         "waiting": waiting,
         "arbiter_id": d.arbiter_id,
-        "sla_due": min((at for _, at in sla), default=_NEVER) if waiting else None,
+        "sla_due": min((at for _, at in sla), default=NO_DEADLINE) if waiting else None,
         "sla_target": target if waiting else None,
         "sla_breached": d.sla_breached,
     }
@@ -84,41 +82,6 @@ def record_decisions(s: Session, d: pb.Dispute) -> None:
     for row in decision_rows(d):
         if row.round not in known:
             s.add(row)
-
-
-# --- the queue's page tokens: (first deadline, dispute id), oldest deadline first --------------
-
-
-def _token(due: datetime, dispute_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"d": due.isoformat(), "i": dispute_id}).encode()).decode()
-
-
-def _untoken(token: str) -> tuple[datetime, str]:
-    """What a queue token names; anything else (too long, not ours, a naive time, an id that is
-    not a dispute's) is INVALID_ARGUMENT, never a database error."""
-    try:
-        if len(token) > 512:
-            raise ValueError("too long")
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        due = datetime.fromisoformat(data["d"])
-        if due.tzinfo is None:
-            raise ValueError("naive time")
-        dispute_id = str(uuid.UUID(data["i"]))
-        if dispute_id != data["i"]:
-            raise ValueError("not a canonical id")
-        return due.astimezone(UTC), dispute_id
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        OverflowError,
-        UnicodeDecodeError,
-        AttributeError,
-        RecursionError,
-    ):
-        raise InvalidArgument(
-            "page_token is malformed; pass the next_page_token of the previous page"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -166,22 +129,18 @@ class ArbitrationQueue:
             query = query.where(DisputeRow.arbiter_id == arbiter_id)
         if breached:
             query = query.where(DisputeRow.sla_breached.is_(True))
-        if token:
-            after_due, after_id = _untoken(token)
-            query = query.where(
-                or_(due > after_due, and_(due == after_due, DisputeRow.dispute_id > after_id))
-            )
-        query = query.order_by(due, DisputeRow.dispute_id).limit(size + 1)
+        # Soonest deadline first. The deadline is the key and it can move (an information
+        # request answered, a new round): a dispute whose deadline moves while a caller pages may
+        # show on two pages or on none; the next read from the top has it in its place.
+        query = keyset(query, due, DisputeRow.dispute_id, size, token, ascending=True, latest=_TOKEN_LATEST)
         with self._sql.sessions() as s:
-            rows = list(s.scalars(query))
-        more = len(rows) > size
-        rows = rows[:size]
+            rows, next_token = split_page(
+                list(s.scalars(query)), size, lambda r: (r.sla_due or NO_DEADLINE, r.dispute_id)
+            )
         entries = [
             QueueEntry(pb.Dispute.FromString(r.snapshot), r.sla_due, r.sla_target, r.sla_breached)
             for r in rows
         ]
-        last = rows[-1] if rows else None
-        next_token = _token(last.sla_due or _NEVER, last.dispute_id) if more and last else ""
         return entries, next_token
 
     async def counts(self, now: datetime) -> Counts:

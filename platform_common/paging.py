@@ -1,4 +1,5 @@
-"""Opaque keyset page tokens (newest first by (created_at, id)), shared by every List RPC."""
+"""Opaque keyset page tokens on (a time, an id), shared by every List RPC: newest first by
+(created_at, id) for lists, soonest first by (deadline, id) for the arbitration queue."""
 
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ def encode_token(created_at: datetime, row_id: str) -> str:
 _MAX_TOKEN = 512
 
 
-def decode_token(token: str) -> tuple[datetime, str]:
-    """The (created_at, id) a token names; anything else, including a hand-edited token with an
-    offset, an out-of-range year or a huge id, is INVALID_ARGUMENT, never a database error."""
+def decode_token(token: str, *, latest: datetime = PLAUSIBLE_UNTIL) -> tuple[datetime, str]:
+    """The (time, id) a token names; anything else, including a hand-edited token with an
+    offset, a year outside [2000, `latest`) or a huge id, is INVALID_ARGUMENT, never a database
+    error."""
     try:
         if len(token) > _MAX_TOKEN:
             raise ValueError("too long")
@@ -50,7 +52,7 @@ def decode_token(token: str) -> tuple[datetime, str]:
         row_id = data["i"]
         if not isinstance(row_id, str) or not 1 <= len(row_id) <= 128 or "\x00" in row_id:
             raise ValueError("bad id")
-        if not PLAUSIBLE_FROM <= created < PLAUSIBLE_UNTIL:
+        if not PLAUSIBLE_FROM <= created < latest:
             raise ValueError("implausible time")
         return created, row_id
     except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError):
@@ -59,13 +61,31 @@ def decode_token(token: str) -> tuple[datetime, str]:
         ) from None
 
 
-def keyset(query: Q, created: Any, row_id: Any, size: int, token: str) -> Q:
-    """Newest first by (created, id), starting after the row the token names; one extra row is
-    fetched to know whether another page follows (see `split_page`)."""
+def keyset(
+    query: Q,
+    created: Any,
+    row_id: Any,
+    size: int,
+    token: str,
+    *,
+    ascending: bool = False,
+    latest: datetime = PLAUSIBLE_UNTIL,
+) -> Q:
+    """Newest first by (created, id), or oldest first when `ascending`, starting after the row
+    the token names; one extra row is fetched to know whether another page follows (see
+    `split_page`). `latest` bounds the times a token may name."""
     if token:
-        after_created, after_id = decode_token(token)
-        query = query.where(or_(created < after_created, and_(created == after_created, row_id < after_id)))
-    return query.order_by(created.desc(), row_id.desc()).limit(size + 1)
+        after_created, after_id = decode_token(token, latest=latest)
+        if ascending:
+            query = query.where(
+                or_(created > after_created, and_(created == after_created, row_id > after_id))
+            )
+        else:
+            query = query.where(
+                or_(created < after_created, and_(created == after_created, row_id < after_id))
+            )
+    order = (created, row_id) if ascending else (created.desc(), row_id.desc())
+    return query.order_by(*order).limit(size + 1)
 
 
 def split_page(rows: list[R], size: int, cursor: Callable[[R], tuple[datetime, str]]) -> tuple[list[R], str]:

@@ -19,8 +19,10 @@ from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dispute_svc.queue import WORKLOAD_DAYS
+from dispute_svc.queue import NO_DEADLINE, WORKLOAD_DAYS
 from dispute_svc.repository import DisputeRepository, Recorded
+from platform_common.errors import InvalidArgument
+from platform_common.paging import encode_token
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +145,14 @@ async def test_queue_order_filters_pages_counts_and_workload(dispute_repo: Dispu
     )
     assert await whole_queue(dispute_repo, 5, breached=True) == expect(lambda s: s.dispute.sla_breached)
     assert await whole_queue(dispute_repo, 5, arbiter_id="nobody") == []
+    # A page may end on a dispute with no deadline at all (sorted last): its token still reads.
+    for bad in ("%%%", encode_token(datetime(1990, 1, 1, tzinfo=UTC), "x"), "A" * 600):
+        with pytest.raises(InvalidArgument):
+            await dispute_repo.queue.page(unassigned=False, arbiter_id="", breached=False, size=5, token=bad)
+    last, _ = await dispute_repo.queue.page(
+        unassigned=False, arbiter_id="", breached=False, size=5, token=encode_token(NO_DEADLINE, "z")
+    )
+    assert last == []
 
     counts = await dispute_repo.queue.counts(NOW)
     waiting = [s for s in seeded if s.waiting]
