@@ -9,24 +9,57 @@ Global options go before the command, as for git.
 from __future__ import annotations
 
 import errno
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer import rich_utils
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from operator_cli import settings as settings_module
 from operator_cli.commands import arbitration, disputes, events, evidence, records, token
-from operator_cli.failures import Failure
+from operator_cli.failures import BROKEN_PIPE, Failure, UsageFailure
 from operator_cli.render import Output
 from operator_cli.session import Session
 from operator_cli.values import Identity, parse_identity
 
 
 class DpctlGroup(TyperGroup):
-    """Runs the command; a Failure (a refused call, a bad setting) or a file that cannot be read
-    or written is printed as its one line."""
+    """Runs the command; a Failure (a refused call, a bad setting), a file that cannot be read
+    or written, or a usage error (a missing argument, an unknown option) is printed as its one
+    line, JSON with --json: a script reads every failure the same way."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        call = dict(args=argv, prog_name=prog_name, complete_var=complete_var, **extra)
+        if not standalone_mode:
+            return super().main(standalone_mode=False, windows_expand_args=windows_expand_args, **call)
+        try:
+            code = super().main(standalone_mode=False, windows_expand_args=windows_expand_args, **call)
+        except NoArgsIsHelpError as shown:  # `dpctl disputes`: the group's help, as typer shows it
+            rich_utils.rich_format_error(shown)
+            sys.exit(shown.exit_code)
+        except UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "dpctl"
+            failure = UsageFailure(f"{exc.format_message()} (see {command} --help)")
+            print(failure.line("--json" in argv), file=sys.stderr, flush=True)
+            sys.exit(failure.exit_code)
+        except ClickException as exc:
+            print(Failure(exc.format_message()).line("--json" in argv), file=sys.stderr, flush=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -38,8 +71,10 @@ class DpctlGroup(TyperGroup):
                 ctx, Failure("the terminal cannot show this output (not UTF-8): use --json or a UTF-8 locale")
             )
         except OSError as exc:
-            if exc.errno == errno.EPIPE:  # `dpctl ... | head`: typer exits quietly
-                raise
+            if exc.errno == errno.EPIPE:  # `dpctl ... | head`: quietly, as a shell tool does
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())  # the flush at exit would fail again
+                raise typer.Exit(BROKEN_PIPE) from None
             where = f": {exc.filename}" if exc.filename else ""
             self._fail(ctx, Failure(f"{exc.strerror or exc}{where}"))
 

@@ -4,7 +4,8 @@ attached as `dp-error-reason`), because that line is what an operator pastes int
 what a script branches on.
 
 Exit statuses: 1 for a refused or failed call (and a broken transfer), 2 for a usage or
-configuration problem (as for a bad option), 130 after Ctrl-C.
+configuration problem (as for a bad option), 130 after Ctrl-C, 141 when the reader of its output
+went away (`dpctl ... | head`, as for a shell tool killed by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from platform_common.errors import REASON_METADATA_KEY
 
 REFUSED = 1
 USAGE = 2
+BROKEN_PIPE = 141
 
 
 class Failure(Exception):

@@ -135,10 +135,12 @@ class Clock:
 
 
 def table(title: str, *columns: str) -> Table:
-    """A table whose first column (an id, to copy into the next command) never wraps."""
+    """A table whose first column (an id, to copy into the next command) never wraps, and whose
+    other columns fold a long value onto more lines instead of cutting it short with an ellipsis:
+    an id that is cut cannot be copied, whatever the terminal's width."""
     grid = Table(title=title, title_justify="left", title_style="bold")
     for index, name in enumerate(columns):
-        grid.add_column(name, no_wrap=index == 0)
+        grid.add_column(name, no_wrap=index == 0, overflow="fold")
     return grid
 
 

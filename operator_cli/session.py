@@ -9,6 +9,7 @@ command, useless soon after if they leak from a terminal's scrollback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +25,8 @@ from operator_cli.settings import TOKEN_VAR, Settings
 from operator_cli.values import Identity
 from platform_common.auth import DISPUTE_API, EVIDENCE_API, ORDER_API, REFUND_API, mint_token
 
+# What a JWT (three base64url parts) or any other bearer token (RFC 6750 b64token) is made of.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 # Lifetime of the tokens --as mints (one per call).
 MINTED_TTL_S = 600
 
@@ -57,6 +60,11 @@ class Session:
 
     def bearer(self) -> str:
         if self._token:
+            if not _TOKEN_CHARS.fullmatch(self._token):
+                # gRPC would refuse such metadata deep in its C core, with lines of its own.
+                raise UsageFailure(
+                    f"the token has characters no bearer token has (a newline or a space?): check --token or ${TOKEN_VAR}"
+                )
             return self._token
         if self._identity is not None:
             secret = self.settings.secret()

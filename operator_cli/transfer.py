@@ -28,19 +28,31 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload_requests(
-    metadata: evidence_pb2.UploadMetadata, path: Path, sent: Callable[[int], None]
-) -> Iterator[evidence_pb2.UploadEvidenceRequest]:
+class FileRead:
     """The upload stream: the metadata, then the file's chunks. `sent(n)` runs once gRPC has
     taken a chunk (it asks for the next one), so the count never runs ahead of the stream.
 
     The stream opens the file itself: gRPC reads it on its own thread, and a call the server
-    ends early must not have the file closed under that thread by the caller."""
-    yield evidence_pb2.UploadEvidenceRequest(metadata=metadata)
-    with path.open("rb") as file:
-        for block in chunks(file):
-            yield evidence_pb2.UploadEvidenceRequest(chunk=block)
-            sent(len(block))
+    ends early must not have the file closed under that thread by the caller. A file that fails
+    to read ends the stream; gRPC then reports only UNKNOWN, so the error is kept in `error` for
+    the caller to report instead."""
+
+    def __init__(
+        self, metadata: evidence_pb2.UploadMetadata, path: Path, sent: Callable[[int], None]
+    ) -> None:
+        self._metadata, self._path, self._sent = metadata, path, sent
+        self.error: OSError | None = None
+
+    def __iter__(self) -> Iterator[evidence_pb2.UploadEvidenceRequest]:
+        yield evidence_pb2.UploadEvidenceRequest(metadata=self._metadata)
+        try:
+            with self._path.open("rb") as file:
+                for block in chunks(file):
+                    yield evidence_pb2.UploadEvidenceRequest(chunk=block)
+                    self._sent(len(block))
+        except OSError as exc:
+            self.error = exc
+            raise
 
 
 class Meter:

@@ -49,11 +49,26 @@ def console_scripts(path: Path = PYPROJECT) -> dict[str, str]:
     return declared
 
 
+def _sh_quoted(text: str) -> str:
+    """`text` inside double quotes for /bin/sh."""
+    for special in ("\\", '"', "$", "`"):
+        text = text.replace(special, "\\" + special)
+    return f'"{text}"'
+
+
 def wrapper(entry: str, python: Path) -> str:
+    """The script pip would write. The interpreter's path is absolute (the script runs from any
+    directory); one the kernel cannot take on a #! line (a space, over 127 bytes) goes through
+    /bin/sh instead, as pip does: to Python, the sh line is only a string."""
     match = _ENTRY.match(entry)
     assert match is not None, entry
+    interpreter = str(python.absolute())
+    if " " in interpreter or len(interpreter) > 127:
+        start = "#!/bin/sh\n'''exec' " + _sh_quoted(interpreter) + ' "$0" "$@"\n' + "' '''\n"
+    else:
+        start = f"#!{interpreter}\n"
     return (
-        f"#!{python}\n{MARKER}\n"
+        f"{start}{MARKER}\n"
         "import sys\n\n"
         f"from {match['module']} import {match['func']}\n\n"
         'if __name__ == "__main__":\n'

@@ -2,7 +2,7 @@
 a progress bar of bytes and rate on stderr.
 
 An upload declares its size and SHA-256 up front, so the server refuses a file that changed
-while it was read, and keeps nothing of it. A download lands in FILE.part and becomes FILE only
+while it was read, and keeps nothing of it. A download lands in a hidden .FILE.<random>.part beside it and becomes FILE only
 once its size and SHA-256 match what EvidenceService recorded: a broken transfer never leaves a
 file that looks complete.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import mimetypes
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -34,10 +36,10 @@ from rich.progress import (
 )
 
 from operator_cli.commands import session_of
-from operator_cli.failures import Failure, UsageFailure
+from operator_cli.failures import Failure, Refusal, UsageFailure
 from operator_cli.record_views import evidence_view
 from operator_cli.render import Output, as_dict
-from operator_cli.transfer import Meter, sha256_of, upload_requests
+from operator_cli.transfer import FileRead, Meter, sha256_of
 
 app = typer.Typer(help="Evidence files: upload, download.", no_args_is_help=True)
 
@@ -112,9 +114,17 @@ def upload(
     started = time.monotonic()
     with _bar(session.out, f"upload {file.name}", size) as (progress, task):
         meter = Meter(lambda n: progress.advance(task, n))
-        resp: evidence_pb2.UploadEvidenceResponse = session.upload(
-            "EVIDENCE", "UploadEvidence", upload_requests(metadata, file, meter)
-        )
+        read = FileRead(metadata, file, meter)
+        try:
+            resp: evidence_pb2.UploadEvidenceResponse = session.upload(
+                "EVIDENCE", "UploadEvidence", iter(read)
+            )
+        except Refusal:
+            if read.error is not None:  # gRPC says only UNKNOWN: say what the file did
+                raise Failure(
+                    f"cannot read {file}: {read.error.strerror or read.error}; nothing was kept"
+                ) from None
+            raise
     elapsed = time.monotonic() - started
     if session.out.json:
         session.out.message(resp, bytes_sent=meter.total, seconds=round(elapsed, 3))
@@ -134,13 +144,20 @@ def download(
     if output.exists() and not force:
         raise UsageFailure(f"{output} exists (--force replaces it)")
     session = session_of(ctx)
-    partial = output.with_name(output.name + ".part")
+    # A file of its own beside the target (same file system, so the rename is atomic): two
+    # downloads to one name never write into each other's half-done file. Readable by its owner
+    # only (mkstemp's 0600): evidence is the parties' personal data.
+    try:
+        fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    except OSError as exc:
+        raise Failure(f"cannot write {output}: {exc.strerror or exc}") from None
+    partial = Path(name)
     digest, meta, received = hashlib.sha256(), evidence_pb2.Evidence(), Meter()
     started = time.monotonic()
     request = evidence_pb2.DownloadEvidenceRequest(evidence_id=evidence_id)
     try:
         with ExitStack() as stack:
-            f = stack.enter_context(partial.open("wb"))
+            f = stack.enter_context(os.fdopen(fd, "wb"))
             for msg in session.stream("EVIDENCE", "DownloadEvidence", request):
                 if msg.HasField("metadata"):  # first: the bar starts once the size is known
                     meta = msg.metadata

@@ -3,7 +3,11 @@ line and exit 1, and none of them shows a traceback."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -84,7 +88,7 @@ def test_a_file_that_cannot_be_written_is_one_line_too(tmp_path: Path) -> None:
         app, ["--as", "buyer:b", "evidence", "download", "e", "-o", str(target)], env=_env(tmp_path)
     )
     assert result.exit_code == 1, result.output
-    assert result.stderr.strip() == f"dpctl: No such file or directory: {target}.part"
+    assert result.stderr.strip() == f"dpctl: cannot write {target}: No such file or directory"
     assert "Traceback" not in result.output
 
 
@@ -129,3 +133,46 @@ def test_text_from_the_api_is_shown_as_written_never_as_markup() -> None:
     with out.console.capture() as captured:
         out.show(f"{hostile}")
     assert hostile in captured.get()
+
+
+def test_usage_errors_and_a_malformed_token_are_one_line_json_with_json(tmp_path: Path) -> None:
+    cases = [
+        (["disputes", "show"], "Missing argument 'dispute_id'. (see dpctl disputes show --help)"),
+        (["--bogus", "queue"], "No such option: --bogus"),
+        (["--token", "eyJ.a\nb", "disputes", "list"], "the token has characters no bearer token has"),
+    ]
+    for args, said in cases:
+        for json_flag in ([], ["--json"]):
+            result = CliRunner().invoke(app, [*json_flag, *args], env=_env(tmp_path), prog_name="dpctl")
+            assert result.exit_code == 2, (args, result.output)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and said in lines[0], (args, lines)
+            if json_flag:
+                assert said in json.loads(lines[0])["error"]
+            else:
+                assert lines[0].startswith("dpctl: ")
+            assert result.stdout == ""
+
+
+def test_a_reader_that_went_away_ends_it_quietly_with_141(tmp_path: Path) -> None:
+    """`dpctl ... | head`: no traceback, no error line, the status a shell tool would have."""
+    read, write = os.pipe()
+    os.close(read)
+    env = dict(os.environ)
+    for name, value in _env(tmp_path).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "operator_cli", "token", "--role", "buyer", "--subject", "b"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, b"")

@@ -3,7 +3,9 @@ words, refusals in one line, and what an operator types read into API values."""
 
 from __future__ import annotations
 
+import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,10 +13,11 @@ import typer
 from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
+from rich.console import Console
 
 from operator_cli import urgency
 from operator_cli.failures import Refusal, refusal
-from operator_cli.render import Clock
+from operator_cli.render import Clock, table
 from operator_cli.values import Identity, enum_parser, minor_units, parse_identity
 from platform_common.auth import Role
 
@@ -129,3 +132,19 @@ def test_what_an_operator_types() -> None:
     for text, currency in (("40.123", "EUR"), ("-1", "EUR"), ("1e3", "EUR"), ("4,00", "EUR"), ("1", "XXX")):
         with pytest.raises(typer.BadParameter):
             minor_units(text, currency)
+
+
+def test_a_narrow_terminal_folds_ids_and_never_cuts_them() -> None:
+    """Every character of every id survives at 80 columns, so each can be copied."""
+    ids = [str(uuid.uuid4()) for _ in range(3)] + ["seller-" + "x" * 60]
+    grid = table("disputes", "dispute", "order", "buyer", "seller", "status")
+    grid.add_row(*ids, "AWAITING_SELLER_RESPONSE")
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(grid)
+    cells: dict[int, str] = {}
+    for line in console.export_text().splitlines():
+        parts = line.split("│")[1:-1]
+        for i, part in enumerate(parts):
+            cells[i] = cells.get(i, "") + part.strip()
+    assert "…" not in console.export_text()
+    assert [cells[i] for i in range(4)] == ids
