@@ -33,9 +33,18 @@ _OURS = frozenset({"INTERNAL", "UNKNOWN", "UNAVAILABLE", "DATA_LOSS"})
 log = logging.getLogger("rpc")
 
 
+def _gone(context: grpc.aio.ServicerContext) -> bool:
+    try:
+        return bool(context.cancelled())
+    except Exception:  # a context that cannot say: judge by the exception alone
+        return False
+
+
 def _code(context: grpc.aio.ServicerContext, failed: bool, cancelled: bool) -> str:
     code = context.code()
-    if cancelled and code is None:
+    # A stream whose caller went away may end with whatever its last write raised (or with the
+    # generator closed) rather than CancelledError: the context says it was cancelled.
+    if code is None and (cancelled or (failed and _gone(context))):
         # The caller went away or its deadline passed: gRPC cancels the handler either way, and
         # which came first cannot be told apart here (the client's own timer often cancels the
         # call a moment before the server's deadline would), so both count as CANCELLED.
@@ -66,14 +75,15 @@ class ObservingInterceptor(WrappingInterceptor):
             """One call: counted, timed, traced, and logged when it did not succeed."""
             RPC_STARTED.labels(service, name).inc()
             started, failed, cancelled = time.perf_counter(), False, False
+            error = ""
             with tracing.server_span(service, name, metadata) as span:
                 try:
                     yield
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, GeneratorExit):  # GeneratorExit: iteration stopped
                     failed = cancelled = True
                     raise
-                except BaseException:
-                    failed = True
+                except BaseException as exc:
+                    failed, error = True, type(exc).__name__
                     raise
                 finally:
                     code = _code(context, failed, cancelled)
@@ -86,6 +96,8 @@ class ObservingInterceptor(WrappingInterceptor):
                     if code != "OK":  # one line per call that did not succeed, with its ids
                         level = logging.WARNING if code in _OURS else logging.INFO
                         extra = {"method": name, "code": code, "duration_ms": round(took * 1000, 1)}
+                        if error and code in _OURS:  # which exception, for whoever looks into it
+                            extra["error"] = error
                         log.log(level, "%s answered %s", name, code, extra=extra)
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
