@@ -10,6 +10,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,38 @@ async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]])
     started = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
     return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One path at one concurrency: operations, wall time and each operation's latency (s)."""
+
+    n: int
+    wall: float
+    lat: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.wall
+
+    def p(self, q: float) -> float:
+        return pct(self.lat, q)
+
+
+def compare(name: str, concurrency: int, ours: Measured, base: Measured) -> str:
+    """One line: our rate and percentiles, and the ratios against the baseline of the same run."""
+    return (
+        f"c={concurrency:<3} {name:<24} {ours.rate:>7.1f}/s  p50 {ours.p(0.5) * 1000:>7.1f} ms  "
+        f"p99 {ours.p(0.99) * 1000:>7.1f} ms  | rate {ours.rate / base.rate:>4.2f}x  "
+        f"p99 {ours.p(0.99) / base.p(0.99):>4.2f}x of the baseline"
+    )
+
+
+def levels_arguments(description: str, n: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=int, default=n, help="operations per measurement (c=1: a quarter)")
+    parser.add_argument("--levels", default="1,16,64", help="concurrency levels, comma-separated")
+    return parser.parse_args()
 
 
 def row(name: str, n: int, wall: float, lat: list[float]) -> str:
@@ -69,10 +102,19 @@ def run_with_stack(
     parser.add_argument("--n", type=int, default=400, help="operations per measurement")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
+    run_stack(lambda stack: main(stack, args.n, args.concurrency), day_seconds, extra_env)
+
+
+def run_stack(
+    main: Callable[[Stack], Coroutine[Any, Any, None]],
+    day_seconds: float | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> None:
+    """The whole platform on a scratch directory, for one bench."""
     with tempfile.TemporaryDirectory(prefix="dp-bench-") as tmp:
         stack = Stack(Path(tmp), Ports.random(), day_seconds=day_seconds, extra_env=extra_env)
         stack.start()
         try:
-            asyncio.run(main(stack, args.n, args.concurrency))
+            asyncio.run(main(stack))
         finally:
             stack.stop()

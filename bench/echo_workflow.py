@@ -19,3 +19,21 @@ class EchoWorkflow:
     def bump(self, value: int) -> int:
         self._count += 1
         return value
+
+
+@workflow.defn(name="BenchOpened")
+class OpenedWorkflow:
+    """The baseline for OpenDispute's update-with-start: a workflow whose first update answers
+    and whose run then ends (no timers, no activities)."""
+
+    def __init__(self) -> None:
+        self._opened = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self._opened)
+
+    @workflow.update
+    def opened(self, value: int) -> int:
+        self._opened = True
+        return value
