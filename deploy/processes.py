@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import signal
@@ -30,23 +31,26 @@ _handed_out: set[int] = set()
 
 
 def _hold(port: int) -> bool:
-    """Claims `port` for one pick machine-wide; False when another recent pick holds it."""
+    """Claims `port` for one pick machine-wide (for this user); False when another recent pick
+    holds it. One lock around the check and the mark, so two processes that both find a stale
+    mark cannot both take it. Where the marks cannot be kept, the picks of this process still
+    never repeat."""
     if port in _handed_out:
         return False
-    holds = Path(tempfile.gettempdir()) / "dp-port-picks"
-    holds.mkdir(exist_ok=True)
-    mark = holds / str(port)
     try:
-        fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        try:
-            if time.time() - mark.stat().st_mtime < _HOLD_SECONDS:
-                return False
-            mark.touch()  # a stale hold: taking it over (a race here only costs a retry later)
-        except OSError:
-            return False
-    else:
-        os.close(fd)
+        holds = Path(tempfile.gettempdir()) / f"dp-port-picks-{os.getuid()}"
+        holds.mkdir(exist_ok=True)
+        with (holds / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            mark = holds / str(port)
+            try:
+                if time.time() - mark.stat().st_mtime < _HOLD_SECONDS:
+                    return False
+            except FileNotFoundError:
+                pass
+            mark.touch()
+    except OSError:
+        pass  # no shared place for marks (a read-only or foreign temp directory)
     _handed_out.add(port)
     return True
 

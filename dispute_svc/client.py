@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +40,10 @@ _TIMEOUT = timedelta(seconds=30)
 # The whole update-with-start, retries included (the SDK re-sends it until the update is
 # accepted): a bounded call, so an opening's lease outlives it.
 OPEN_BUDGET_S = 60.0
+# Update-with-start refused before admission for a passing reason: tried again after these waits.
+_NOT_ADMITTED = frozenset({RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.ABORTED})
+_ADMIT_RETRIES = (0.2, 0.5, 1.0)
+log = logging.getLogger(__name__)
 
 
 class StartNotSent(Unavailable):
@@ -77,36 +83,34 @@ class DisputeClient:
         """Start the dispute and read it back in one round trip. The update id is the request id:
         a retried OpenDispute is the same update on the same workflow and gets the same answer.
         `review`: the buyer reached the policy's review threshold (search attribute BuyerReview)."""
-        start = WithStartWorkflowOperation(
-            DisputeWorkflow.run,
-            inp,
-            id=workflow_id(inp.dispute_id),
-            task_queue=TASK_QUEUE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.DISPUTE_ID, inp.dispute_id),
-                    SearchAttributePair(sa.ORDER_ID, inp.order_id),
-                    SearchAttributePair(sa.BUYER_ID, inp.buyer_id),
-                    SearchAttributePair(sa.SELLER_ID, inp.seller_id),
-                    SearchAttributePair(sa.DISPUTE_STATUS, "AWAITING_SELLER_RESPONSE"),
-                    SearchAttributePair(sa.SLA_BREACHED, False),
-                    *([SearchAttributePair(sa.BUYER_REVIEW, sa.FLAGGED)] if review else []),
-                ]
-            ),
-            static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",
-            static_details=_static_details(inp),
-        )
+
+        def start() -> WithStartWorkflowOperation[DisputeWorkflow, DisputeView]:
+            # One per attempt: an operation is used once.
+            return WithStartWorkflowOperation(
+                DisputeWorkflow.run,
+                inp,
+                id=workflow_id(inp.dispute_id),
+                task_queue=TASK_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.DISPUTE_ID, inp.dispute_id),
+                        SearchAttributePair(sa.ORDER_ID, inp.order_id),
+                        SearchAttributePair(sa.BUYER_ID, inp.buyer_id),
+                        SearchAttributePair(sa.SELLER_ID, inp.seller_id),
+                        SearchAttributePair(sa.DISPUTE_STATUS, "AWAITING_SELLER_RESPONSE"),
+                        SearchAttributePair(sa.SLA_BREACHED, False),
+                        *([SearchAttributePair(sa.BUYER_REVIEW, sa.FLAGGED)] if review else []),
+                    ]
+                ),
+                static_summary=f"Dispute on order {inp.order_id} ({inp.reason})",
+                static_details=_static_details(inp),
+            )
+
         try:
             async with asyncio.timeout(OPEN_BUDGET_S):
-                return await self._client.execute_update_with_start_workflow(
-                    DisputeWorkflow.opened,
-                    inp.buyer_id,
-                    start_workflow_operation=start,
-                    id=f"open-{request_id}",
-                    rpc_timeout=_TIMEOUT,
-                )
+                return await self._open(start, inp, request_id)
         except WorkflowAlreadyStartedError:
             # The dispute exists and has already closed: the retry reads it.
             return await self.view(inp.dispute_id)
@@ -120,6 +124,36 @@ class DisputeClient:
             ):
                 raise StartNotSent(engine_unavailable(exc).message) from exc
             raise self._translate(exc, inp.dispute_id) from exc
+
+    async def _open(
+        self,
+        start: Callable[[], WithStartWorkflowOperation[DisputeWorkflow, DisputeView]],
+        inp: DisputeInput,
+        request_id: str,
+    ) -> DisputeView:
+        """Update-with-start, tried again when Temporal did not admit it for a reason that
+        passes (seen once in many runs on a fresh dev server: FAILED_PRECONDITION): the same
+        update id on the same workflow id, so a retry never opens twice."""
+        for attempt in range(len(_ADMIT_RETRIES) + 1):
+            try:
+                return await self._client.execute_update_with_start_workflow(
+                    DisputeWorkflow.opened,
+                    inp.buyer_id,
+                    start_workflow_operation=start(),
+                    id=f"open-{request_id}",
+                    rpc_timeout=_TIMEOUT,
+                )
+            except RPCError as exc:
+                if exc.status not in _NOT_ADMITTED or attempt == len(_ADMIT_RETRIES):
+                    raise
+                log.warning(
+                    "dispute %s: opening not admitted (%s: %s); trying again",
+                    inp.dispute_id,
+                    exc.status.name,
+                    exc.message,
+                )
+                await asyncio.sleep(_ADMIT_RETRIES[attempt])
+        raise AssertionError("unreachable")
 
     def _handle(self, dispute_id: str) -> WorkflowHandle[DisputeWorkflow, DisputeView]:
         # Typed here: mypy cannot always infer it from the workflow's many bases without a cache.

@@ -37,9 +37,11 @@ from dispute_svc.rules import (
     check_amount,
     check_counter_offer,
     check_evidence,
+    check_not_a_party,
     check_solution,
     check_text,
 )
+from platform_common.auth import Caller, Role
 from platform_common.enums import name_of, parse
 from platform_common.errors import AlreadyExists, InvalidArgument
 from platform_common.money import validate_currency
@@ -57,6 +59,17 @@ def rule(check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         check(*args, **kwargs)
     except ApplicationError as exc:
         raise refusal_error(exc) from None
+
+
+# The arbitration team: they see disputes once escalated, and only those.
+ARBITRATION_TEAM = (Role.ARBITER, Role.ARBITER_LEAD)
+
+
+def not_their_own(caller: Caller, buyer_id: str, seller_id: str) -> None:
+    """The team's side of a dispute (party signals, internal notes, holding and deciding it)
+    is never for one of its parties under a team role (PERMISSION_DENIED, ARBITER_IS_A_PARTY)."""
+    if caller.role in ARBITRATION_TEAM:
+        rule(check_not_a_party, caller.id, buyer_id, seller_id, "you")
 
 
 def text(value: str, field: str, *, required: bool = False, max_chars: int = MESSAGE_MAX_CHARS) -> str:

@@ -24,6 +24,22 @@ CARRIER_MAX_CHARS = 64
 EVIDENCE_PER_ACTION = 20
 
 
+# dp-error-reason when someone on the arbitration team would work their own dispute.
+ARBITER_IS_A_PARTY = "ARBITER_IS_A_PARTY"
+
+
+def check_not_a_party(team_id: str, buyer_id: str, seller_id: str, who: str) -> None:
+    """Nobody on the arbitration team works a dispute they are a party to: an arbiter or lead
+    account with the buyer's or the seller's id (one person under two roles) can neither hold,
+    hand over, decide nor read the team's side of it (party signals, internal notes)."""
+    if team_id and team_id in (buyer_id, seller_id):
+        raise refuse(
+            f"{who} is a party to this dispute; nobody arbitrates their own dispute",
+            Refusal.PERMISSION_DENIED,
+            ARBITER_IS_A_PARTY,
+        )
+
+
 def check_text(value: str, field: str, *, required: bool = False, max_chars: int = MESSAGE_MAX_CHARS) -> None:
     """A required text must say something (whitespace is not a message); no text is longer than
     its limit."""

@@ -48,11 +48,12 @@ METHOD_ROLES: MethodRoles = access.DISPUTES
 # GetDispute reads the workflow for at most this long (or half the caller's deadline) before it
 # answers from the read model: a query waits for a worker, and the worker may be down.
 QUERY_PATIENCE_S = 1.0
+# How long party signals wait for OrderService's order counts (then shown as unknown).
+ORDER_COUNT_PATIENCE_S = 2.0
 _PARTY_OF = {Role.BUYER: Party.BUYER, Role.SELLER: Party.SELLER, Role.ARBITER: Party.ARBITER}
 # Who asks the workflow what they may do: the token's role and id, as the actions are sent.
 _ASKING_AS = {**_PARTY_OF, Role.ARBITER_LEAD: Party.ARBITER_LEAD, Role.SERVICE: Party.SERVICE}
-# The arbitration team: they see disputes once escalated, and only those.
-ARBITRATION_TEAM = (Role.ARBITER, Role.ARBITER_LEAD)
+ARBITRATION_TEAM = rq.ARBITRATION_TEAM
 
 
 def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) -> bool:
@@ -67,9 +68,11 @@ def _may_read(caller: Caller, buyer_id: str, seller_id: str, escalated: bool) ->
     return caller.role is Role.SERVICE
 
 
-def _patience(context: grpc.aio.ServicerContext) -> float:
+def _patience(context: grpc.aio.ServicerContext, most: float = QUERY_PATIENCE_S) -> float:
+    """How long a call made for this one may wait: `most`, or half of what the caller's
+    deadline leaves if that is less."""
     remaining = context.time_remaining()
-    return QUERY_PATIENCE_S if remaining is None else max(0.05, min(QUERY_PATIENCE_S, remaining / 2))
+    return most if remaining is None else max(0.05, min(most, remaining / 2))
 
 
 class DisputeService(ArbitrationApi, EventsApi, WebhooksApi, disputes_pb2_grpc.DisputeServiceServicer):
@@ -91,7 +94,7 @@ class DisputeService(ArbitrationApi, EventsApi, WebhooksApi, disputes_pb2_grpc.D
         self._policy = policy
         self._opener = Opener(repo, workflows, peers, policy)
         # The disputes known to be escalated (escalation is never undone), which arbiters may act on.
-        self._escalated: set[str] = set()
+        self._escalated: dict[str, tuple[str, str]] = {}  # escalated disputes' (buyer, seller)
         self._head = HeadWatcher(repo.head)
         self._slots = WatchSlots()
         self._hooks = hooks or WebhookClient(workflows.temporal)
@@ -139,10 +142,11 @@ class DisputeService(ArbitrationApi, EventsApi, WebhooksApi, disputes_pb2_grpc.D
             dispute = stored
         if not _may_read(caller, dispute.buyer_id, dispute.seller_id, dispute.HasField("escalated_at")):
             raise PermissionDenied(f"dispute {dispute_id} is not yours")
+        rq.not_their_own(caller, dispute.buyer_id, dispute.seller_id)
         count = await self._with_thread(dispute, current_caller())
         # The parties' history is for the arbitration team alone.
         signals = (
-            await self._party_signals(dispute, _patience(context))
+            await self._party_signals(dispute, _patience(context, ORDER_COUNT_PATIENCE_S))
             if caller.role in ARBITRATION_TEAM
             else None
         )
@@ -155,14 +159,16 @@ class DisputeService(ArbitrationApi, EventsApi, WebhooksApi, disputes_pb2_grpc.D
         )
 
     async def _arbiter_may_act(self, dispute_id: str) -> None:
-        """Arbiters act on escalated disputes only; nothing about another dispute (not even its
-        currency or amount paid, from a parse error) reaches them."""
-        if dispute_id in self._escalated:
-            return
-        view = await self._workflows.view(dispute_id)
-        if not view.state.escalated_at:
-            raise PermissionDenied(f"dispute {dispute_id} is not under arbitration")
-        self._escalated.add(dispute_id)
+        """Arbiters act on escalated disputes only, and never on one they are a party to; nothing
+        about another dispute (not even its currency or amount paid, from a parse error) reaches
+        them."""
+        parties = self._escalated.get(dispute_id)
+        if parties is None:
+            view = await self._workflows.view(dispute_id)
+            if not view.state.escalated_at:
+                raise PermissionDenied(f"dispute {dispute_id} is not under arbitration")
+            parties = self._escalated[dispute_id] = (view.buyer_id, view.seller_id)
+        rq.not_their_own(current_caller(), *parties)
 
     async def ListDisputes(
         self, request: pb.ListDisputesRequest, context: grpc.aio.ServicerContext

@@ -80,11 +80,14 @@ class ArbitrationApi:
         OrderService's counts wait at most `patience` (what the caller's deadline leaves)."""
         days = self._policy.signal_window_days
         since = datetime.now(UTC) - self._policy.days(days)
-        buyer, seller, buyer_orders, seller_orders = await asyncio.gather(
+        buyer, seller, buyer_orders, seller_orders, openings = await asyncio.gather(
             self._repo.histories.of(buyer_id=d.buyer_id, since=since),
             self._repo.histories.of(seller_id=d.seller_id, since=since),
             self._peers.order_count(buyer_id=d.buyer_id, since=since, timeout=patience),
             self._peers.order_count(seller_id=d.seller_id, since=since, timeout=patience),
+            # What the opening itself counted for the flag (the openings register), not the
+            # read model, so GetDispute and the opening's flag never disagree.
+            self._repo.openings.opened_by(d.buyer_id, since, besides=""),
         )
         bought, bought_disputed = buyer_orders or (0, 0)
         sold, sold_disputed = seller_orders or (0, 0)
@@ -101,7 +104,7 @@ class ArbitrationApi:
                     for r, n in sorted(buyer.outcomes.items())
                 ],
                 still_open=buyer.still_open,
-                flagged_for_review=buyer.disputes >= self._policy.buyer_review_disputes,
+                flagged_for_review=openings >= self._policy.buyer_review_disputes,
             ),
             seller=pb.SellerSignals(
                 seller_id=d.seller_id,

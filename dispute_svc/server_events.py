@@ -78,6 +78,7 @@ class EventsApi:
         if caller.is_(Role.SELLER, seller):
             return Party.SELLER, facts
         if caller.role is Role.ARBITER and escalated:
+            rq.not_their_own(caller, buyer, seller)
             return Party.ARBITER, facts
         raise PermissionDenied(f"dispute {dispute_id} is not yours")
 

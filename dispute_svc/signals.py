@@ -94,7 +94,9 @@ class PartyHistories:
             lost=sum(n for status, *_, n in counted if status == LOST),
             response_times=waits,
             silent=sum(n for _, _, silent, _, n in counted if silent),
-            answered=len(waits),
+            # From the same statement as `silent` (not len(waits): another statement may see
+            # another snapshot).
+            answered=sum(n for *_, was_answered, n in counted if was_answered),
         )
 
 

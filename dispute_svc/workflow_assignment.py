@@ -99,6 +99,7 @@ class AssignmentHandlers(DisputeOutcomes):
     def _may_reassign(self, lead_id: str) -> Window:
         """A lead, while the dispute is under arbitration."""
         self._require_status(ARBITRATING, "only a dispute under arbitration can be reassigned")
+        self._require_not_a_party(lead_id, "you")
         return Window()
 
     @reassign.validator

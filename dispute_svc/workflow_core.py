@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         VersionKind,
     )
     from dispute_svc.policy import Policy
+    from dispute_svc.rules import check_not_a_party
     from platform_common.refusals import Refusal, refuse
 
 
@@ -38,8 +39,6 @@ def parse_time(value: str) -> datetime:
 
 
 _t = parse_time
-# dp-error-reason when an arbiter would arbitrate their own dispute.
-ARBITER_IS_A_PARTY = "ARBITER_IS_A_PARTY"
 
 
 @dataclass(frozen=True)
@@ -246,14 +245,7 @@ class DisputeCore:
         )
 
     def _require_not_a_party(self, arbiter_id: str, who: str) -> None:
-        """Nobody arbitrates their own dispute: an arbiter account with the buyer's or the
-        seller's id (the same person under two roles) can neither hold nor decide it."""
-        if arbiter_id and arbiter_id in (self._inp.buyer_id, self._inp.seller_id):
-            raise refuse(
-                f"{who} is a party to this dispute; another arbiter must take it",
-                Refusal.PERMISSION_DENIED,
-                ARBITER_IS_A_PARTY,
-            )
+        check_not_a_party(arbiter_id, self._inp.buyer_id, self._inp.seller_id, who)
 
     def _require_arbiter(self, arbiter_id: str) -> None:
         self._require_status(ARBITRATING, "it is not under arbitration")

@@ -6,6 +6,8 @@ handler never chooses a status code itself and every refusal carries a human-rea
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 
 # The trailing metadata key of a refusal's machine-readable reason (DomainError.reason).
@@ -67,4 +69,6 @@ def engine_unavailable(exc: Exception) -> Unavailable:
     """Temporal could not be reached (an RPC error, or the lazy client's first connect failed)."""
     status = getattr(exc, "status", None)
     kind = status.name if status is not None else type(exc).__name__
+    # The caller gets the kind; operators get Temporal's own words.
+    logging.getLogger("temporal").warning("workflow engine refused the call (%s): %s", kind, exc)
     return Unavailable(f"workflow engine unavailable ({kind}); nothing was changed, retry later")

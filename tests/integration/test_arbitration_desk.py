@@ -178,6 +178,47 @@ async def test_a_lead_reassigns_and_the_appeal_still_goes_to_a_different_arbiter
         party,
     )
     await refused(C.PERMISSION_DENIED, reassign(case.buyer), party)
+    # Nor read the team's side of it (party signals, internal notes), post as an arbiter, decide
+    # it, or hand it over as a lead with a party's id.
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.GetDispute(pb.GetDisputeRequest(dispute_id=d.dispute_id), metadata=as_seller),
+        party,
+    )
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.ListMessages(pb.ListMessagesRequest(dispute_id=d.dispute_id), metadata=as_seller),
+        party,
+    )
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.SendMessage(
+            pb.SendMessageRequest(dispute_id=d.dispute_id, request_id="m-1", text="as the arbiter"),
+            metadata=as_seller,
+        ),
+        party,
+    )
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.DecideDispute(
+            pb.DecideDisputeRequest(
+                dispute_id=d.dispute_id,
+                refund_amount=common_pb2.Money(minor_units=0, currency="EUR"),
+                rationale="mine",
+            ),
+            metadata=as_seller,
+        ),
+        party,
+    )
+    buyer_as_lead = api.auth(case.buyer, Role.ARBITER_LEAD)
+    await refused(
+        C.PERMISSION_DENIED,
+        stub.ReassignDispute(
+            pb.ReassignDisputeRequest(dispute_id=d.dispute_id, arbiter_id="arb-bo", reason="a friend"),
+            metadata=buyer_as_lead,
+        ),
+        party,
+    )
     await stub.ClaimDispute(pb.ClaimDisputeRequest(dispute_id=d.dispute_id), metadata=ana)
     await refused(C.INVALID_ARGUMENT, reassign("arb-bo", reason=""))
     await refused(C.INVALID_ARGUMENT, reassign("x" * 129))
