@@ -45,7 +45,7 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_passing_refusal_is_tried_again_with_a_fresh_operation() -> None:
     fake = Refusing(RPCStatusCode.FAILED_PRECONDITION, 2)
     got = await DisputeClient(fake).open(_input(), "req-1")  # type: ignore[arg-type]
-    assert got == "opened"
+    assert got == "opened"  # type: ignore[comparison-overlap]
     assert [i for i, _ in fake.calls] == ["open-req-1"] * 3
     operations = [op for _, op in fake.calls]
     assert len({id(op) for op in operations}) == 3  # an operation is used once
