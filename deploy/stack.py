@@ -110,7 +110,10 @@ class LocalTemporal:
 
     name = "temporal"
 
-    def __init__(self, data_dir: Path, host: str, port: int, ui_port: int) -> None:
+    def __init__(
+        self, data_dir: Path, host: str, port: int, ui_port: int, metrics_port: int | None = None
+    ) -> None:
+        """`metrics_port`: the server's own Prometheus metrics (benches count its requests)."""
         self.host, self.port, self.ui_port = host, port, ui_port
         self.db = data_dir / "temporal.db"
         self.proc = Process(
@@ -131,6 +134,7 @@ class LocalTemporal:
                 "default",
                 "--log-level",
                 "warn",
+                *(["--metrics-port", str(metrics_port)] if metrics_port else []),
                 *cli_flags(),
             ],
             data_dir / "logs" / "temporal.log",
