@@ -16,7 +16,7 @@ lint: install
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && (cd protos && ../.venv/bin/buf lint)
 
 bench: install
-	.venv/bin/python -m bench.orders_throughput && .venv/bin/python -m bench.refunds_throughput && .venv/bin/python -m bench.disputes_throughput && .venv/bin/python -m bench.evidence_throughput --n 500 && .venv/bin/python -m bench.event_delivery
+	.venv/bin/python -m bench.orders_throughput && .venv/bin/python -m bench.refunds_throughput && .venv/bin/python -m bench.disputes_throughput && .venv/bin/python -m bench.evidence_throughput --n 500 && .venv/bin/python -m bench.event_delivery && .venv/bin/python -m bench.dispute_costs && .venv/bin/python -m bench.read_model_queries
 
 # Every image the container tests and deploy/ need, built here from the package registries.
 images: install

@@ -101,6 +101,10 @@ class DisputeRow(Base):
         Index("ix_disputes_buyer_opened", "buyer_id", "opened_at", "dispute_id"),
         Index("ix_disputes_seller_opened", "seller_id", "opened_at", "dispute_id"),
         Index("ix_disputes_status_opened", "status", "opened_at", "dispute_id"),
+        # ListDisputes without a party filter (services, newest first) and the arbitration
+        # team's view (escalated only): without these, each page sorted the whole table.
+        Index("ix_disputes_opened", "opened_at", "dispute_id"),
+        Index("ix_disputes_escalated_opened", "escalated", "opened_at", "dispute_id"),
         Index("ix_disputes_queue", "waiting", "sla_due", "dispute_id"),
         Index("ix_disputes_arbiter", "arbiter_id", "waiting"),
     )
