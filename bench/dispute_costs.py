@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -46,7 +47,7 @@ from platform_common.auth import Role, mint_token
 
 DAY_SECONDS = 2.0
 SETTLE_S = 3.0  # after an action: long enough for its records and activities, short of any timer
-_TICKS = 100  # /proc's clock ticks per second (getconf CLK_TCK)
+_TICKS = os.sysconf("SC_CLK_TCK")  # /proc's clock ticks per second
 
 
 def requests(url: str) -> Counter[str]:

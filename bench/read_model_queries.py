@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from disputes.v1 import disputes_pb2 as pb
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from bench.common import pct
 from dispute_svc.repository import DisputeRepository
@@ -54,6 +54,10 @@ def _rows(n: int, rng: random.Random) -> Iterator[dict[str, Any]]:
         dispute_id = str(uuid.uuid4())
         opened = NOW - timedelta(seconds=rng.uniform(0, 180 * 86400))
         d = pb.Dispute(dispute_id=dispute_id, status=pb.DisputeStatus.Value(f"DISPUTE_STATUS_{status}"))
+        # A snapshot about the size of a real one (a description, a timeline of a few steps).
+        d.description = "The parcel never arrived; tracking stopped at the depot. " * 4
+        for step in ("DISPUTE_OPENED", "SELLER_REJECTED", "MESSAGE_POSTED", "ESCALATED")[: rng.randint(1, 4)]:
+            d.timeline.add(action=step, detail="A note the timeline keeps with this step. " * 3)
         due = NOW + timedelta(seconds=rng.uniform(-5 * 86400, 30 * 86400)) if waiting else None
         yield {
             "dispute_id": dispute_id,
@@ -94,6 +98,8 @@ def seed(repo: DisputeRepository, n: int) -> list[str]:
                 batch = []
         if batch:
             s.execute(insert(DisputeRow), batch)
+    with repo._sql.sessions.begin() as s:
+        s.execute(text("ANALYZE"))  # plan with statistics, as a store that has lived would
     return ids
 
 

@@ -144,7 +144,9 @@ class DisputeClient:
                     rpc_timeout=_TIMEOUT,
                 )
             except RPCError as exc:
-                if exc.status not in _NOT_ADMITTED or attempt == len(_ADMIT_RETRIES):
+                # "Workflow Task in failed state" lasts until the worker is fixed: no use waiting.
+                lasting = "failed state" in exc.message
+                if exc.status not in _NOT_ADMITTED or lasting or attempt == len(_ADMIT_RETRIES):
                     raise
                 log.warning(
                     "dispute %s: opening not admitted (%s: %s); trying again",

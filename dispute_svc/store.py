@@ -105,6 +105,8 @@ class DisputeRow(Base):
         # team's view (escalated only): without these, each page sorted the whole table.
         Index("ix_disputes_opened", "opened_at", "dispute_id"),
         Index("ix_disputes_escalated_opened", "escalated", "opened_at", "dispute_id"),
+        # The queue's counts read every waiting dispute: from this index alone, never the rows.
+        Index("ix_disputes_queue_counts", "waiting", "status", "arbiter_id", "sla_breached", "sla_target"),
         Index("ix_disputes_queue", "waiting", "sla_due", "dispute_id"),
         Index("ix_disputes_arbiter", "arbiter_id", "waiting"),
     )

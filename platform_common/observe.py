@@ -33,18 +33,9 @@ _OURS = frozenset({"INTERNAL", "UNKNOWN", "UNAVAILABLE", "DATA_LOSS"})
 log = logging.getLogger("rpc")
 
 
-def _gone(context: grpc.aio.ServicerContext) -> bool:
-    try:
-        return bool(context.cancelled())
-    except Exception:  # a context that cannot say: judge by the exception alone
-        return False
-
-
 def _code(context: grpc.aio.ServicerContext, failed: bool, cancelled: bool) -> str:
     code = context.code()
-    # A stream whose caller went away may end with whatever its last write raised (or with the
-    # generator closed) rather than CancelledError: the context says it was cancelled.
-    if code is None and (cancelled or (failed and _gone(context))):
+    if cancelled and code is None:
         # The caller went away or its deadline passed: gRPC cancels the handler either way, and
         # which came first cannot be told apart here (the client's own timer often cancels the
         # call a moment before the server's deadline would), so both count as CANCELLED.
@@ -79,7 +70,10 @@ class ObservingInterceptor(WrappingInterceptor):
             with tracing.server_span(service, name, metadata) as span:
                 try:
                     yield
-                except (asyncio.CancelledError, GeneratorExit):  # GeneratorExit: iteration stopped
+                except (asyncio.CancelledError, GeneratorExit):
+                    # GeneratorExit: gRPC stopped reading the stream, because writing the last
+                    # item failed. Our replies are typed messages that always serialize, so that
+                    # write failed because the caller went away: cancelled, like the rest.
                     failed = cancelled = True
                     raise
                 except BaseException as exc:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, bindparam, tuple_
 
 from platform_common.errors import InvalidArgument
 from platform_common.validate import PLAUSIBLE_FROM, PLAUSIBLE_UNTIL
@@ -76,14 +76,14 @@ def keyset(
     `split_page`). `latest` bounds the times a token may name."""
     if token:
         after_created, after_id = decode_token(token, latest=latest)
-        if ascending:
-            query = query.where(
-                or_(created > after_created, and_(created == after_created, row_id > after_id))
-            )
-        else:
-            query = query.where(
-                or_(created < after_created, and_(created == after_created, row_id < after_id))
-            )
+        # A row-value comparison, not `a < x OR (a = x AND b < y)`: PostgreSQL reads it as one
+        # range of the (created, id) index instead of filtering every earlier row.
+        # The values bound with the columns' own types (UTCDateTime stores its own format).
+        after = tuple_(
+            bindparam(None, after_created, type_=created.type), bindparam(None, after_id, type_=row_id.type)
+        )
+        key = tuple_(created, row_id)
+        query = query.where(key > after if ascending else key < after)
     order = (created, row_id) if ascending else (created.desc(), row_id.desc())
     return query.order_by(*order).limit(size + 1)
 

@@ -26,14 +26,14 @@ def _input() -> DisputeInput:
 class Refusing:
     """Stands in for the Temporal client: refuses `times` times, then answers."""
 
-    def __init__(self, status: RPCStatusCode, times: int) -> None:
-        self.status, self.times = status, times
+    def __init__(self, status: RPCStatusCode, times: int, message: str = "not now") -> None:
+        self.status, self.times, self.message = status, times, message
         self.calls: list[tuple[str, Any]] = []
 
     async def execute_update_with_start_workflow(self, update: Any, arg: Any, **kw: Any) -> str:
         self.calls.append((kw["id"], kw["start_workflow_operation"]))
         if len(self.calls) <= self.times:
-            raise RPCError("not now", self.status, b"")
+            raise RPCError(self.message, self.status, b"")
         return "opened"
 
 
@@ -61,3 +61,7 @@ async def test_it_gives_up_after_the_last_retry_and_never_retries_other_refusals
     with pytest.raises(Unavailable):
         await DisputeClient(other).open(_input(), "req-3")  # type: ignore[arg-type]
     assert len(other.calls) == 1
+    stuck = Refusing(RPCStatusCode.FAILED_PRECONDITION, 99, "Workflow Task in failed state.")
+    with pytest.raises(Unavailable):
+        await DisputeClient(stuck).open(_input(), "req-4")  # type: ignore[arg-type]
+    assert len(stuck.calls) == 1  # lasts until the worker is fixed: not waited for
