@@ -14,9 +14,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.v1 import common_pb2
+from disputes.v1 import disputes_pb2 as pb
+from orders.v1 import orders_pb2
 from temporalio.client import Client
 
 from deploy.stack import Ports, Stack
+from platform_common.auth import Role, mint_token
+
+
+def bearer(stack: Stack, subject: str, role: Role) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {mint_token(subject, role, stack.secrets.jwt_secret)}")]
+
+
+def order_request(buyer_id: str, seller_id: str) -> orders_pb2.CreateOrderRequest:
+    """A 49.90 EUR card order with one day to ship: disputable as never shipped a day later."""
+    return orders_pb2.CreateOrderRequest(
+        request_id=str(uuid.uuid4()),
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        total=common_pb2.Money(minor_units=4_990, currency="EUR"),
+        payment_method=orders_pb2.PaymentMethod(type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok"),
+        handling_days=1,
+    )
+
+
+def never_arrived(order_id: str) -> pb.OpenDisputeRequest:
+    return pb.OpenDisputeRequest(
+        request_id=str(uuid.uuid4()),
+        order_id=order_id,
+        goods_received=False,
+        reason=pb.DISPUTE_REASON_NOT_DELIVERED,
+        solution=pb.Solution(type=pb.SOLUTION_TYPE_FULL_REFUND),
+        description="Never arrived",
+    )
 
 
 def pct(values: list[float], q: float) -> float:

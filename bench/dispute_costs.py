@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
@@ -40,10 +39,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from bench.common import bearer, never_arrived, order_request
 from deploy.processes import free_port
 from deploy.stack import LocalTemporal, Ports, Stack
 from platform_common.access import CHECKOUT, SUPPORT
-from platform_common.auth import Role, mint_token
+from platform_common.auth import Role
 
 DAY_SECONDS = 2.0
 SETTLE_S = 3.0  # after an action: long enough for its records and activities, short of any timer
@@ -102,9 +102,6 @@ async def histories(client: Client, order_id: str) -> dict[str, tuple[int, int]]
 
 
 async def one_life(stack: Stack, meter: Meter, client: Client) -> dict[str, Any]:
-    def auth(subject: str, role: Role) -> list[tuple[str, str]]:
-        return [("authorization", f"Bearer {mint_token(subject, role, stack.secrets.jwt_secret)}")]
-
     buyer, seller = f"b-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
     async with (
         grpc.aio.insecure_channel(stack.service_address("ORDER")) as och,
@@ -113,17 +110,8 @@ async def one_life(stack: Stack, meter: Meter, client: Client) -> dict[str, Any]
         orders, disputes = orders_pb2_grpc.OrderServiceStub(och), disputes_pb2_grpc.DisputeServiceStub(dch)
         order = (
             await orders.CreateOrder(
-                orders_pb2.CreateOrderRequest(
-                    request_id=str(uuid.uuid4()),
-                    buyer_id=buyer,
-                    seller_id=seller,
-                    total=common_pb2.Money(minor_units=4_990, currency="EUR"),
-                    payment_method=orders_pb2.PaymentMethod(
-                        type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok"
-                    ),
-                    handling_days=1,
-                ),
-                metadata=auth(CHECKOUT, Role.SERVICE),
+                order_request(buyer, seller),
+                metadata=bearer(stack, CHECKOUT, Role.SERVICE),
             )
         ).order
         # Shipped, so the order's protection clock runs (and is frozen and unfrozen by the
@@ -132,7 +120,7 @@ async def one_life(stack: Stack, meter: Meter, client: Client) -> dict[str, Any]
             orders_pb2.MarkShippedRequest(
                 order_id=order.order_id, carrier="DHL", tracking_number="JD0146000033"
             ),
-            metadata=auth(seller, Role.SELLER),
+            metadata=bearer(stack, seller, Role.SELLER),
         )
         await asyncio.sleep(DAY_SECONDS * 5 + 0.5 + SETTLE_S)
         life_start = meter.snapshot()
@@ -155,15 +143,8 @@ async def one_life(stack: Stack, meter: Meter, client: Client) -> dict[str, Any]
 
         async def open_it() -> None:
             resp = await disputes.OpenDispute(
-                pb.OpenDisputeRequest(
-                    request_id=str(uuid.uuid4()),
-                    order_id=order.order_id,
-                    goods_received=False,
-                    reason=pb.DISPUTE_REASON_NOT_DELIVERED,
-                    solution=pb.Solution(type=pb.SOLUTION_TYPE_FULL_REFUND),
-                    description="Never arrived",
-                ),
-                metadata=auth(buyer, Role.BUYER),
+                never_arrived(order.order_id),
+                metadata=bearer(stack, buyer, Role.BUYER),
             )
             opened.append(resp.dispute)
 
@@ -177,14 +158,15 @@ async def one_life(stack: Stack, meter: Meter, client: Client) -> dict[str, Any]
                     response_type=pb.SELLER_RESPONSE_TYPE_ACCEPT,
                     claim_version=1,
                 ),
-                metadata=auth(seller, Role.SELLER),
+                metadata=bearer(stack, seller, Role.SELLER),
             ),
         )
         own = 0
         for _ in range(600):  # until the refund has settled and the dispute closed
             own += 1
             got = await disputes.GetDispute(
-                pb.GetDisputeRequest(dispute_id=opened[0].dispute_id), metadata=auth(SUPPORT, Role.SERVICE)
+                pb.GetDisputeRequest(dispute_id=opened[0].dispute_id),
+                metadata=bearer(stack, SUPPORT, Role.SERVICE),
             )
             if got.dispute.status == pb.DISPUTE_STATUS_CLOSED_REFUNDED:
                 break
@@ -203,46 +185,44 @@ async def one_life(stack: Stack, meter: Meter, client: Client) -> dict[str, Any]
     return figures
 
 
-def show(lives: list[dict[str, Any]]) -> None:
-    def med(values: list[float]) -> float:
-        return statistics.median(values) if values else 0.0
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
+
+def cpu_line(runs: list[dict[str, Any]]) -> str:
+    """Median CPU ms per process over the runs, busiest first."""
+    cpu = {k: med([r["cpu"].get(k, 0.0) for r in runs]) for k in runs[0]["cpu"]}
+    busiest = sorted(cpu.items(), key=lambda kv: -kv[1])
+    return "  CPU ms: " + ", ".join(f"{k} {v:.0f}" for k, v in busiest if v >= 1)
+
+
+def show(lives: list[dict[str, Any]]) -> None:
     for name in ("OpenDispute", "RespondAsSeller"):
-        runs = [life[name] for life in lives]  # type: ignore[index]
+        runs = [life[name] for life in lives]
         print(f"\n{name}: {med([r['ms'] for r in runs]):.0f} ms at c=1 (median of {len(runs)})")
-        for label in ("total",):
-            ops = Counter[str]()
-            for r in runs:
-                ops.update(r[label])
-            shown = ", ".join(
-                f"{k} {v / len(runs):.1f}" for k, v in ops.most_common() if not k.startswith("Poll")
-            )
-            polls = sum(v for k, v in ops.items() if k.startswith("Poll")) / len(runs)
-            print(
-                f"  Temporal requests {label.replace('_', ' ')}: {sum(ops.values()) / len(runs):.1f} ({shown}; polls {polls:.1f})"
-            )
-        cpu = {k: med([r["cpu"].get(k, 0.0) for r in runs]) for k in runs[0]["cpu"]}
-        print(
-            "  CPU ms: "
-            + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 1)
+        ops = Counter[str]()
+        for r in runs:
+            ops.update(r["total"])
+        shown = ", ".join(
+            f"{k} {v / len(runs):.1f}" for k, v in ops.most_common() if not k.startswith("Poll")
         )
-    runs = [life["life"] for life in lives]  # type: ignore[index]
+        polls = sum(v for k, v in ops.items() if k.startswith("Poll")) / len(runs)
+        print(f"  Temporal requests: {sum(ops.values()) / len(runs):.1f} ({shown}; polls {polls:.1f})")
+        print(cpu_line(runs))
+    runs = [life["life"] for life in lives]
     total = Counter[str]()
     for r in runs:
         total.update(r["total"])
     print(f"\nwhole life (opened → seller accepts → refund settled), per life, of {len(runs)}:")
+    own = med([r["own_reads"] for r in runs])
     print(
-        f"  Temporal requests: {sum(total.values()) / len(runs):.1f} (the bench's own GetDispute polls: {med([r['own_reads'] for r in runs]):.0f})"
+        f"  Temporal requests: {sum(total.values()) / len(runs):.1f} (the bench's own GetDispute polls: {own:.0f})"
     )
-    cpu = {k: med([r["cpu"].get(k, 0.0) for r in runs]) for k in runs[0]["cpu"]}
-    print(
-        "  CPU ms: "
-        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 1)
-    )
+    print(cpu_line(runs))
     for label in ("histories_after_open", "histories"):
         per_type: dict[str, list[tuple[int, int]]] = {}
         for life in lives:
-            for kind, figures in life[label].items():  # type: ignore[attr-defined]
+            for kind, figures in life[label].items():
                 per_type.setdefault(kind, []).append(figures)
         events = sum(med([e for e, _ in v]) for v in per_type.values())
         tasks = sum(med([t for _, t in v]) for v in per_type.values())

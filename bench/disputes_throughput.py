@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import grpc
-from common.v1 import common_pb2
 from disputes.v1 import disputes_pb2 as pb
 from disputes.v1 import disputes_pb2_grpc
 from orders.v1 import orders_pb2, orders_pb2_grpc
@@ -36,20 +35,25 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from bench.common import Measured, compare, drive, levels_arguments, run_stack
+from bench.common import (
+    Measured,
+    bearer,
+    compare,
+    drive,
+    levels_arguments,
+    never_arrived,
+    order_request,
+    run_stack,
+)
 from bench.echo_workflow import EchoWorkflow, OpenedWorkflow
 from deploy.stack import Stack
 from platform_common.access import CHECKOUT
-from platform_common.auth import Role, mint_token
+from platform_common.auth import Role
 
 # The platform's day in this bench: the buyer's 7 days after the last rejection (210 s) outlast
 # the run, and the wait for the orders' handling day (30 s) is paid once.
 DAY_SECONDS = 30.0
 WARM_UP = 20
-
-
-def _auth(stack: Stack, subject: str, role: Role) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {mint_token(subject, role, stack.secrets.jwt_secret)}")]
 
 
 async def measure(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> Measured:
@@ -113,20 +117,11 @@ class Platform:
         self.stack, self.orders, self.disputes = stack, orders, disputes
 
     async def make_orders(self, count: int) -> list[orders_pb2.Order]:
-        service = _auth(self.stack, CHECKOUT, Role.SERVICE)
+        service = bearer(self.stack, CHECKOUT, Role.SERVICE)
         made: list[orders_pb2.Order] = []
 
         async def one(i: int) -> None:
-            request = orders_pb2.CreateOrderRequest(
-                request_id=str(uuid.uuid4()),
-                buyer_id=f"b-{uuid.uuid4().hex[:10]}",
-                seller_id=f"s-{uuid.uuid4().hex[:10]}",
-                total=common_pb2.Money(minor_units=4_990, currency="EUR"),
-                payment_method=orders_pb2.PaymentMethod(
-                    type=orders_pb2.PAYMENT_METHOD_TYPE_CARD, reference="tok"
-                ),
-                handling_days=1,
-            )
+            request = order_request(f"b-{uuid.uuid4().hex[:10]}", f"s-{uuid.uuid4().hex[:10]}")
             made.append((await self.orders.CreateOrder(request, metadata=service)).order)
 
         await drive(count, 16, one)
@@ -138,15 +133,8 @@ class Platform:
         async def one(i: int) -> None:
             order = orders[i]
             resp = await self.disputes.OpenDispute(
-                pb.OpenDisputeRequest(
-                    request_id=str(uuid.uuid4()),
-                    order_id=order.order_id,
-                    goods_received=False,
-                    reason=pb.DISPUTE_REASON_NOT_DELIVERED,
-                    solution=pb.Solution(type=pb.SOLUTION_TYPE_FULL_REFUND),
-                    description="Never arrived",
-                ),
-                metadata=_auth(self.stack, order.buyer_id, Role.BUYER),
+                never_arrived(order.order_id),
+                metadata=bearer(self.stack, order.buyer_id, Role.BUYER),
             )
             ids[i] = resp.dispute.dispute_id
 
@@ -161,7 +149,7 @@ class Platform:
                     message="Tracking shows delivered",
                     claim_version=1,
                 ),
-                metadata=_auth(self.stack, orders[i].seller_id, Role.SELLER),
+                metadata=bearer(self.stack, orders[i].seller_id, Role.SELLER),
             )
 
         return await measure(len(orders), concurrency, one)
